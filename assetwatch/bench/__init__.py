@@ -1,0 +1,1 @@
+"""Benchmark commands: print measured figures next to published results."""

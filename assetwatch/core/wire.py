@@ -1,0 +1,334 @@
+"""The MQTT wire format, version 1 (standard library only; the edge agent imports it).
+
+Topics are ``<prefix>/v1/<site>/<asset>/<kind>`` with ``kind`` one of:
+
+``telemetry``
+    A batch of readings from one asset: ``{"asset": str, "seq": int, "readings":
+    [[ts_ms, sensor, value], ...]}``. ``seq`` increases by one per batch and per asset, so
+    (asset, seq) names a batch exactly once; ``ts_ms`` is the reading's own time in integer
+    milliseconds since the Unix epoch (UTC); ``value`` is a finite number.
+``status``
+    Retained birth (``"state": "online"``) and last-will death (``"state": "offline"``) with
+    agent version, firmware, config hash and installed components.
+``events``
+    One asset event: maintenance, part replaced, failure or controller error, with a unique
+    ``event_id`` so a redelivered event is stored once.
+``config``
+    Retained, server to edge: the agent's remote configuration.
+
+The JSON Schemas in ``wire_schema/`` document the same rules; :func:`decode_batch` checks them
+with plain code because it runs once per message on the ingest hot path. Every decoding
+failure raises :class:`WireError` whose message is the reason kept with a dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "EVENT_KINDS",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_READINGS_PER_BATCH",
+    "TOPIC_KINDS",
+    "WIRE_VERSION",
+    "AssetEvent",
+    "AssetStatus",
+    "Reading",
+    "TelemetryBatch",
+    "TopicAddress",
+    "WireError",
+    "decode_batch",
+    "decode_event",
+    "decode_status",
+    "encode_batch",
+    "encode_event",
+    "encode_status",
+    "parse_topic",
+    "topic_for",
+]
+
+WIRE_VERSION = "v1"
+TOPIC_KINDS = ("telemetry", "status", "events", "config")
+EVENT_KINDS = ("maintenance", "part_replaced", "failure", "controller_error")
+MAX_PAYLOAD_BYTES = 1_048_576
+MAX_READINGS_PER_BATCH = 20_000
+MAX_NAME_CHARS = 64
+#: Readings older than this (2000-01-01) are rejected as far past.
+MIN_TS_MS = 946_684_800_000
+#: Readings further than this ahead of the receiver's clock are rejected as far future.
+MAX_FUTURE_MS = 24 * 3600 * 1000
+
+Reading = tuple[int, str, float]
+
+
+class WireError(ValueError):
+    """A message does not follow the wire format; ``str(error)`` says what and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAddress:
+    """The parts of a v1 topic."""
+
+    prefix: str
+    site: str
+    asset: str
+    kind: str
+
+
+@dataclass(slots=True)
+class TelemetryBatch:
+    """One batch of readings from one asset, identified by ``(asset, seq)``."""
+
+    asset: str
+    seq: int
+    readings: list[Reading]
+
+
+@dataclass(slots=True)
+class AssetStatus:
+    """A birth (``online``) or death (``offline``) message of an asset's agent."""
+
+    state: str
+    ts_ms: int
+    agent_version: str | None = None
+    firmware: str | None = None
+    config_hash: str | None = None
+    components: list[dict[str, str]] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AssetEvent:
+    """Something that happened to an asset, reported by its agent."""
+
+    event_id: str
+    ts_ms: int
+    kind: str
+    component_type: str | None = None
+    part_no: str | None = None
+    serial_removed: str | None = None
+    serial_installed: str | None = None
+    code: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def topic_for(prefix: str, site: str, asset: str, kind: str) -> str:
+    """The v1 topic of ``kind`` for one asset."""
+    if kind not in TOPIC_KINDS:
+        raise WireError(f"unknown topic kind {kind!r}")
+    for name, part in (("site", site), ("asset", asset)):
+        _check_topic_level(name, part)
+    return f"{prefix}/{WIRE_VERSION}/{site}/{asset}/{kind}"
+
+
+def parse_topic(topic: str, prefix: str) -> TopicAddress:
+    """Split a v1 topic into its parts, or raise :class:`WireError` naming what is wrong."""
+    parts = topic.split("/")
+    if len(parts) != 5:
+        raise WireError(f"topic {topic!r}: expected {prefix}/v1/<site>/<asset>/<kind>")
+    got_prefix, version, site, asset, kind = parts
+    if got_prefix != prefix:
+        raise WireError(f"topic {topic!r}: prefix is not {prefix!r}")
+    if version != WIRE_VERSION:
+        raise WireError(f"topic {topic!r}: unsupported wire version {version!r}")
+    if kind not in TOPIC_KINDS:
+        raise WireError(f"topic {topic!r}: unknown kind {kind!r}")
+    if not site or not asset:
+        raise WireError(f"topic {topic!r}: empty site or asset")
+    return TopicAddress(prefix, site, asset, kind)
+
+
+def encode_batch(batch: TelemetryBatch) -> bytes:
+    """Serialise a batch as compact JSON (UTF-8)."""
+    return json.dumps(
+        {"asset": batch.asset, "seq": batch.seq, "readings": batch.readings},
+        separators=(",", ":"),
+        allow_nan=False,
+    ).encode()
+
+
+def decode_batch(payload: bytes, now_ms: int | None = None) -> TelemetryBatch:
+    """Parse and validate a telemetry payload.
+
+    Checks size, UTF-8, JSON syntax, field types, that ``seq`` is a non-negative integer,
+    that every value is a finite number, that names are short printable strings and that
+    timestamps lie between 2000-01-01 and one day past ``now_ms`` (default: the clock).
+    """
+    doc = _load_object(payload)
+    asset = _name(doc.get("asset"), "asset")
+    seq = doc.get("seq")
+    if type(seq) is not int or seq < 0 or seq >= 2**63:
+        raise WireError("seq: must be an integer between 0 and 2^63-1")
+    raw = doc.get("readings")
+    if not isinstance(raw, list) or not raw:
+        raise WireError("readings: must be a non-empty array")
+    if len(raw) > MAX_READINGS_PER_BATCH:
+        raise WireError(f"readings: {len(raw)} readings, more than {MAX_READINGS_PER_BATCH}")
+    latest = (now_ms if now_ms is not None else int(time.time() * 1000)) + MAX_FUTURE_MS
+    readings: list[Reading] = []
+    known_sensors: set[str] = set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, list) or len(item) != 3:
+            raise WireError(f"readings[{i}]: must be [ts_ms, sensor, value]")
+        ts, sensor, value = item
+        if type(ts) is not int:
+            raise WireError(f"readings[{i}]: timestamp must be integer milliseconds")
+        if ts < MIN_TS_MS:
+            raise WireError(f"readings[{i}]: timestamp {ts} is before 2000-01-01")
+        if ts > latest:
+            raise WireError(f"readings[{i}]: timestamp {ts} is more than a day in the future")
+        if sensor not in known_sensors:
+            _name(sensor, f"readings[{i}].sensor")
+            known_sensors.add(sensor)
+        if type(value) is int:
+            value = float(value)
+        elif type(value) is not float or not math.isfinite(value):
+            raise WireError(f"readings[{i}]: value must be a finite number")
+        readings.append((ts, sensor, value))
+    return TelemetryBatch(asset, seq, readings)
+
+
+def encode_status(status: AssetStatus) -> bytes:
+    """Serialise a birth or death message."""
+    return json.dumps(
+        {
+            "state": status.state,
+            "ts": status.ts_ms,
+            "agent_version": status.agent_version,
+            "firmware": status.firmware,
+            "config_hash": status.config_hash,
+            "components": status.components,
+            "detail": status.detail,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_status(payload: bytes) -> AssetStatus:
+    """Parse and validate a status message."""
+    doc = _load_object(payload)
+    state = doc.get("state")
+    if state not in ("online", "offline"):
+        raise WireError("state: must be 'online' or 'offline'")
+    components = doc.get("components") or []
+    if not isinstance(components, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("component_type"), str) for c in components
+    ):
+        raise WireError("components: must be an array of objects with a component_type")
+    for c in components:
+        for key, value in c.items():
+            if not isinstance(value, str):
+                raise WireError(f"components[].{key}: must be a string")
+    return AssetStatus(
+        state=state,
+        ts_ms=_timestamp(doc.get("ts"), "ts"),
+        agent_version=_optional_str(doc, "agent_version"),
+        firmware=_optional_str(doc, "firmware"),
+        config_hash=_optional_str(doc, "config_hash"),
+        components=components,
+        detail=_optional_object(doc, "detail"),
+    )
+
+
+def encode_event(event: AssetEvent) -> bytes:
+    """Serialise an asset event."""
+    return json.dumps(
+        {
+            "event_id": event.event_id,
+            "ts": event.ts_ms,
+            "kind": event.kind,
+            "component_type": event.component_type,
+            "part_no": event.part_no,
+            "serial_removed": event.serial_removed,
+            "serial_installed": event.serial_installed,
+            "code": event.code,
+            "detail": event.detail,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_event(payload: bytes) -> AssetEvent:
+    """Parse and validate an asset event."""
+    doc = _load_object(payload)
+    kind = doc.get("kind")
+    if kind not in EVENT_KINDS:
+        raise WireError(f"kind: must be one of {', '.join(EVENT_KINDS)}")
+    return AssetEvent(
+        event_id=_name(doc.get("event_id"), "event_id"),
+        ts_ms=_timestamp(doc.get("ts"), "ts"),
+        kind=kind,
+        component_type=_optional_str(doc, "component_type"),
+        part_no=_optional_str(doc, "part_no"),
+        serial_removed=_optional_str(doc, "serial_removed"),
+        serial_installed=_optional_str(doc, "serial_installed"),
+        code=_optional_str(doc, "code"),
+        detail=_optional_object(doc, "detail"),
+    )
+
+
+def _reject_constant(name: str) -> None:
+    raise WireError(f"{name} is not a number JSON allows")
+
+
+def _load_object(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload: {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WireError(f"payload: not UTF-8 at byte {e.start}") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except WireError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise WireError(f"payload: not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise WireError("payload: must be a JSON object")
+    return doc
+
+
+def _check_topic_level(what: str, value: str) -> None:
+    if not value or any(ch in value for ch in "/+#\x00"):
+        raise WireError(f"{what} {value!r}: must be non-empty without '/', '+', '#'")
+
+
+def _name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise WireError(f"{where}: must be a non-empty string")
+    if len(value) > MAX_NAME_CHARS:
+        raise WireError(f"{where}: longer than {MAX_NAME_CHARS} characters")
+    if not value.isprintable():
+        raise WireError(f"{where}: contains control characters")
+    return value
+
+
+def _timestamp(value: object, where: str) -> int:
+    if type(value) is not int or value < MIN_TS_MS:
+        raise WireError(f"{where}: must be integer milliseconds after 2000-01-01")
+    if value > int(time.time() * 1000) + MAX_FUTURE_MS:
+        raise WireError(f"{where}: more than a day in the future")
+    return value
+
+
+def _optional_str(doc: dict[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 256:
+        raise WireError(f"{key}: must be a string of at most 256 characters")
+    return value
+
+
+def _optional_object(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WireError(f"{key}: must be an object")
+    return value

@@ -1,0 +1,1 @@
+"""Prefect flows: thin flows over plain functions that tests call directly."""

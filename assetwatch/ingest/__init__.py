@@ -1,0 +1,1 @@
+"""Ingest: MQTT consumer, payload validation, batch writer, dead letters."""

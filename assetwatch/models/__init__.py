@@ -1,0 +1,1 @@
+"""Models: streaming anomaly detectors (river) and failure predictors (scikit-learn)."""

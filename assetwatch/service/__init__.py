@@ -1,0 +1,1 @@
+"""Service management: parts demand, inventory policy, service tickets, configuration records."""

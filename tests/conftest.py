@@ -1,0 +1,73 @@
+"""Shared fixtures: a fresh TimescaleDB database and a unique topic prefix per test session.
+
+Integration tests talk to the real project-local PostgreSQL/TimescaleDB and Mosquitto that
+``assetwatch stack up`` starts (``make test`` does it first). Each pytest session gets its own
+database (``assetwatch_test_<id>``, dropped at the end) and its own MQTT topic prefix, so test
+runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from assetwatch.core.migrate import migrate
+from assetwatch.core.settings import Settings, load_settings
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The settings of the local stack, as ``make test`` started it."""
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def make_database(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
+    """A factory of fresh, migrated databases; each returns settings pointing at it."""
+    created: list[str] = []
+
+    def make() -> Settings:
+        name = f"assetwatch_test_{secrets.token_hex(4)}"
+        with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        created.append(name)
+        settings = base_settings.model_copy(update={
+            "db_url": _with_database(base_settings.db_url, name),
+            "topic_prefix": f"awt{secrets.token_hex(4)}",
+        })
+        migrate(settings)
+        return settings
+
+    yield make
+    with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def settings(make_database: Callable[[], Settings]) -> Settings:
+    """Settings for this session's own database and topic prefix (shared by its tests)."""
+    return make_database()
+
+
+@pytest.fixture
+def fresh_settings(make_database: Callable[[], Settings]) -> Settings:
+    """Settings for a database of this test's own, for tests that count whole tables."""
+    return make_database()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[psycopg.Connection]:
+    """A connection to the session database (autocommit)."""
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        yield conn
