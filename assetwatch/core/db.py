@@ -62,12 +62,15 @@ def open_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = N
             psycopg.connect(settings.db_url, connect_timeout=2).close()
         except psycopg.OperationalError as oe:
             raise _unavailable(settings, oe) from None
-        raise ServiceUnavailable(f"cannot open a database pool to {settings.db_endpoint}: {e}") from None
+        raise ServiceUnavailable(
+            f"cannot open a database pool to {settings.db_endpoint}: {e}"
+        ) from None
     return pool
 
 
 def _unavailable(settings: Settings, error: psycopg.OperationalError) -> ServiceUnavailable:
-    reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    reason = lines[0].rpartition(" failed: ")[2] if lines else type(error).__name__
     return ServiceUnavailable(
         f"cannot connect to PostgreSQL at {settings.db_endpoint} ({reason}); "
         "start it with 'assetwatch stack up' or set ASSETWATCH_DB_URL"

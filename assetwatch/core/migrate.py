@@ -19,7 +19,14 @@ from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings
 from assetwatch.errors import AssetwatchError
 
-__all__ = ["Migration", "MigrationError", "applied_versions", "migrate", "pending", "timescale_license"]
+__all__ = [
+    "Migration",
+    "MigrationError",
+    "applied_versions",
+    "migrate",
+    "pending",
+    "timescale_license",
+]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(apache|timescale))?\.sql$")
 _LOCK_ID = 0x61737365  # "asse"

@@ -52,13 +52,25 @@ def stack_down(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def stack_status(settings: Settings, args: argparse.Namespace) -> int:
+    from assetwatch.core.probe import check_broker, check_database
+    from assetwatch.errors import AssetwatchError
     from assetwatch.stack.mosquitto import LocalMosquitto
     from assetwatch.stack.postgres import LocalPostgres
 
-    pg, mq = LocalPostgres(settings).status(), LocalMosquitto(settings).status()
-    print(f"postgres   {pg:16} {settings.db_endpoint}")
-    print(f"mosquitto  {mq:16} {settings.mqtt_host}:{settings.mqtt_port}")
-    return 0 if pg == mq == "running" else 1
+    healthy = True
+    checks = (("database", settings.db_endpoint, check_database),
+              ("broker", f"{settings.mqtt_host}:{settings.mqtt_port}", check_broker))
+    for name, where, check in checks:
+        try:
+            detail = check(settings) or "reachable, credentials accepted"
+        except AssetwatchError as e:
+            detail, healthy = f"NOT OK: {e}", False
+        print(f"{name:9} {where:22} {detail}")
+    if settings.manage_services:
+        print(f"local postgres cluster: {LocalPostgres(settings).status()}, "
+              f"local mosquitto: {LocalMosquitto(settings).status()} "
+              f"(data in {settings.data_dir.resolve()})")
+    return 0 if healthy else 1
 
 
 def db_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from assetwatch.core.settings import Settings
 from assetwatch.stack.system import StackError, chown_tree, ensure_mosquitto

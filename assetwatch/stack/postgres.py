@@ -69,10 +69,11 @@ class LocalPostgres:
         """Install what is missing, initialise the cluster once, start it, create the database."""
         bin_dir = ensure_postgres()
         ensure_timescaledb(bin_dir)
+        if not self._running():
+            self._check_port_free()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(bin_dir)
         if not self._running():
-            self._check_port_free()
             self._run(bin_dir, ["pg_ctl", "-D", str(self.pgdata), "-l", str(self.logfile),
                                 "-w", "-t", "60", "start"], "start PostgreSQL")
         self._create_role_and_database(bin_dir)

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from assetwatch.errors import AssetwatchError
 
-__all__ = ["StackError", "as_service_user", "ensure_mosquitto", "ensure_postgres", "ensure_timescaledb"]
+__all__ = [
+    "StackError",
+    "as_service_user",
+    "chown_tree",
+    "ensure_mosquitto",
+    "ensure_postgres",
+    "ensure_timescaledb",
+]
 
 
 class StackError(AssetwatchError):
