@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 
 from assetwatch.core.settings import Settings
-from assetwatch.stack.system import StackError, chown_tree, ensure_mosquitto
+from assetwatch.stack.system import StackError, chown_tree, ensure_mosquitto, service_home
 
 __all__ = ["DeviceIdentity", "LocalMosquitto", "device_password", "server_password"]
 
@@ -73,7 +73,7 @@ class LocalMosquitto:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = settings.data_dir.resolve() / "mosquitto"
+        self.root = service_home(settings.data_dir.resolve(), "mosquitto", "mosquitto")
         self.auth_dir = self.root / "auth"
         self.state_dir = self.root / "state"
         self.run_dir = self.root / "run"

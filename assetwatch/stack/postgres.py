@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import socket
 import subprocess
 from pathlib import Path
@@ -16,6 +14,7 @@ from assetwatch.stack.system import (
     chown_tree,
     ensure_postgres,
     ensure_timescaledb,
+    service_home,
 )
 
 __all__ = ["LocalPostgres"]
@@ -47,25 +46,6 @@ host  all all ::1/128 trust
 """
 
 
-def _cluster_root(data_dir: Path) -> Path:
-    """``<data_dir>/postgres``, or a folder under /var/lib when the server user cannot reach it.
-
-    PostgreSQL runs as the ``postgres`` user when we are root; a data directory below a folder
-    that user may not enter (a private home or CI workspace) would make initdb fail, so the
-    cluster then lives in ``/var/lib/assetwatch/<hash of data_dir>/postgres`` instead.
-    """
-    preferred = data_dir / "postgres"
-    if os.geteuid() != 0:
-        return preferred
-    probe = data_dir if data_dir.exists() else data_dir.parent
-    reachable = subprocess.run(as_service_user("postgres", ["test", "-x", str(probe)]),
-                               capture_output=True).returncode == 0
-    if reachable:
-        return preferred
-    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
-    return Path("/var/lib/assetwatch") / digest / "postgres"
-
-
 class LocalPostgres:
     """The cluster under ``<data_dir>/postgres``, listening where ``settings.db_url`` points."""
 
@@ -76,7 +56,7 @@ class LocalPostgres:
         self.port = url.port or 5432
         self.user = url.username or "assetwatch"
         self.database = (url.path or "/assetwatch").lstrip("/") or "assetwatch"
-        self.root = _cluster_root(settings.data_dir.resolve())
+        self.root = service_home(settings.data_dir.resolve(), "postgres", "postgres")
         self.pgdata = self.root / "data"
         self.socket_dir = self.root / "run"
         self.logfile = self.root / "postgres.log"

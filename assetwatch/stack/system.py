@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -18,6 +19,7 @@ __all__ = [
     "ensure_mosquitto",
     "ensure_postgres",
     "ensure_timescaledb",
+    "service_home",
 ]
 
 
@@ -104,3 +106,22 @@ def chown_tree(path: Path, user: str) -> None:
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in dirs + files:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def service_home(data_dir: Path, name: str, user: str) -> Path:
+    """Where a local server keeps its files: ``<data_dir>/<name>``, if ``user`` can reach it.
+
+    Servers started as root drop to their own user (``postgres``, ``mosquitto``); a data
+    directory below a folder that user may not enter (a private home or CI workspace) would
+    make them fail, so their files then live in ``/var/lib/assetwatch/<hash>/<name>``.
+    """
+    preferred = data_dir / name
+    if not _is_root():
+        return preferred
+    probe = data_dir if data_dir.exists() else data_dir.parent
+    reachable = subprocess.run(as_service_user(user, ["test", "-x", str(probe)]),
+                               capture_output=True).returncode == 0
+    if reachable:
+        return preferred
+    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    return Path("/var/lib/assetwatch") / digest / name
