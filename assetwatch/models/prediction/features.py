@@ -1,0 +1,318 @@
+"""Windowed features per (asset, component, snapshot time), computed in TimescaleDB.
+
+A *snapshot* is the moment a prediction is made: every feature uses only rows strictly before
+it, and the label (see :mod:`.validation`) only rows at or after it. The database does what it
+does best: ``time_bucket`` aggregates of the long-format telemetry, rolling means, spreads and
+trends over the buckets with window frames (``RANGE ... PRECEDING``), counts of anomaly events
+and controller errors, and the time since each component was last replaced from the installed
+base (``installed_component.valid_from``) and ``part_replaced`` events. pandas only pivots the
+result into one row per (asset, component type, snapshot) and adds fleet-relative ratios.
+
+Buckets are aligned so that the newest one ends exactly at ``as_of`` (``time_bucket`` with
+``origin``); snapshots are taken every ``snapshot_every`` going back from ``as_of``.
+
+Columns of the frame :func:`build_feature_frame` returns:
+
+- keys: ``asset_id``, ``snapshot_at``, ``component_type``, ``model_id``;
+- per telemetry sensor ``S``: ``S__mean_short``, ``S__sd_short`` (mean within-bucket standard
+  deviation), ``S__mean_long``, ``S__sd_long`` (spread of the bucket means), ``S__slope_long``
+  (trend per day), ``S__delta`` (short minus long mean), ``S__vs_fleet`` (short mean over the
+  median of assets of the same model at the same snapshot);
+- ``anomaly_events``, ``controller_errors``, ``maintenance_events`` (in ``event_window``),
+  ``errors__CODE`` (controller errors per code), ``asset_age_days``, ``component_age_days``,
+  ``past_failures`` (of this component type on this asset);
+- ``days_to_failure``: time from the snapshot to the next ``failure`` event of that component
+  type before ``as_of`` (NaN if none observed) -- the raw label, not a feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+__all__ = ["KEY_COLUMNS", "LABEL_COLUMNS", "FeatureSpec", "build_feature_frame",
+           "component_rows", "event_features", "feature_columns", "latest_telemetry_time",
+           "telemetry_features"]
+
+KEY_COLUMNS = ("asset_id", "snapshot_at", "component_type", "model_id")
+LABEL_COLUMNS = ("days_to_failure",)
+_TELEMETRY_STATS = ("mean_short", "sd_short", "mean_long", "sd_long", "slope_long")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Window sizes of the features.
+
+    ``bucket`` is the ``time_bucket`` width; ``short_window`` and ``long_window`` are the rolling
+    windows over buckets (each a whole number of buckets); ``event_window`` counts events;
+    ``snapshot_every`` is the spacing of training snapshots.
+    """
+
+    bucket: timedelta = timedelta(hours=1)
+    short_window: timedelta = timedelta(hours=24)
+    long_window: timedelta = timedelta(days=7)
+    event_window: timedelta = timedelta(days=7)
+    snapshot_every: timedelta = timedelta(days=1)
+
+    def as_params(self) -> dict[str, float]:
+        """The spec as JSON-friendly seconds, for the model registry."""
+        return {name: getattr(self, name).total_seconds() for name in
+                ("bucket", "short_window", "long_window", "event_window", "snapshot_every")}
+
+    @classmethod
+    def from_params(cls, params: dict[str, float]) -> FeatureSpec:
+        return cls(**{k: timedelta(seconds=v) for k, v in params.items()})
+
+
+_TELEMETRY_SQL = """
+WITH bucketed AS (
+    SELECT t.asset_id, s.name AS sensor,
+           time_bucket(%(bucket)s::interval, t.time, origin => %(as_of)s::timestamptz) AS bucket,
+           avg(t.value) AS mean,
+           coalesce(stddev_samp(t.value), 0) AS sd
+    FROM telemetry t
+    JOIN sensor s ON s.sensor_id = t.sensor_id
+    WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
+      AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
+    GROUP BY 1, 2, 3
+), rolled AS (
+    SELECT asset_id, sensor, bucket + %(bucket)s::interval AS snapshot_at,
+           avg(mean) OVER short_w AS mean_short,
+           avg(sd) OVER short_w AS sd_short,
+           avg(mean) OVER long_w AS mean_long,
+           stddev_samp(mean) OVER long_w AS sd_long,
+           regr_slope(mean, extract(epoch FROM bucket) / 86400.0) OVER long_w AS slope_long
+    FROM bucketed
+    WINDOW short_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
+                       RANGE BETWEEN %(short_back)s::interval PRECEDING AND CURRENT ROW),
+           long_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
+                      RANGE BETWEEN %(long_back)s::interval PRECEDING AND CURRENT ROW)
+)
+SELECT asset_id, snapshot_at, sensor, mean_short, sd_short, mean_long, sd_long, slope_long
+FROM rolled
+WHERE snapshot_at >= %(first_snapshot)s
+  AND mod(extract(epoch FROM %(as_of)s::timestamptz - snapshot_at)::bigint, %(every_s)s) = 0
+"""
+
+_EVENT_SQL = """
+WITH snap AS (
+    SELECT * FROM unnest(%(assets)s::integer[], %(snapshots)s::timestamptz[])
+        AS s(asset_id, snapshot_at)
+)
+SELECT s.asset_id, s.snapshot_at, a.model_id,
+       extract(epoch FROM s.snapshot_at - a.commissioned_on::timestamptz) / 86400.0
+           AS asset_age_days,
+       (SELECT count(*) FROM anomaly_event e
+         WHERE e.asset_id = s.asset_id AND e.started_at < s.snapshot_at
+           AND e.started_at >= s.snapshot_at - %(window)s::interval) AS anomaly_events,
+       (SELECT count(*) FROM asset_event ev
+         WHERE ev.asset_id = s.asset_id AND ev.kind = 'controller_error'
+           AND ev.time < s.snapshot_at AND ev.time >= s.snapshot_at - %(window)s::interval)
+           AS controller_errors,
+       (SELECT count(*) FROM asset_event ev
+         WHERE ev.asset_id = s.asset_id AND ev.kind = 'maintenance'
+           AND ev.time < s.snapshot_at AND ev.time >= s.snapshot_at - %(window)s::interval)
+           AS maintenance_events
+FROM snap s
+JOIN asset a ON a.asset_id = s.asset_id
+"""
+
+_ERROR_CODE_SQL = """
+WITH snap AS (
+    SELECT * FROM unnest(%(assets)s::integer[], %(snapshots)s::timestamptz[])
+        AS s(asset_id, snapshot_at)
+)
+SELECT s.asset_id, s.snapshot_at, ev.code, count(*) AS n
+FROM snap s
+JOIN asset_event ev ON ev.asset_id = s.asset_id AND ev.kind = 'controller_error'
+    AND ev.time < s.snapshot_at AND ev.time >= s.snapshot_at - %(window)s::interval
+WHERE ev.code IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+
+_COMPONENT_SQL = """
+WITH snap AS (
+    SELECT * FROM unnest(%(assets)s::integer[], %(snapshots)s::timestamptz[])
+        AS s(asset_id, snapshot_at)
+), ids AS (
+    SELECT DISTINCT asset_id FROM snap
+), ct AS (
+    SELECT ic.asset_id, ic.component_type FROM installed_component ic JOIN ids USING (asset_id)
+    UNION
+    SELECT a.asset_id, b.component_type
+    FROM asset a JOIN ids USING (asset_id) JOIN bom_item b ON b.model_id = a.model_id
+    UNION
+    SELECT ev.asset_id, ev.component_type FROM asset_event ev JOIN ids USING (asset_id)
+    WHERE ev.kind IN ('failure', 'part_replaced') AND ev.component_type IS NOT NULL
+)
+SELECT s.asset_id, s.snapshot_at, ct.component_type,
+       extract(epoch FROM s.snapshot_at - greatest(
+           (SELECT max(ic.valid_from) FROM installed_component ic
+             WHERE ic.asset_id = s.asset_id AND ic.component_type = ct.component_type
+               AND ic.valid_from < s.snapshot_at),
+           (SELECT max(ev.time) FROM asset_event ev
+             WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
+               AND ev.kind = 'part_replaced' AND ev.time < s.snapshot_at),
+           a.commissioned_on::timestamptz)) / 86400.0 AS component_age_days,
+       (SELECT count(*) FROM asset_event ev
+         WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
+           AND ev.kind = 'failure' AND ev.time < s.snapshot_at) AS past_failures,
+       extract(epoch FROM (
+           SELECT min(ev.time) FROM asset_event ev
+            WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
+              AND ev.kind = 'failure' AND ev.time >= s.snapshot_at AND ev.time < %(as_of)s
+       ) - s.snapshot_at) / 86400.0 AS days_to_failure
+FROM snap s
+JOIN ct ON ct.asset_id = s.asset_id
+JOIN asset a ON a.asset_id = s.asset_id
+WHERE %(component_types)s::text[] IS NULL OR ct.component_type = ANY(%(component_types)s::text[])
+"""
+
+
+def latest_telemetry_time(conn: psycopg.Connection) -> datetime | None:
+    """The newest telemetry timestamp (never later than now), or None without telemetry.
+
+    Reads only the newest chunks of the hypertable (chunk ranges from the TimescaleDB
+    catalogue), so it stays fast on a large table.
+    """
+    chunks = conn.execute(
+        "SELECT range_start, range_end FROM timescaledb_information.chunks"
+        " WHERE hypertable_name = 'telemetry' AND range_start <= now()"
+        " ORDER BY range_start DESC LIMIT 50"
+    ).fetchall()
+    for start, end in chunks:
+        row = conn.execute(
+            "SELECT max(time) FROM telemetry WHERE time >= %s AND time < %s AND time <= now()",
+            (start, end),
+        ).fetchone()
+        if row and row[0] is not None:
+            return row[0]
+    row = conn.execute("SELECT max(time) FROM telemetry WHERE time <= now()").fetchone()
+    return row[0] if row else None
+
+
+def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: datetime,
+                       first_snapshot: datetime,
+                       assets: Sequence[int] | None = None) -> pd.DataFrame:
+    """Rolling telemetry statistics per (asset, snapshot), one column per ``sensor__stat``."""
+    t_from = first_snapshot - spec.long_window
+    params = {
+        "bucket": spec.bucket, "as_of": as_of, "t_from": t_from,
+        "assets": list(assets) if assets is not None else None,
+        "short_back": spec.short_window - spec.bucket,
+        "long_back": spec.long_window - spec.bucket,
+        "first_snapshot": first_snapshot,
+        "every_s": max(1, int(spec.snapshot_every.total_seconds())),
+    }
+    with conn.cursor() as cur:
+        cur.execute(_TELEMETRY_SQL, params)
+        rows = cur.fetchall()
+    long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS])
+    if long.empty:
+        return pd.DataFrame(columns=["asset_id", "snapshot_at"])
+    wide = long.pivot_table(index=["asset_id", "snapshot_at"], columns="sensor",
+                            values=list(_TELEMETRY_STATS), aggfunc="first", dropna=False)
+    wide.columns = [f"{sensor}__{stat}" for stat, sensor in wide.columns]
+    wide = wide.astype(float)
+    for sensor in long["sensor"].unique():
+        wide[f"{sensor}__delta"] = wide[f"{sensor}__mean_short"] - wide[f"{sensor}__mean_long"]
+    return wide.reset_index()
+
+
+def event_features(conn: psycopg.Connection, spec: FeatureSpec,
+                   snapshots: pd.DataFrame) -> pd.DataFrame:
+    """Asset-level features per snapshot: model, age, anomaly/controller-error counts."""
+    params = {"assets": snapshots["asset_id"].astype(int).tolist(),
+              "snapshots": list(snapshots["snapshot_at"]), "window": spec.event_window}
+    with conn.cursor() as cur:
+        cur.execute(_EVENT_SQL, params)
+        frame = pd.DataFrame(cur.fetchall(), columns=[
+            "asset_id", "snapshot_at", "model_id", "asset_age_days", "anomaly_events",
+            "controller_errors", "maintenance_events"])
+        cur.execute(_ERROR_CODE_SQL, params)
+        codes = pd.DataFrame(cur.fetchall(), columns=["asset_id", "snapshot_at", "code", "n"])
+    for column in ("asset_age_days", "anomaly_events", "controller_errors",
+                   "maintenance_events"):
+        frame[column] = frame[column].astype(float)
+    if not codes.empty:
+        wide = codes.pivot_table(index=["asset_id", "snapshot_at"], columns="code", values="n",
+                                 aggfunc="sum", fill_value=0)
+        wide.columns = [f"errors__{code}" for code in wide.columns]
+        frame = frame.merge(wide.reset_index(), on=["asset_id", "snapshot_at"], how="left")
+        error_columns = list(wide.columns)
+        frame[error_columns] = frame[error_columns].fillna(0).astype(float)
+    return frame
+
+
+def component_rows(conn: psycopg.Connection, snapshots: pd.DataFrame, *, as_of: datetime,
+                   component_types: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (asset, snapshot, component type the asset has): age, past failures and
+    the days to the next observed failure (before ``as_of``)."""
+    params = {"assets": snapshots["asset_id"].astype(int).tolist(),
+              "snapshots": list(snapshots["snapshot_at"]), "as_of": as_of,
+              "component_types": list(component_types) if component_types else None}
+    with conn.cursor() as cur:
+        cur.execute(_COMPONENT_SQL, params)
+        frame = pd.DataFrame(cur.fetchall(), columns=[
+            "asset_id", "snapshot_at", "component_type", "component_age_days",
+            "past_failures", "days_to_failure"])
+    for column in ("component_age_days", "past_failures", "days_to_failure"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def build_feature_frame(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: datetime,
+                        first_snapshot: datetime | None = None,
+                        assets: Sequence[int] | None = None,
+                        component_types: Sequence[str] | None = None,
+                        all_assets: bool = False) -> pd.DataFrame:
+    """The feature frame (see the module docstring) for snapshots from ``first_snapshot``
+    (default: ``as_of`` alone) to ``as_of``.
+
+    Snapshots come from the telemetry (an asset has one where its newest bucket has data);
+    with ``all_assets`` every registered asset (or every one of ``assets``) gets a snapshot at
+    ``as_of`` even without recent telemetry (its telemetry features are then NaN).
+    """
+    first = first_snapshot or as_of
+    telemetry = telemetry_features(conn, spec, as_of=as_of, first_snapshot=first, assets=assets)
+    snapshots = telemetry[["asset_id", "snapshot_at"]]
+    if all_assets:
+        ids = list(assets) if assets is not None else [
+            r[0] for r in conn.execute("SELECT asset_id FROM asset ORDER BY asset_id")]
+        extra = pd.DataFrame({"asset_id": ids, "snapshot_at": [as_of] * len(ids)})
+        snapshots = pd.concat([snapshots, extra]).drop_duplicates()
+    if snapshots.empty:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, *LABEL_COLUMNS])
+    snapshots = snapshots.astype({"asset_id": int})
+    assets_frame = event_features(conn, spec, snapshots)
+    components = component_rows(conn, snapshots, as_of=as_of, component_types=component_types)
+    frame = components.merge(assets_frame, on=["asset_id", "snapshot_at"], how="left")
+    if not telemetry.empty:
+        telemetry = telemetry.astype({"asset_id": int})
+        frame = frame.merge(telemetry, on=["asset_id", "snapshot_at"], how="left")
+    _add_fleet_ratios(frame)
+    return frame.sort_values(["snapshot_at", "asset_id", "component_type"],
+                             ignore_index=True)
+
+
+def _add_fleet_ratios(frame: pd.DataFrame) -> None:
+    """``S__vs_fleet``: the short mean over the median of same-model assets at that time."""
+    means = [c for c in frame.columns if c.endswith("__mean_short")]
+    if not means or frame.empty:
+        return
+    medians = frame.groupby(["model_id", "snapshot_at"])[means].transform("median")
+    for column in means:
+        ratio = frame[column] / medians[column].where(medians[column].abs() > 1e-9)
+        frame[column.replace("__mean_short", "__vs_fleet")] = ratio
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model inputs of a feature frame: everything except keys and labels."""
+    skip = {*KEY_COLUMNS, *LABEL_COLUMNS}
+    return sorted(c for c in frame.columns
+                  if c not in skip and np.issubdtype(frame[c].dtype, np.number))
