@@ -1,0 +1,40 @@
+"""The error family of service management (master data, demand, policy, tickets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assetwatch.errors import AssetwatchError
+
+__all__ = ["MasterDataError", "Problem", "ServiceError", "TicketError"]
+
+
+class ServiceError(AssetwatchError):
+    """Base of the expected failures of service management."""
+
+
+class TicketError(ServiceError):
+    """A ticket does not exist or cannot make the requested transition."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a master-data file was rejected: where (file, row) and why."""
+
+    file: str
+    row: int | str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file} row {self.row}: {self.reason}"
+
+
+class MasterDataError(ServiceError):
+    """Master data was rejected; nothing was loaded. ``problems`` lists every reason."""
+
+    exit_code = 4
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"master data rejected, nothing loaded: {problems[0]}{more}")
