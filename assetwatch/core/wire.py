@@ -169,6 +169,42 @@ def decode_batch(payload: bytes, now_ms: int | None = None) -> TelemetryBatch:
     if len(raw) > MAX_READINGS_PER_BATCH:
         raise WireError(f"readings: {len(raw)} readings, more than {MAX_READINGS_PER_BATCH}")
     latest = (now_ms if now_ms is not None else int(time.time() * 1000)) + MAX_FUTURE_MS
+    readings = _fast_readings(raw, latest)
+    if readings is None:
+        readings = _checked_readings(raw, latest)
+    return TelemetryBatch(asset, seq, readings)
+
+
+def _fast_readings(raw: list[Any], latest: int) -> list[Reading] | None:
+    """Validate a whole batch column-wise at C speed; ``None`` when any check fails.
+
+    The per-reading loop of :func:`_checked_readings` then finds the first bad reading and
+    its reason, so both paths accept and reject exactly the same batches.
+    """
+    if set(map(type, raw)) != {list} or set(map(len, raw)) != {3}:
+        return None
+    ts, sensors, values = zip(*raw, strict=True)
+    if set(map(type, ts)) != {int} or min(ts) < MIN_TS_MS or max(ts) > latest:
+        return None
+    if set(map(type, sensors)) != {str}:
+        return None
+    for name in set(sensors):
+        if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+            return None
+    value_types = set(map(type, values))
+    if not value_types <= {int, float}:
+        return None
+    if int in value_types:
+        try:
+            values = tuple(map(float, values))
+        except OverflowError:
+            return None
+    if not all(map(math.isfinite, values)):
+        return None
+    return list(zip(ts, sensors, values, strict=True))
+
+
+def _checked_readings(raw: list[Any], latest: int) -> list[Reading]:
     readings: list[Reading] = []
     known_sensors: set[str] = set()
     for i, item in enumerate(raw):
@@ -181,15 +217,18 @@ def decode_batch(payload: bytes, now_ms: int | None = None) -> TelemetryBatch:
             raise WireError(f"readings[{i}]: timestamp {ts} is before 2000-01-01")
         if ts > latest:
             raise WireError(f"readings[{i}]: timestamp {ts} is more than a day in the future")
-        if sensor not in known_sensors:
+        if type(sensor) is not str or sensor not in known_sensors:
             _name(sensor, f"readings[{i}].sensor")
             known_sensors.add(sensor)
         if type(value) is int:
-            value = float(value)
-        elif type(value) is not float or not math.isfinite(value):
+            try:
+                value = float(value)
+            except OverflowError:
+                raise WireError(f"readings[{i}]: value is out of range") from None
+        if type(value) is not float or not math.isfinite(value):
             raise WireError(f"readings[{i}]: value must be a finite number")
         readings.append((ts, sensor, value))
-    return TelemetryBatch(asset, seq, readings)
+    return readings
 
 
 def encode_status(status: AssetStatus) -> bytes:
@@ -221,8 +260,9 @@ def decode_status(payload: bytes) -> AssetStatus:
         raise WireError("components: must be an array of objects with a component_type")
     for c in components:
         for key, value in c.items():
-            if not isinstance(value, str):
-                raise WireError(f"components[].{key}: must be a string")
+            if not isinstance(value, str) or len(value) > 256:
+                raise WireError(f"components[].{key}: must be a string of at most 256 characters")
+            _storable_text(key + value, f"components[].{key}")
     return AssetStatus(
         state=state,
         ts_ms=_timestamp(doc.get("ts"), "ts"),
@@ -322,6 +362,7 @@ def _optional_str(doc: dict[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 256:
         raise WireError(f"{key}: must be a string of at most 256 characters")
+    _storable_text(value, key)
     return value
 
 
@@ -331,4 +372,21 @@ def _optional_object(doc: dict[str, Any], key: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise WireError(f"{key}: must be an object")
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError) as e:
+        raise WireError(f"{key}: cannot be stored ({e})") from None
+    if "\\u0000" in text.replace("\\\\", ""):
+        raise WireError(f"{key}: contains a NUL character")
+    _storable_text(text, key)
     return value
+
+
+def _storable_text(value: str, where: str) -> None:
+    """Reject what PostgreSQL text and jsonb cannot hold: NUL and unpaired surrogates."""
+    if "\x00" in value:
+        raise WireError(f"{where}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WireError(f"{where}: contains an unpaired surrogate") from None
