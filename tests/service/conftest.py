@@ -56,3 +56,22 @@ def _make_model_version(conn: psycopg.Connection, version: int = 1) -> int:
                            (version,)).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@pytest.fixture
+def predict() -> Callable[..., None]:
+    """A function that stores predictions ``{(asset_id, component_type): {horizon: p}}``."""
+    return _predict
+
+
+def _predict(conn: psycopg.Connection, at: object, risks: dict[tuple[int, str], dict[int, float]],
+             *, rul: tuple[float, float, float] | None = None, version: int = 1) -> None:
+    mv = _make_model_version(conn, version)
+    rows = [(at, asset_id, component, horizon, p, *(rul or (None, None, None)), mv)
+            for (asset_id, component), by_horizon in risks.items()
+            for horizon, p in by_horizon.items()]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO failure_prediction (predicted_at, asset_id, component_type,"
+            " horizon_days, failure_probability, rul_days, rul_low_days, rul_high_days,"
+            " model_version_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)

@@ -1,0 +1,128 @@
+"""Parts demand signal: predicted failures x BOM x installed base -> demand per part, site, period.
+
+For every (part, site, period) the expected quantity is ``sum_i qty_i * p_i`` over the
+components ``i`` installed at the site whose replacement consumes the part, with ``p_i`` the
+probability that component fails in the period (:mod:`assetwatch.service.risk`); the upper
+quantile comes from the exact (weighted) Poisson-binomial distribution of that sum
+(:mod:`assetwatch.service.poibin`), not from a sum of means. Planned maintenance adds a
+deterministic baseline (``planned_qty``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+
+from assetwatch.service.bom import exploded_bom, planned_demand
+from assetwatch.service.poibin import DemandDistribution, poisson_binomial
+from assetwatch.service.risk import RiskTable, latest_prediction_time, load_risk
+
+__all__ = ["DemandTerms", "compute_demand", "demand_terms", "periods", "resolve_as_of"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_as_of(conn: psycopg.Connection, as_of: datetime | None) -> datetime:
+    """``as_of``, else the newest prediction time, else now (UTC)."""
+    if as_of is not None:
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    return latest_prediction_time(conn) or datetime.now(UTC)
+
+
+def periods(horizon_days: int, period_days: int) -> list[tuple[float, float]]:
+    """``[(start, end), ...]`` in days from ``as_of`` covering the horizon."""
+    if horizon_days <= 0 or period_days <= 0:
+        raise ValueError("horizon_days and period_days must be positive")
+    n = math.ceil(horizon_days / period_days)
+    return [(k * period_days, min((k + 1) * period_days, horizon_days)) for k in range(n)]
+
+
+@dataclass
+class DemandTerms:
+    """Which risk rows consume which (part, site), and how many parts each replacement takes."""
+
+    risk: RiskTable
+    row: np.ndarray          # index into risk
+    key: np.ndarray          # index into keys
+    qty: np.ndarray
+    keys: list[tuple[str, str]]   # (part_no, site_id)
+
+    def distribution(self, start: np.ndarray | float, end: np.ndarray | float) -> \
+            DemandDistribution:
+        """Demand per key for the window ``[as_of + start, as_of + end]``; ``start``/``end``
+        may be per key (arrays indexed by key)."""
+        s = np.asarray(start, dtype=float)
+        e = np.asarray(end, dtype=float)
+        s = s[self.key] if s.ndim else s
+        e = e[self.key] if e.ndim else e
+        prob = self.risk.window(s, e, self.row) if len(self.row) else np.zeros(0)
+        return poisson_binomial(self.key, prob, self.qty, len(self.keys))
+
+
+def demand_terms(conn: psycopg.Connection, risk: RiskTable,
+                 extra_keys: list[tuple[str, str]] = ()) -> DemandTerms:  # type: ignore[assignment]
+    """Join the risk rows with the exploded BOM; ``extra_keys`` are added even without terms."""
+    bom = exploded_bom(conn)
+    index: dict[tuple[str, str], int] = {}
+    rows: list[int] = []
+    keys: list[int] = []
+    qtys: list[int] = []
+    by_model: dict[tuple[str, str], list[tuple[str, int]]] = {
+        k: sorted(v.items()) for k, v in bom.items()}
+    for i in range(len(risk)):
+        parts = by_model.get((risk.model_id[i], risk.component_type[i]))
+        if not parts:
+            continue
+        site = risk.site_id[i]
+        for part_no, qty in parts:
+            key = index.setdefault((part_no, site), len(index))
+            rows.append(i)
+            keys.append(key)
+            qtys.append(qty)
+    for key in extra_keys:
+        index.setdefault(key, len(index))
+    return DemandTerms(risk, np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64),
+                       np.array(qtys, dtype=np.int64), list(index))
+
+
+def compute_demand(conn: psycopg.Connection, *, as_of: datetime | None = None,
+                   horizon_days: int = 90, period_days: int = 30, quantile: float = 0.95,
+                   computed_at: datetime | None = None, max_prediction_age_days: float = 30.0,
+                   ) -> int:
+    """Compute and store the demand per part, site and period; return the rows written.
+
+    Rows go to ``parts_demand`` under ``computed_at`` (default: now), replacing a run with the
+    same ``computed_at``. Periods start at ``as_of`` (default: the newest prediction time).
+    """
+    as_of = resolve_as_of(conn, as_of)
+    computed_at = computed_at or datetime.now(UTC)
+    windows = periods(horizon_days, period_days)
+    risk = load_risk(conn, as_of, max_age_days=max_prediction_age_days)
+    planned = planned_demand(conn, as_of, windows)
+    terms = demand_terms(conn, risk, sorted(planned))
+    records = []
+    for k, (start, end) in enumerate(windows):
+        dist = terms.distribution(start, end)
+        upper = dist.quantile(quantile)
+        period_start = (as_of + timedelta(days=start)).date()
+        period_end = (as_of + timedelta(days=end)).date()
+        for g, (part_no, site_id) in enumerate(terms.keys):
+            plan = planned.get((part_no, site_id))
+            records.append((computed_at, part_no, site_id, period_start, period_end,
+                            float(dist.mean[g]), float(upper[g]), quantile,
+                            float(plan[k]) if plan is not None else 0.0))
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("DELETE FROM parts_demand WHERE computed_at = %s", (computed_at,))
+        with cur.copy("COPY parts_demand (computed_at, part_no, site_id, period_start,"
+                      " period_end, expected_qty, upper_qty, quantile, planned_qty)"
+                      " FROM STDIN") as copy:
+            for record in records:
+                copy.write_row(record)
+    log.info("demand: %d rows for %d (part, site) over %d period(s), %d component risks",
+             len(records), len(terms.keys), len(windows), len(risk))
+    return len(records)

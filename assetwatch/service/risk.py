@@ -1,0 +1,164 @@
+"""Failure risk of the installed base over time windows, from the stored predictions.
+
+A prediction gives, per asset and component, the probability of failure within a few horizons
+(``failure_probability`` at ``horizon_days``) and a remaining-life estimate with an interval.
+:class:`RiskTable` turns them into a failure-time distribution per (asset, component):
+piecewise linear through ``(0, 0)`` and the horizons (made monotone), extended past the longest
+horizon with the remaining-life interval (normal, the interval taken as a central
+``rul_interval`` interval) or, without one, a constant hazard. The probability of failing in a
+window ``[as_of + a, as_of + b]`` is conditional on surviving until ``as_of`` (predictions may
+be older than ``as_of``).
+
+Components replaced inside the window can fail again; at horizons of a few months that second
+failure is rare and is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import psycopg
+from scipy.special import ndtr, ndtri
+
+__all__ = ["RiskTable", "latest_prediction_time", "load_risk"]
+
+
+@dataclass
+class RiskTable:
+    """One row per (asset, component) with its newest prediction at or before ``as_of``."""
+
+    as_of: datetime
+    asset_id: np.ndarray
+    site_id: np.ndarray
+    model_id: np.ndarray
+    component_type: np.ndarray
+    criticality: np.ndarray
+    model_version_id: np.ndarray
+    predicted_at: np.ndarray      # datetime objects
+    age_days: np.ndarray          # as_of - predicted_at
+    horizons: np.ndarray          # (n, k) days, nan padded, ascending
+    probs: np.ndarray             # (n, k) cumulative failure probability at horizons
+    rul_days: np.ndarray
+    rul_sd: np.ndarray            # nan when there is no interval
+
+    def __len__(self) -> int:
+        return len(self.asset_id)
+
+    def cdf(self, t_days: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``P(failure within t days of the prediction)`` for ``rows`` (default: all)."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
+        t = np.broadcast_to(np.asarray(t_days, dtype=float), rows.shape).copy()
+        horizons, probs = self.horizons[rows], self.probs[rows]
+        out = np.zeros(len(rows))
+        done = t <= 0
+        prev_h = np.zeros(len(rows))
+        prev_p = np.zeros(len(rows))
+        for k in range(horizons.shape[1]):
+            h, p = horizons[:, k], probs[:, k]
+            valid = ~np.isnan(h)
+            inside = valid & ~done & (t <= h)
+            span = np.where(inside, h - prev_h, 1.0)
+            frac = np.where(span > 0, (t - prev_h) / span, 1.0)
+            out[inside] = (prev_p + frac * (p - prev_p))[inside]
+            done |= inside
+            prev_h = np.where(valid, h, prev_h)
+            prev_p = np.where(valid, p, prev_p)
+        rest = ~done
+        if rest.any():
+            out[rest] = self._tail(t[rest], prev_h[rest], prev_p[rest], rows[rest])
+        return np.clip(out, 0.0, 1.0)
+
+    def _tail(self, t: np.ndarray, h: np.ndarray, p: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Past the longest horizon: remaining-life distribution, else a constant hazard."""
+        safe_h = np.where(h > 0, h, 1.0)
+        hazard = 1.0 - np.power(np.clip(1.0 - p, 0.0, 1.0), t / safe_h)
+        rul, sd = self.rul_days[rows], self.rul_sd[rows]
+        usable = ~np.isnan(rul) & ~np.isnan(sd) & (sd > 0)
+        out = hazard
+        if usable.any():
+            g_h = ndtr((h - rul) / np.where(usable, sd, 1.0))
+            g_t = ndtr((t - rul) / np.where(usable, sd, 1.0))
+            room = 1.0 - g_h
+            ok = usable & (room > 1e-6)
+            conditional = p + (1.0 - p) * (g_t - g_h) / np.where(ok, room, 1.0)
+            out = np.where(ok, np.maximum(conditional, p), hazard)
+        return out
+
+    def window(self, start_days: np.ndarray | float, end_days: np.ndarray | float,
+               rows: np.ndarray | None = None) -> np.ndarray:
+        """``P(failure in [as_of + start, as_of + end] | no failure before as_of)``."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
+        age = self.age_days[rows]
+        alive = self.cdf(age, rows)
+        f_start = self.cdf(age + start_days, rows)
+        f_end = self.cdf(age + end_days, rows)
+        room = np.where(1.0 - alive > 1e-9, 1.0 - alive, 1e-9)
+        return np.clip((f_end - f_start) / room, 0.0, 1.0)
+
+
+def latest_prediction_time(conn: psycopg.Connection) -> datetime | None:
+    """The newest ``predicted_at`` in ``failure_prediction`` (None when there is none)."""
+    row = conn.execute("SELECT max(predicted_at) FROM failure_prediction").fetchone()
+    return row[0] if row else None
+
+
+_QUERY = """
+WITH newest AS (
+    SELECT asset_id, component_type, max(predicted_at) AS predicted_at
+    FROM failure_prediction
+    WHERE predicted_at <= %(as_of)s AND predicted_at >= %(as_of)s - %(max_age)s * interval '1 day'
+    GROUP BY asset_id, component_type
+)
+SELECT p.asset_id, a.site_id, a.model_id, p.component_type, a.criticality, p.predicted_at,
+       array_agg(p.horizon_days ORDER BY p.horizon_days),
+       array_agg(p.failure_probability ORDER BY p.horizon_days),
+       (array_agg(p.rul_days ORDER BY p.horizon_days))[1],
+       (array_agg(p.rul_low_days ORDER BY p.horizon_days))[1],
+       (array_agg(p.rul_high_days ORDER BY p.horizon_days))[1],
+       max(p.model_version_id)
+FROM failure_prediction p
+JOIN newest n USING (asset_id, component_type, predicted_at)
+JOIN asset a USING (asset_id)
+GROUP BY p.asset_id, a.site_id, a.model_id, p.component_type, a.criticality, p.predicted_at
+ORDER BY p.asset_id, p.component_type
+"""
+
+
+def load_risk(conn: psycopg.Connection, as_of: datetime, *, max_age_days: float = 30.0,
+              rul_interval: float = 0.8) -> RiskTable:
+    """The newest prediction per (asset, component) made at most ``max_age_days`` before
+    ``as_of``. ``rul_interval`` is the central probability of ``[rul_low, rul_high]``."""
+    rows = conn.execute(_QUERY, {"as_of": as_of, "max_age": max_age_days}).fetchall()
+    n = len(rows)
+    k = max((len(r[6]) for r in rows), default=1)
+    horizons = np.full((n, k), np.nan)
+    probs = np.full((n, k), np.nan)
+    for i, r in enumerate(rows):
+        horizons[i, :len(r[6])] = r[6]
+        probs[i, :len(r[7])] = np.maximum.accumulate(np.asarray(r[7], dtype=float))
+    z = float(ndtri(0.5 + rul_interval / 2.0))
+
+    def column(index: int, dtype: object = float) -> np.ndarray:
+        return np.array([np.nan if r[index] is None and dtype is float else r[index]
+                         for r in rows], dtype=dtype)  # type: ignore[call-overload]
+
+    low, high = column(9), column(10)
+    predicted_at = np.array([r[5] for r in rows], dtype=object)
+    age = np.array([(as_of - r[5]).total_seconds() / 86400.0 for r in rows], dtype=float)
+    return RiskTable(
+        as_of=as_of,
+        asset_id=np.array([r[0] for r in rows], dtype=np.int64),
+        site_id=np.array([r[1] for r in rows], dtype=object),
+        model_id=np.array([r[2] for r in rows], dtype=object),
+        component_type=np.array([r[3] for r in rows], dtype=object),
+        criticality=np.array([r[4] for r in rows], dtype=np.int64),
+        model_version_id=np.array([r[11] for r in rows], dtype=np.int64),
+        predicted_at=predicted_at,
+        age_days=np.maximum(age, 0.0),
+        horizons=horizons,
+        probs=probs,
+        rul_days=column(8),
+        rul_sd=(high - low) / (2.0 * z),
+    )

@@ -1,0 +1,96 @@
+"""Parts demand and inventory policy from stored predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from assetwatch.service.demand import compute_demand, periods
+from assetwatch.service.policy import compute_inventory_policy, kanban_sizing
+from assetwatch.service.risk import load_risk
+
+AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_periods_cover_the_horizon() -> None:
+    assert periods(90, 30) == [(0, 30), (30, 60), (60, 90)]
+    assert periods(45, 30) == [(0, 30), (30, 45)]
+
+
+def test_risk_windows_follow_the_horizons(fleet_db: tuple[psycopg.Connection, dict],
+                                          predict: Callable[..., None]) -> None:
+    conn, ids = fleet_db
+    asset = ids["a01-00"]
+    predict(conn, AS_OF, {(asset, "bearing"): {30: 0.3, 90: 0.6}},
+            rul=(80.0, 40.0, 120.0))
+    risk = load_risk(conn, AS_OF)
+    assert len(risk) == 1
+    assert np.isclose(risk.window(0, 30)[0], 0.3)
+    assert np.isclose(risk.window(30, 60)[0], 0.15)
+    assert np.isclose(risk.window(0, 15)[0], 0.15)
+    beyond = risk.window(0, 200)[0]
+    assert 0.6 < beyond <= 1.0
+    later = load_risk(conn, AS_OF + timedelta(days=30))
+    # conditional on surviving the first 30 days: (0.6 - 0.3) / 0.7 within the next 60
+    assert np.isclose(later.window(0, 60)[0], 0.3 / 0.7)
+
+
+def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dict],
+                                         predict: Callable[..., None]) -> None:
+    conn, ids = fleet_db
+    pumps = [ids["a01-00"], ids["a01-02"]]   # CP-200 at site-01
+    predict(conn, AS_OF, {(a, "bearing"): {30: 0.5, 60: 0.8, 90: 0.9} for a in pumps})
+    n = compute_demand(conn, as_of=AS_OF, horizon_days=90, period_days=30, quantile=0.95)
+    assert n > 0
+    rows = {(r[0], r[1]): r[2:] for r in conn.execute(
+        "SELECT part_no, period_start, expected_qty, upper_qty, planned_qty FROM v_parts_demand"
+        " WHERE site_id = 'site-01' AND part_no IN ('BRG-6309-C3', 'ORING-52X3-FKM')")}
+    first = AS_OF.date()
+    expected, upper, _ = rows[("BRG-6309-C3", first)]
+    assert expected == pytest.approx(1.0)        # two pumps x 0.5
+    assert upper == 2.0                          # both may fail: P(2) = 0.25 > 0.05
+    o_expected, o_upper, _ = rows[("ORING-52X3-FKM", first)]
+    assert o_expected == pytest.approx(2.0) and o_upper == 4.0   # two O-rings per bearing kit
+    second = rows[("BRG-6309-C3", first + timedelta(days=30))]
+    assert second[0] == pytest.approx(0.6)       # 2 x 0.3
+    grease = rows  # planned relubrication every 90 days adds grease at site-01 (2 pumps)
+    assert sum(v[2] for k, v in grease.items() if k[0] == "ORING-52X3-FKM") == 0
+    planned = conn.execute("SELECT sum(planned_qty) FROM v_parts_demand WHERE part_no ="
+                           " 'GREASE-LGHP2-400' AND site_id = 'site-01'").fetchone()[0]
+    assert planned == pytest.approx(2.0)        # 2 pumps, one service each in 90 days
+    exported = conn.execute("SELECT total_expected_qty, lead_time_days FROM"
+                            " v_parts_demand_export WHERE part_no = 'BRG-6309-C3' AND"
+                            " site_id = 'site-01' AND period_start = %s", (first,)).fetchone()
+    assert exported[0] == pytest.approx(1.0) and float(exported[1]) == 5.0
+
+
+def test_kanban_sizing_is_two_bin_for_slow_movers() -> None:
+    assert kanban_sizing(0.01, 1.0) == (1, 2)
+    assert kanban_sizing(1.0, 45.0, review_days=30) == (30, 3)
+
+
+def test_inventory_policy_flags(fleet_db: tuple[psycopg.Connection, dict],
+                                predict: Callable[..., None]) -> None:
+    conn, ids = fleet_db
+    pumps = [ids["a02-00"], ids["a02-02"]]   # CP-200 at site-02 (bearing lead time 14 days)
+    predict(conn, AS_OF, {(a, "bearing"): {14: 0.9, 30: 0.95} for a in pumps})
+    conn.execute("UPDATE stock SET on_hand = 0 WHERE part_no = 'BRG-6309-C3'"
+                 " AND site_id = 'site-02'")
+    conn.execute("UPDATE stock SET on_hand = 50 WHERE part_no = 'FLT-AIR-75'"
+                 " AND site_id = 'site-02'")
+    n = compute_inventory_policy(conn, as_of=AS_OF, service_level=0.95)
+    assert n > 0
+    policy = {r[0]: r[1:] for r in conn.execute(
+        "SELECT part_no, reorder_point, safety_stock, stockout_risk, overstock,"
+        " stockout_probability, kanban_bin_qty, kanban_cards, lead_time_demand"
+        " FROM v_inventory_policy WHERE site_id = 'site-02'")}
+    rop, safety, short, over, p_short, _, cards, lead_demand = policy["BRG-6309-C3"]
+    assert rop == 2.0 and lead_demand == pytest.approx(1.8, abs=1e-3)
+    assert safety == pytest.approx(0.2, abs=1e-3)
+    assert short and p_short > 0.9 and not over and cards >= 2
+    assert policy["FLT-AIR-75"][3]    # 50 air filters against a few services: over-stocked
+    assert not policy["FLT-AIR-75"][2]
