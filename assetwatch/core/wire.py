@@ -312,7 +312,7 @@ def decode_event(payload: bytes) -> AssetEvent:
 
 
 def _reject_constant(name: str) -> None:
-    raise WireError(f"{name} is not a number JSON allows")
+    raise WireError(f"payload: {name} is not a number JSON allows")
 
 
 def _load_object(payload: bytes) -> dict[str, Any]:

@@ -281,6 +281,8 @@ class IngestWorker:
             self._connect_error = f"the MQTT broker refused the ingest subscriptions: {failed}"
             return
         if not self.ready.is_set():
+            log.info("ingest worker %s subscribed to %s", self.client_id,
+                     ", ".join(subscriptions(self.settings)))
             self.ready.set()
             if self.on_ready is not None:
                 self.on_ready()
