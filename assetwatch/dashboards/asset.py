@@ -1,0 +1,106 @@
+"""Asset detail: one asset's telemetry, anomaly scores and events, risks and configuration."""
+
+from __future__ import annotations
+
+from assetwatch.dashboards.spec import AnnotationSpec, DashboardSpec, PanelSpec, VariableSpec
+
+__all__ = ["dashboard"]
+
+_ASSET = "asset_tag = '$asset'"
+
+
+def dashboard() -> DashboardSpec:
+    return DashboardSpec(
+        uid="aw-asset-detail",
+        title="Asset detail",
+        description="One asset: raw and downsampled telemetry per sensor, anomaly scores with "
+                    "anomaly events as annotations, component risks and remaining life with "
+                    "intervals, installed components and their history.",
+        variables=(VariableSpec("asset", "Asset", "SELECT asset_tag FROM v_asset ORDER BY 1"),),
+        annotations=(AnnotationSpec(
+            "Anomaly events",
+            "SELECT started_at AS time, coalesce(ended_at, now()) AS timeend,\n"
+            "       detector || ' ' || kind || ', peak ' || round(peak_score::numeric, 2)\n"
+            "         || coalesce(': ' || array_to_string(sensors, ', '), '') AS text,\n"
+            "       kind AS tags\n"
+            f"FROM v_anomaly_event WHERE {_ASSET}\n"
+            "  AND started_at <= $__timeTo() AND coalesce(ended_at, now()) >= $__timeFrom()\n"
+            "ORDER BY started_at"),),
+        panels=(
+            PanelSpec(
+                "Telemetry (downsampled)", "timeseries", width=24, height=9,
+                description="Mean per sensor and interval, over the whole range.",
+                sql="SELECT $__timeGroupAlias(time, $__interval), sensor AS metric,\n"
+                    "       avg(value) AS value\n"
+                    f"FROM v_telemetry WHERE {_ASSET} AND $__timeFilter(time)\n"
+                    "GROUP BY 1, 2 ORDER BY 1",
+                columns=("time", "metric", "value")),
+            PanelSpec(
+                "Telemetry (raw readings)", "timeseries", width=24, height=9,
+                description="Every reading as stored, newest 20,000 in the range.",
+                sql="SELECT time, sensor AS metric, value FROM (\n"
+                    "  SELECT time, sensor, value FROM v_telemetry\n"
+                    f"  WHERE {_ASSET} AND $__timeFilter(time)\n"
+                    "  ORDER BY time DESC LIMIT 20000) newest\n"
+                    "ORDER BY time",
+                columns=("time", "metric", "value")),
+            PanelSpec(
+                "Anomaly score", "timeseries", width=24, height=7, max_value=1,
+                thresholds=((None, "green"), (0.7, "orange"), (0.9, "red")),
+                sql="SELECT $__timeGroupAlias(time, $__interval), detector AS metric,\n"
+                    "       max(score) AS score\n"
+                    f"FROM v_anomaly_score WHERE {_ASSET} AND $__timeFilter(time)\n"
+                    "GROUP BY 1, 2 ORDER BY 1",
+                columns=("time", "metric", "score")),
+            PanelSpec(
+                "Component risk and remaining life", "table", width=14, height=8,
+                description="Newest prediction per component and horizon; remaining life with "
+                            "its interval (days).",
+                sql="SELECT component_type, horizon_days, failure_probability, rul_days,\n"
+                    "       rul_low_days, rul_high_days, model_version, predicted_at\n"
+                    f"FROM v_failure_risk WHERE {_ASSET}\n"
+                    "ORDER BY failure_probability DESC, component_type, horizon_days",
+                columns=("component_type", "horizon_days", "failure_probability", "rul_days",
+                         "rul_low_days", "rul_high_days", "model_version", "predicted_at")),
+            PanelSpec(
+                "Remaining life (days)", "bargauge", width=10, height=8, unit="d",
+                sql="SELECT component_type, min(rul_days) AS rul_days\n"
+                    f"FROM v_failure_risk WHERE {_ASSET} AND rul_days IS NOT NULL\n"
+                    "GROUP BY component_type ORDER BY 2",
+                columns=("component_type", "rul_days"),
+                thresholds=((None, "red"), (30, "orange"), (90, "green"))),
+            PanelSpec(
+                "Anomaly events", "table", width=12, height=8,
+                sql="SELECT started_at, ended_at, detector, kind, peak_score,\n"
+                    "       array_to_string(sensors, ', ') AS sensors\n"
+                    f"FROM v_anomaly_event WHERE {_ASSET}\n"
+                    "  AND started_at <= $__timeTo()\n"
+                    "  AND coalesce(ended_at, now()) >= $__timeFrom()\n"
+                    "ORDER BY started_at DESC",
+                columns=("started_at", "ended_at", "detector", "kind", "peak_score", "sensors")),
+            PanelSpec(
+                "Service tickets", "table", width=12, height=8,
+                sql="SELECT ticket_id, failure_mode, status, priority, risk, due_at, opened_at,\n"
+                    "       closed_at, resolution_code\n"
+                    f"FROM v_service_ticket WHERE {_ASSET}\n"
+                    "ORDER BY status = 'closed', priority, opened_at DESC",
+                columns=("ticket_id", "failure_mode", "status", "priority", "risk", "due_at",
+                         "opened_at", "closed_at", "resolution_code")),
+            PanelSpec(
+                "Installed components and history", "table", width=12, height=8,
+                sql="SELECT component_type, serial_no, part_no, valid_from, valid_to, is_current,\n"
+                    "       warranty_end, under_warranty\n"
+                    f"FROM v_installed_component WHERE {_ASSET}\n"
+                    "ORDER BY component_type, valid_from DESC",
+                columns=("component_type", "serial_no", "part_no", "valid_from", "valid_to",
+                         "is_current", "warranty_end", "under_warranty")),
+            PanelSpec(
+                "Maintenance and failure events", "table", width=12, height=8,
+                sql="SELECT time, kind, component_type, part_no, serial_removed,\n"
+                    "       serial_installed, code, source\n"
+                    f"FROM v_asset_event WHERE {_ASSET} AND $__timeFilter(time)\n"
+                    "ORDER BY time DESC",
+                columns=("time", "kind", "component_type", "part_no", "serial_removed",
+                         "serial_installed", "code", "source")),
+        ),
+    )

@@ -1,0 +1,80 @@
+"""Parts demand for planners: demand, reorder points and Kanban sizes, stock-outs, warranty."""
+
+from __future__ import annotations
+
+from assetwatch.dashboards.spec import DashboardSpec, PanelSpec, VariableSpec
+
+__all__ = ["dashboard"]
+
+_SITE = "site_id IN ($site)"
+
+
+def dashboard() -> DashboardSpec:
+    return DashboardSpec(
+        uid="aw-parts-demand",
+        title="Parts demand",
+        description="Predicted spare-parts demand by part, site and period with its upper "
+                    "quantile; reorder points and Kanban sizes; projected stock-outs; the "
+                    "warranty-claims forecast.",
+        time_from="now-30d",
+        variables=(VariableSpec("site", "Site", "SELECT site_id FROM v_asset "
+                                "GROUP BY site_id ORDER BY 1", multi=True, include_all=True),),
+        panels=(
+            PanelSpec(
+                "Predicted demand by part, site and period", "table", width=24, height=10,
+                description="Newest demand run: expected quantity from predicted failures, its "
+                            "upper quantile, and planned maintenance.",
+                sql="SELECT part_no, description, site_id, period_start, period_end,\n"
+                    "       expected_qty, upper_qty, quantile, planned_qty\n"
+                    f"FROM v_parts_demand WHERE {_SITE}\n"
+                    "ORDER BY period_start, upper_qty DESC, part_no, site_id",
+                columns=("part_no", "description", "site_id", "period_start", "period_end",
+                         "expected_qty", "upper_qty", "quantile", "planned_qty")),
+            PanelSpec(
+                "Demand by part (all periods)", "barchart", width=12, height=9,
+                sql="SELECT part_no, sum(expected_qty) AS expected_qty,\n"
+                    "       sum(upper_qty) AS upper_qty, sum(planned_qty) AS planned_qty\n"
+                    f"FROM v_parts_demand WHERE {_SITE}\n"
+                    "GROUP BY part_no ORDER BY upper_qty DESC LIMIT 20",
+                columns=("part_no", "expected_qty", "upper_qty", "planned_qty")),
+            PanelSpec(
+                "Projected stock-outs", "table", width=12, height=9,
+                description="The first period whose cumulative upper-quantile demand exceeds "
+                            "stock on hand.",
+                sql="SELECT * FROM (\n"
+                    "  SELECT DISTINCT ON (part_no, site_id) part_no, site_id, on_hand,\n"
+                    "         period_start AS first_short_period, cumulative_upper_qty\n"
+                    "  FROM (SELECT d.part_no, d.site_id, coalesce(ip.on_hand, 0) AS on_hand,\n"
+                    "               d.period_start,\n"
+                    "               sum(d.upper_qty) OVER (PARTITION BY d.part_no, d.site_id\n"
+                    "                   ORDER BY d.period_start) AS cumulative_upper_qty\n"
+                    "        FROM v_parts_demand d\n"
+                    "        LEFT JOIN v_inventory_policy ip USING (part_no, site_id)\n"
+                    f"        WHERE d.{_SITE}) running\n"
+                    "  WHERE cumulative_upper_qty > on_hand\n"
+                    "  ORDER BY part_no, site_id, period_start) short\n"
+                    "ORDER BY first_short_period, part_no, site_id",
+                columns=("part_no", "site_id", "on_hand", "first_short_period",
+                         "cumulative_upper_qty")),
+            PanelSpec(
+                "Reorder points and Kanban sizes", "table", width=24, height=9,
+                sql="SELECT part_no, description, site_id, on_hand, reorder_point,\n"
+                    "       safety_stock, kanban_bin_qty, kanban_cards, lead_time_days,\n"
+                    "       demand_per_day, service_level, stockout_risk, overstock\n"
+                    f"FROM v_inventory_policy WHERE {_SITE}\n"
+                    "ORDER BY stockout_risk DESC, part_no, site_id",
+                columns=("part_no", "description", "site_id", "on_hand", "reorder_point",
+                         "safety_stock", "kanban_bin_qty", "kanban_cards", "lead_time_days",
+                         "demand_per_day", "service_level", "stockout_risk", "overstock")),
+            PanelSpec(
+                "Warranty-claims forecast", "table", width=24, height=8,
+                description="Components under warranty, their failure probability and the "
+                            "expected claim cost.",
+                sql="SELECT site_id, asset_tag, component_type, serial_no, part_no,\n"
+                    "       warranty_end, failure_probability, expected_claim_cost\n"
+                    f"FROM v_warranty_claim_forecast WHERE {_SITE}\n"
+                    "ORDER BY expected_claim_cost DESC, asset_tag",
+                columns=("site_id", "asset_tag", "component_type", "serial_no", "part_no",
+                         "warranty_end", "failure_probability", "expected_claim_cost")),
+        ),
+    )

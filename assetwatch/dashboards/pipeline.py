@@ -1,0 +1,87 @@
+"""Pipeline health: ingest throughput and lag, dead letters, completeness, detectors, flows."""
+
+from __future__ import annotations
+
+from assetwatch.dashboards.spec import DashboardSpec, PanelSpec
+
+__all__ = ["dashboard"]
+
+
+def dashboard() -> DashboardSpec:
+    return DashboardSpec(
+        uid="aw-pipeline-health",
+        title="Pipeline health",
+        description="Ingest rows per second and lag, dead letters with reasons, per-device "
+                    "completeness (sequence gaps), detector lag and flow run states.",
+        time_from="now-24h",
+        refresh="30s",
+        panels=(
+            PanelSpec(
+                "Ingest rows/s", "timeseries", width=12, height=8, unit="rowsps",
+                sql="SELECT $__timeGroupAlias(committed_at, $__interval),\n"
+                    "       sum(readings) / ($__interval_ms / 1000.0) AS rows_per_s\n"
+                    "FROM v_ingest_batch WHERE $__timeFilter(committed_at)\n"
+                    "GROUP BY 1 ORDER BY 1",
+                columns=("time", "rows_per_s")),
+            PanelSpec(
+                "Ingest lag", "timeseries", width=12, height=8, unit="s",
+                description="From a batch's newest reading to its commit.",
+                sql="SELECT $__timeGroupAlias(committed_at, $__interval),\n"
+                    "       avg(lag_s) AS mean_lag_s, max(lag_s) AS max_lag_s\n"
+                    "FROM v_ingest_batch WHERE $__timeFilter(committed_at)\n"
+                    "GROUP BY 1 ORDER BY 1",
+                columns=("time", "mean_lag_s", "max_lag_s")),
+            PanelSpec(
+                "Dead letters by reason", "table", width=12, height=8,
+                sql="SELECT reason, count(*) AS messages,\n"
+                    "       count(*) FILTER (WHERE replayed_at IS NOT NULL) AS replayed,\n"
+                    "       max(received_at) AS last_received_at\n"
+                    "FROM v_dead_letter WHERE $__timeFilter(received_at)\n"
+                    "GROUP BY reason ORDER BY messages DESC",
+                columns=("reason", "messages", "replayed", "last_received_at")),
+            PanelSpec(
+                "Dead letters", "timeseries", width=12, height=8,
+                sql="SELECT $__timeGroupAlias(received_at, $__interval), count(*) AS "
+                    "dead_letters\n"
+                    "FROM v_dead_letter WHERE $__timeFilter(received_at)\n"
+                    "GROUP BY 1 ORDER BY 1",
+                columns=("time", "dead_letters")),
+            PanelSpec(
+                "Per-device completeness", "table", width=12, height=9,
+                description="Batches missing between the first and the newest sequence number.",
+                sql="SELECT site_id, asset_tag, first_seq, last_seq, batches, missing_batches,\n"
+                    "       completeness, last_committed_at\n"
+                    "FROM v_device_completeness\n"
+                    "ORDER BY completeness, site_id, asset_tag",
+                columns=("site_id", "asset_tag", "first_seq", "last_seq", "batches",
+                         "missing_batches", "completeness", "last_committed_at")),
+            PanelSpec(
+                "Detector lag", "table", width=12, height=9, unit="s",
+                description="How far each asset's scoring trails its newest reading.",
+                sql="SELECT site_id, asset_tag, last_reading_at, last_scored_at, "
+                    "detector_lag_s,\n"
+                    "       data_state\n"
+                    "FROM v_fleet_health\n"
+                    "ORDER BY detector_lag_s DESC NULLS FIRST, asset_tag",
+                columns=("site_id", "asset_tag", "last_reading_at", "last_scored_at",
+                         "detector_lag_s", "data_state")),
+            PanelSpec(
+                "Flow runs by state", "barchart", width=8, height=8,
+                sql="SELECT flow_name,\n"
+                    "       count(*) FILTER (WHERE state = 'COMPLETED') AS completed,\n"
+                    "       count(*) FILTER (WHERE state IN ('FAILED', 'CRASHED')) AS failed,\n"
+                    "       count(*) FILTER (WHERE state NOT IN ('COMPLETED', 'FAILED', "
+                    "'CRASHED')) AS other\n"
+                    "FROM v_flow_run WHERE $__timeFilter(updated_at)\n"
+                    "GROUP BY flow_name ORDER BY flow_name",
+                columns=("flow_name", "completed", "failed", "other")),
+            PanelSpec(
+                "Flow runs", "table", width=16, height=8,
+                sql="SELECT flow_name, state, state_name, started_at, ended_at, duration_s,\n"
+                    "       message\n"
+                    "FROM v_flow_run WHERE $__timeFilter(updated_at)\n"
+                    "ORDER BY updated_at DESC LIMIT 100",
+                columns=("flow_name", "state", "state_name", "started_at", "ended_at",
+                         "duration_s", "message")),
+        ),
+    )
