@@ -1,0 +1,176 @@
+"""The model registry: versions of each model in the ``model_version`` table.
+
+Each version records its training window, parameters, features, validation metrics and the
+artifact (a pickle of the model object; artifacts are only ever read from this database, which
+is trusted like the code). At most one version per (model name, component type) is current
+(a partial unique index enforces it); predictions name the version that made them.
+
+Promotion rule (:func:`promote_if_better`): a candidate replaces the current version only if it
+validates better -- its ``metrics["score"]`` (higher is better: mean average precision over
+the horizons) beats the current version's score *on the same validation fold* when the
+candidate's ``metrics["baseline"]`` carries it (the trainer scores the current version on the
+new fold), else the current version's own stored score. An unvalidated candidate (score None)
+never replaces a current version, except that an unvalidated prior may replace another prior.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from assetwatch.models.prediction.errors import PredictionError
+
+__all__ = ["MODEL_NAME", "ModelVersion", "Promotion", "current_version", "current_versions",
+           "load_model", "promote", "promote_if_better", "register_version"]
+
+MODEL_NAME = "failure-risk"
+
+_COLUMNS = ("model_version_id, model_name, component_type, version, trained_at, train_from,"
+            " train_to, params, features, metrics, is_current")
+_SELECT = "SELECT " + _COLUMNS + " FROM model_version"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version (without its artifact)."""
+
+    model_version_id: int
+    model_name: str
+    component_type: str | None
+    version: int
+    trained_at: datetime
+    train_from: datetime | None
+    train_to: datetime | None
+    params: dict[str, Any]
+    features: list[str]
+    metrics: dict[str, Any]
+    is_current: bool
+
+    @property
+    def score(self) -> float | None:
+        value = self.metrics.get("score")
+        return float(value) if value is not None else None
+
+    @property
+    def kind(self) -> str:
+        return str(self.params.get("kind", ""))
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The outcome of the promotion rule."""
+
+    promoted: bool
+    reason: str
+
+
+def register_version(conn: psycopg.Connection, *, model_name: str, component_type: str | None,
+                     model: object, params: dict[str, Any], features: list[str],
+                     metrics: dict[str, Any], train_from: datetime | None,
+                     train_to: datetime | None) -> ModelVersion:
+    """Store ``model`` as the next version (1, 2, ...) of (model_name, component_type); it is
+    not current until promoted."""
+    artifact = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                 (f"model_version:{model_name}:{component_type or ''}",))
+    row = conn.execute(
+        "INSERT INTO model_version (model_name, component_type, version, train_from, train_to,"
+        " params, features, metrics, artifact)"
+        " SELECT %s, %s, coalesce(max(version), 0) + 1, %s, %s, %s, %s, %s, %s"
+        "   FROM model_version WHERE model_name = %s"
+        "    AND component_type IS NOT DISTINCT FROM %s"
+        " RETURNING " + _COLUMNS,
+        (model_name, component_type, train_from, train_to, Jsonb(params), features,
+         Jsonb(metrics), artifact, model_name, component_type),
+    ).fetchone()
+    assert row is not None
+    return ModelVersion(*row)
+
+
+def current_version(conn: psycopg.Connection, model_name: str,
+                    component_type: str | None) -> ModelVersion | None:
+    row = conn.execute(
+        _SELECT + " WHERE model_name = %s AND component_type IS NOT DISTINCT FROM %s"
+        " AND is_current",
+        (model_name, component_type),
+    ).fetchone()
+    return ModelVersion(*row) if row else None
+
+
+def current_versions(conn: psycopg.Connection, model_name: str = MODEL_NAME
+                     ) -> list[ModelVersion]:
+    """The current version of every component type of ``model_name``."""
+    rows = conn.execute(
+        _SELECT + " WHERE model_name = %s AND is_current"
+        " ORDER BY component_type", (model_name,),
+    ).fetchall()
+    return [ModelVersion(*row) for row in rows]
+
+
+def load_model(conn: psycopg.Connection, model_version_id: int) -> Any:
+    """Unpickle the artifact of a version; :class:`PredictionError` if absent or unreadable."""
+    row = conn.execute("SELECT artifact FROM model_version WHERE model_version_id = %s",
+                       (model_version_id,)).fetchone()
+    if row is None or row[0] is None:
+        raise PredictionError(f"model version {model_version_id} has no artifact")
+    try:
+        return pickle.loads(row[0])
+    except Exception as e:  # an artifact of an incompatible library version
+        raise PredictionError(
+            f"cannot load model version {model_version_id}: {type(e).__name__}: {e}"
+        ) from e
+
+
+def promote(conn: psycopg.Connection, model_version_id: int) -> None:
+    """Make a version current (whatever its metrics), retiring the current one."""
+    row = conn.execute("SELECT model_name, component_type FROM model_version"
+                       " WHERE model_version_id = %s", (model_version_id,)).fetchone()
+    if row is None:
+        raise PredictionError(f"no model version {model_version_id}")
+    conn.execute("UPDATE model_version SET is_current = false WHERE model_name = %s"
+                 " AND component_type IS NOT DISTINCT FROM %s AND is_current", row)
+    conn.execute("UPDATE model_version SET is_current = true WHERE model_version_id = %s",
+                 (model_version_id,))
+
+
+def promote_if_better(conn: psycopg.Connection, candidate: ModelVersion, *,
+                      min_gain: float = 0.0) -> Promotion:
+    """Apply the promotion rule (see the module docstring); promote if it allows."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                 (f"model_version:{candidate.model_name}:{candidate.component_type or ''}",))
+    current = current_version(conn, candidate.model_name, candidate.component_type)
+    decision = _decide(candidate, current, min_gain)
+    if decision.promoted:
+        promote(conn, candidate.model_version_id)
+    return decision
+
+
+def _decide(candidate: ModelVersion, current: ModelVersion | None,
+            min_gain: float) -> Promotion:
+    if current is None:
+        return Promotion(True, "no current version")
+    if current.model_version_id == candidate.model_version_id:
+        return Promotion(False, "already current")
+    score = candidate.score
+    if score is None:
+        if candidate.kind == "weibull_prior" and current.kind == "weibull_prior":
+            return Promotion(True, "prior replaces prior")
+        return Promotion(False, "candidate has no validation score")
+    baseline = candidate.metrics.get("baseline") or {}
+    if baseline.get("model_version_id") == current.model_version_id:
+        reference = baseline.get("score")
+        where = "on the same validation fold"
+    else:
+        reference = current.score
+        where = "as stored"
+    if reference is None:
+        return Promotion(True, f"current version {current.version} has no score {where}")
+    if score > float(reference) + min_gain:
+        return Promotion(True, f"score {score:.4f} > {float(reference):.4f} {where}")
+    return Promotion(False, f"score {score:.4f} <= {float(reference):.4f} of version "
+                            f"{current.version} {where}")

@@ -1,0 +1,299 @@
+"""``train_models``: build the training set, fit per component type, validate, register.
+
+For each component type the trainer
+
+1. counts the distinct failures in the training window; with fewer than ``min_failures`` it
+   registers the :class:`~.estimators.WeibullPrior` (catalogue parameters, else the fleet's
+   observed failure rate) so that predictions still name a model version;
+2. otherwise splits by time (:func:`~.validation.time_split`; the training fold is censored at
+   the cutoff so that no label uses an event after it), fits
+   :class:`~.estimators.FailureRiskModel` on the training fold and scores it, the prior and the
+   current version on the validation fold (mean average precision over the horizons);
+3. refits on the whole window with the same parameters, registers the version with the
+   validation metrics, and applies the promotion rule of :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assetwatch.core.db import connect, session
+from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.estimators import (
+    RUL_QUANTILES,
+    FailureRiskModel,
+    WeibullPrior,
+    catalogue_weibull,
+)
+from assetwatch.models.prediction.features import (
+    FeatureSpec,
+    build_feature_frame,
+    feature_columns,
+    latest_telemetry_time,
+)
+from assetwatch.models.prediction.registry import (
+    MODEL_NAME,
+    current_version,
+    load_model,
+    promote_if_better,
+    register_version,
+)
+from assetwatch.models.prediction.validation import (
+    classification_metrics,
+    horizon_labels,
+    interval_metrics,
+    rul_target,
+    time_split,
+)
+
+__all__ = ["TrainOptions", "TrainResult", "TrainingSet", "count_failures", "fit_failure_model",
+           "fleet_prior", "load_training_set", "train_component", "train_models"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train; the defaults suit the simulated fleet (daily snapshots, days-long
+    horizons)."""
+
+    horizons: tuple[int, ...] = (7, 30)
+    spec: FeatureSpec = field(default_factory=FeatureSpec)
+    history: timedelta = timedelta(days=180)
+    min_failures: int = 3
+    min_positives: int = 3
+    valid_fraction: float = 0.25
+    rul_cap_days: float = 90.0
+    model_name: str = MODEL_NAME
+    gbm: dict[str, Any] = field(default_factory=lambda: {
+        "max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15,
+        "min_samples_leaf": 20, "l2_regularization": 1.0, "random_state": 0,
+    })
+
+    def params(self) -> dict[str, Any]:
+        return {"horizons": list(self.horizons), "spec": self.spec.as_params(),
+                "history_days": self.history / timedelta(days=1),
+                "min_failures": self.min_failures, "valid_fraction": self.valid_fraction,
+                "rul_cap_days": self.rul_cap_days, "gbm": dict(self.gbm)}
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The feature frame of the training window and where it ends."""
+
+    frame: pd.DataFrame
+    as_of: datetime
+    first_snapshot: datetime
+    component_types: list[str]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What training did for one component type."""
+
+    component_type: str
+    model_version_id: int
+    version: int
+    kind: str
+    promoted: bool
+    reason: str
+    failures: int
+    metrics: dict[str, Any]
+
+
+def load_training_set(settings: Settings, *, as_of: datetime | None = None,
+                      options: TrainOptions | None = None) -> TrainingSet:
+    """Features and raw labels of every snapshot in ``[as_of - history, as_of]``.
+
+    ``as_of`` defaults to the newest telemetry time (simulated fleets live in the past), else
+    now.
+    """
+    options = options or TrainOptions()
+    with connect(settings) as conn:
+        as_of = as_of or latest_telemetry_time(conn) or datetime.now(UTC)
+        first = as_of - options.history
+        frame = build_feature_frame(conn, options.spec, as_of=as_of, first_snapshot=first)
+        known = [r[0] for r in conn.execute(
+            "SELECT component_type FROM installed_component UNION"
+            " SELECT component_type FROM bom_item UNION"
+            " SELECT component_type FROM asset_event WHERE kind = 'failure'"
+            "   AND component_type IS NOT NULL ORDER BY 1")]
+    types = sorted(set(known) | set(frame["component_type"].dropna().unique()))
+    return TrainingSet(frame=frame, as_of=as_of, first_snapshot=first, component_types=types)
+
+
+def train_models(settings: Settings, *, as_of: datetime | None = None,
+                 horizons: Sequence[int] = (7, 30),
+                 options: TrainOptions | None = None) -> list[TrainResult]:
+    """Train, register and (by the promotion rule) promote one model per component type.
+
+    Never fails for lack of history: component types without enough failures get the prior.
+    """
+    options = options or TrainOptions()
+    if tuple(horizons) != options.horizons:
+        options = replace(options, horizons=tuple(horizons))
+    training_set = load_training_set(settings, as_of=as_of, options=options)
+    return [train_component(settings, training_set, ct, options=options)
+            for ct in training_set.component_types]
+
+
+def count_failures(frame: pd.DataFrame) -> int:
+    """Distinct failures seen from the frame's snapshots (asset, failure time)."""
+    seen = frame.dropna(subset=["days_to_failure"])
+    if seen.empty:
+        return 0
+    at = pd.to_datetime(seen["snapshot_at"], utc=True) + pd.to_timedelta(
+        seen["days_to_failure"], unit="D")
+    return int(pd.DataFrame({"a": seen["asset_id"], "t": at.dt.round("min")})
+               .drop_duplicates().shape[0])
+
+
+def fleet_prior(component_type: str, frame: pd.DataFrame, options: TrainOptions
+                ) -> WeibullPrior:
+    """The catalogue's Weibull life per asset model, else an exponential life from the
+    fleet's exposure and failures (one failure added, so no failures means a long life)."""
+    by_model = catalogue_weibull().get(component_type, {})
+    every_days = options.spec.snapshot_every / timedelta(days=1)
+    exposure = len(frame.drop_duplicates(["asset_id", "snapshot_at"])) * every_days
+    eta = max(30.0, exposure / (count_failures(frame) + 1)) if exposure else 365.0
+    if by_model:
+        betas, etas = zip(*by_model.values(), strict=True)
+        default = (float(np.mean(betas)), float(np.mean(etas)))
+    else:
+        default = (1.0, eta)
+    return WeibullPrior(component_type, options.horizons, by_model=by_model, default=default,
+                        rul_cap_days=options.rul_cap_days)
+
+
+def train_component(settings: Settings, training_set: TrainingSet, component_type: str, *,
+                    options: TrainOptions) -> TrainResult:
+    """Fit, validate, register and maybe promote the model of one component type."""
+    frame = training_set.frame
+    frame = frame[frame["component_type"] == component_type].reset_index(drop=True)
+    prior = fleet_prior(component_type, frame, options)
+    failures = count_failures(frame)
+    params = {**options.params(), "component_type": component_type}
+    with session(settings) as conn:
+        current = current_version(conn, options.model_name, component_type)
+        current_model = load_model(conn, current.model_version_id) if current else None
+        if failures < options.min_failures or frame["snapshot_at"].nunique() < 4:
+            model: Any = prior
+            features: list[str] = ["component_age_days", "model_id"]
+            metrics: dict[str, Any] = {"score": None, "failures": failures,
+                                       "note": "too few failures to learn; Weibull prior"}
+            params.update(prior.params())
+        else:
+            model, metrics = _fit_validated(frame, training_set.as_of, prior, options,
+                                            current_model, current.model_version_id
+                                            if current else None)
+            metrics["failures"] = failures
+            features = list(getattr(model, "features", []))
+            params["kind"] = model.kind
+        version = register_version(
+            conn, model_name=options.model_name, component_type=component_type, model=model,
+            params=params, features=features, metrics=metrics,
+            train_from=training_set.first_snapshot, train_to=training_set.as_of)
+        decision = promote_if_better(conn, version)
+    log.info("trained %s v%d (%s): %s", component_type, version.version, params["kind"],
+             decision.reason)
+    return TrainResult(component_type, version.model_version_id, version.version,
+                       str(params["kind"]), decision.promoted, decision.reason, failures,
+                       metrics)
+
+
+def _fit_validated(frame: pd.DataFrame, as_of: datetime, prior: WeibullPrior,
+                   options: TrainOptions, current_model: Any, current_id: int | None
+                   ) -> tuple[Any, dict[str, Any]]:
+    gap = timedelta(days=max(options.horizons))
+    split = time_split(frame["snapshot_at"], gap=gap, valid_fraction=options.valid_fraction)
+    train = censor(frame[split.train], split.cutoff.to_pydatetime())
+    valid = frame[split.valid]
+    metrics: dict[str, Any] = {"cutoff": split.cutoff.isoformat(), "train_rows": len(train),
+                               "valid_rows": len(valid)}
+    if train["days_to_failure"].notna().sum() == 0 or train.empty:
+        metrics["score"] = None
+        metrics["note"] = "no failure in the training fold"
+        fold_model: Any = prior
+    else:
+        fold_model = fit_failure_model(train, split.cutoff.to_pydatetime(), prior, options)
+    metrics["validation"] = evaluate(fold_model, valid, as_of, options)
+    metrics["score"] = metrics["validation"]["score"]
+    metrics["prior"] = {"score": evaluate(prior, valid, as_of, options)["score"]}
+    if current_model is not None:
+        metrics["baseline"] = {"model_version_id": current_id,
+                               "score": evaluate(current_model, valid, as_of, options)["score"]}
+    model = fit_failure_model(frame, as_of, prior, options)
+    return model, metrics
+
+
+def censor(frame: pd.DataFrame, at: datetime) -> pd.DataFrame:
+    """The frame as it was known at ``at``: failures at or after it are not yet observed."""
+    frame = frame.copy()
+    failure_at = pd.to_datetime(frame["snapshot_at"], utc=True) + pd.to_timedelta(
+        frame["days_to_failure"], unit="D")
+    frame.loc[failure_at >= pd.Timestamp(at), "days_to_failure"] = np.nan
+    return frame
+
+
+def evaluate(model: Any, frame: pd.DataFrame, observed_until: datetime,
+             options: TrainOptions) -> dict[str, Any]:
+    """Per-horizon classification metrics, RUL metrics and ``score`` (mean AP)."""
+    predicted = model.predict(frame) if len(frame) else None
+    out: dict[str, Any] = {}
+    scores = []
+    for h in options.horizons:
+        labels = horizon_labels(frame, h, observed_until)
+        known = labels.notna().to_numpy()
+        if predicted is None or not known.any():
+            out[f"h{h}"] = None
+            continue
+        m = classification_metrics(labels[known].to_numpy(),
+                                   predicted[f"prob_{h}"].to_numpy()[known])
+        out[f"h{h}"] = m
+        if m["average_precision"] is not None:
+            scores.append(m["average_precision"])
+    if predicted is not None:
+        dtf = frame["days_to_failure"].to_numpy(dtype=float)
+        seen = ~np.isnan(dtf) & (dtf < options.rul_cap_days)
+        out["rul"] = interval_metrics(dtf[seen], predicted["rul_low_days"].to_numpy()[seen],
+                                      predicted["rul_days"].to_numpy()[seen],
+                                      predicted["rul_high_days"].to_numpy()[seen])
+    out["score"] = float(np.mean(scores)) if scores else None
+    return out
+
+
+def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: WeibullPrior,
+                      options: TrainOptions) -> FailureRiskModel:
+    """Fit the classifiers (one per horizon with enough positives) and RUL quantile
+    regressors on ``frame``, labels as observed until ``observed_until``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    numeric = [c for c in feature_columns(frame) if frame[c].notna().any()]
+    features = [*numeric, "model_code"]
+    model_ids = sorted(frame["model_id"].dropna().unique())
+    model = FailureRiskModel(prior.component_type, options.horizons, features, model_ids,
+                             {}, {}, prior, options.rul_cap_days)
+    x = model.design(frame)
+    for h in options.horizons:
+        labels = horizon_labels(frame, h, observed_until)
+        known = labels.notna().to_numpy()
+        y = labels[known].to_numpy(dtype=int)
+        if y.sum() < options.min_positives or y.sum() == len(y):
+            continue
+        classifier = HistGradientBoostingClassifier(**options.gbm)
+        model.classifiers[h] = classifier.fit(x[known], y)
+    target = rul_target(frame, observed_until, options.rul_cap_days)
+    known = target.notna().to_numpy()
+    if known.sum() >= 30 and (target[known] < options.rul_cap_days).sum() >= options.min_positives:
+        for q in RUL_QUANTILES:
+            regressor = HistGradientBoostingRegressor(loss="quantile", quantile=q,
+                                                      **options.gbm)
+            model.rul_regressors[q] = regressor.fit(x[known], target[known].to_numpy())
+    return model

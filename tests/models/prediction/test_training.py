@@ -1,0 +1,64 @@
+"""Training on a small synthetic fleet: learned models, the prior fallback, scoring."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+
+from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.features import FeatureSpec
+from assetwatch.models.prediction.scoring import score_assets
+from assetwatch.models.prediction.training import TrainOptions, train_models
+
+from .fleet import START, seed_fleet
+
+OPTIONS = TrainOptions(horizons=(3, 7), history=timedelta(days=60),
+                       spec=FeatureSpec(snapshot_every=timedelta(hours=12)))
+
+
+def test_learns_from_failures_and_scores(fresh_settings: Settings) -> None:
+    with psycopg.connect(fresh_settings.db_url, autocommit=True) as conn:
+        seed_fleet(conn)
+    results = train_models(fresh_settings, horizons=(3, 7), options=OPTIONS)
+    assert [r.component_type for r in results] == ["bearing"]
+    result = results[0]
+    assert result.kind == "gradient_boosting" and result.promoted
+    assert result.failures >= 10
+    assert result.metrics["score"] > result.metrics["prior"]["score"]
+
+    written = score_assets(fresh_settings)
+    assert written == 12 * 2
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT model_version_id, predicted_at FROM failure_prediction").fetchall()
+        risk = conn.execute("SELECT count(*) FROM v_failure_risk WHERE rul_days IS NOT NULL"
+                            " AND rul_low_days <= rul_days AND rul_days <= rul_high_days"
+                            ).fetchone()
+    assert [r[0] for r in rows] == [result.model_version_id]
+    assert rows[0][1] >= START + timedelta(days=59)   # as_of = newest telemetry
+    assert risk == (24,)
+    assert score_assets(fresh_settings) == written   # same as_of: replaced, not duplicated
+
+    again = train_models(fresh_settings, horizons=(3, 7), options=OPTIONS)[0]
+    assert again.version == 2 and not again.promoted   # same data: not better on the fold
+    assert again.metrics["baseline"]["model_version_id"] == result.model_version_id
+
+
+def test_no_failure_history_registers_the_prior(fresh_settings: Settings) -> None:
+    with psycopg.connect(fresh_settings.db_url, autocommit=True) as conn:
+        seed_fleet(conn, assets=3, days=10, failures=False)
+    results = train_models(fresh_settings, options=OPTIONS, horizons=(3, 7))
+    assert [(r.kind, r.promoted) for r in results] == [("weibull_prior", True)]
+    assert score_assets(fresh_settings) == 3 * 2
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        probs = conn.execute("SELECT horizon_days, failure_probability FROM v_failure_risk"
+                             " ORDER BY asset_id, horizon_days").fetchall()
+    assert all(0 < p < 1 for _, p in probs)
+    assert probs[0][1] <= probs[1][1]
+
+
+def test_scoring_a_new_install_registers_priors(fresh_settings: Settings) -> None:
+    with psycopg.connect(fresh_settings.db_url, autocommit=True) as conn:
+        seed_fleet(conn, assets=2, days=3, failures=False)
+    assert score_assets(fresh_settings) == 2 * 2   # default horizons 7 and 30
