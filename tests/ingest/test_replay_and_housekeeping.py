@@ -1,0 +1,84 @@
+"""Replaying dead letters exactly once; rollups and retention on the Apache build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+from ingest_support import SITE, Fleet, batch_payload, register, telemetry_counts
+
+from assetwatch.core.settings import Settings
+from assetwatch.core.wire import topic_for
+from assetwatch.ingest.housekeeping import apply_retention, refresh_rollups, run_housekeeping
+from assetwatch.ingest.inbound import classify
+from assetwatch.ingest.replay import replay_dead_letters
+from assetwatch.ingest.writer import BatchWriter
+
+HOUR_MS = 3_600_000
+
+
+def _write(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
+    with psycopg.connect(settings.db_url) as conn:
+        BatchWriter(conn).write([
+            classify(topic_for(settings.topic_prefix, SITE, asset, "telemetry"), payload,
+                     settings.topic_prefix) for asset, payload in messages])
+
+
+def test_replay_ingests_fixed_dead_letters_exactly_once(fleet: Fleet) -> None:
+    s = fleet.settings
+    _write(s, [("N-1", batch_payload("N-1", 0)), ("N-1", batch_payload("N-1", 1)),
+               ("P-1", b"{broken")])
+    assert telemetry_counts(s)[2] == 0
+    first = replay_dead_letters(s)
+    assert (first.examined, first.ingested, first.still_rejected) == (3, 0, 3)
+    register(s, ["N-1"], broker=False)  # the fix: the asset is registered now
+    second = replay_dead_letters(s)
+    assert (second.examined, second.ingested, second.still_rejected) == (3, 2, 1)
+    assert replay_dead_letters(s).ingested == 0  # a second replay changes nothing
+    _write(s, [("N-1", batch_payload("N-1", 1))])  # and the same batch arriving live is a no-op
+    assert telemetry_counts(s) == (8, 8, 2)
+    with psycopg.connect(s.db_url) as conn:
+        rows = conn.execute("SELECT replay_result, replayed_at IS NOT NULL FROM v_dead_letter"
+                            " ORDER BY dead_letter_id").fetchall()
+    assert rows[:2] == [("ingested", True), ("ingested", True)]
+    assert rows[2][0].startswith("still rejected: payload: not JSON") and rows[2][1] is False
+
+
+def test_replay_command_prints_its_counts(fleet: Fleet) -> None:
+    s = fleet.settings
+    _write(s, [("P-1", b"[]")])
+    done = subprocess.run(
+        [sys.executable, "-m", "assetwatch.cli", "ingest", "replay-dead-letters"],
+        env={"ASSETWATCH_DB_URL": s.db_url, "ASSETWATCH_TOPIC_PREFIX": s.topic_prefix,
+             "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert "examined: 1, ingested: 0, already ingested: 0, still rejected: 1" in done.stdout
+
+
+def test_hourly_rollup_is_kept_current_and_retention_drops_old_chunks(fleet: Fleet) -> None:
+    s = fleet.settings
+    now_ms = int(time.time() * 1000)
+    hour = now_ms - now_ms % HOUR_MS - 2 * HOUR_MS
+    old = now_ms - 40 * 86_400_000
+    mk = lambda seq, ts, values: json.dumps({  # noqa: E731
+        "asset": "P-1", "seq": seq,
+        "readings": [[ts + i, "vibration_rms", v] for i, v in enumerate(values)]}).encode()
+    _write(s, [("P-1", mk(0, hour, [1.0, 3.0])), ("P-1", mk(1, old, [9.0]))])
+    assert refresh_rollups(s) == 2
+    _write(s, [("P-1", mk(2, hour + 5, [5.0]))])  # late data for an hour already rolled up
+    refresh_rollups(s)
+    with psycopg.connect(s.db_url) as conn:
+        rows = conn.execute("SELECT asset_tag, sensor, unit, avg, min, max, n FROM"
+                            " v_telemetry_hourly ORDER BY bucket").fetchall()
+    assert rows == [("P-1", "vibration_rms", "mm/s", 9.0, 9.0, 9.0, 1),
+                    ("P-1", "vibration_rms", "mm/s", 3.0, 1.0, 5.0, 3)]
+    chunks, ledger, _ = apply_retention(s, timedelta(days=30))
+    assert chunks >= 1 and ledger == 1
+    assert telemetry_counts(s) == (3, 3, 2)
+    report = run_housekeeping(s, retention=timedelta(days=30))
+    assert report.licence in ("apache", "timescale") and report.chunks_dropped == 0
+    with psycopg.connect(s.db_url) as conn:  # the rollup keeps the long-range history
+        assert conn.execute("SELECT count(*) FROM v_telemetry_hourly").fetchone() == (2,)
