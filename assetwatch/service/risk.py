@@ -42,6 +42,7 @@ class RiskTable:
     probs: np.ndarray             # (n, k) cumulative failure probability at horizons
     rul_days: np.ndarray
     rul_sd: np.ndarray            # nan when there is no interval
+    rul_low_days: np.ndarray      # nan when there is no interval
 
     def __len__(self) -> int:
         return len(self.asset_id)
@@ -161,4 +162,5 @@ def load_risk(conn: psycopg.Connection, as_of: datetime, *, max_age_days: float 
         probs=probs,
         rul_days=column(8),
         rul_sd=(high - low) / (2.0 * z),
+        rul_low_days=low,
     )
