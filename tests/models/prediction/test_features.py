@@ -14,8 +14,7 @@ from assetwatch.models.prediction.features import (
     build_feature_frame,
     latest_telemetry_time,
 )
-
-from .seed import add_assets, add_event, add_readings
+from assetwatch.models.prediction.synthetic import add_assets, add_event, add_readings
 
 H = timedelta(hours=1)
 AS_OF = datetime(2025, 3, 10, tzinfo=UTC)

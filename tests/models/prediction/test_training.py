@@ -9,9 +9,8 @@ import psycopg
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.features import FeatureSpec
 from assetwatch.models.prediction.scoring import score_assets
+from assetwatch.models.prediction.synthetic import START, seed_fleet
 from assetwatch.models.prediction.training import TrainOptions, train_models
-
-from .fleet import START, seed_fleet
 
 OPTIONS = TrainOptions(horizons=(3, 7), history=timedelta(days=60),
                        spec=FeatureSpec(snapshot_every=timedelta(hours=12)))
