@@ -1,0 +1,40 @@
+"""The compose broker-auth job writes the ingest user and one user per simulated device."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing")
+def test_broker_auth_writes_users_and_acl(tmp_path: Path) -> None:
+    env = dict(os.environ, ASSETWATCH_DATA_DIR=str(tmp_path), ASSETWATCH_MQTT_PASSWORD="pw-1",
+               ASSETWATCH_TOPIC_PREFIX="plant", SIM_SITES="2", SIM_ASSETS_PER_SITE="3",
+               SIM_SEED="7")
+    done = subprocess.run([sys.executable, str(ROOT / "deploy/broker_auth.py")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    auth = tmp_path / "mosquitto/auth"
+    users = [line.split(":", 1)[0] for line in (auth / "passwords").read_text().splitlines()]
+    assert users[0] == "ingest" and len(users) == 1 + 2 * 3
+    assert all(":$7$" in line for line in (auth / "passwords").read_text().splitlines())
+    acl = (auth / "acl").read_text()
+    assert "user ingest\ntopic read +/v1/#\n" in acl
+    device = users[1]
+    assert f"user {device}\ntopic write plant/v1/" in acl
+    assert (tmp_path / "secrets/mqtt-ingest.password").read_text().strip() == "pw-1"
+
+
+def test_broker_auth_refuses_to_run_without_the_ingest_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ASSETWATCH_MQTT_PASSWORD"}
+    env["ASSETWATCH_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, str(ROOT / "deploy/broker_auth.py")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "ASSETWATCH_MQTT_PASSWORD" in done.stderr
