@@ -1,0 +1,228 @@
+"""The demo's stages, in order, each a call into the stage's own public functions.
+
+Stages: local services -> a fresh demo database -> fleet and master data registered -> ingest
+workers started -> the simulated fleet streamed through the edge agent -> ingest caught up ->
+anomaly detection -> Prefect flows (train, then score / demand / tickets) -> dashboards and
+report. The demo database is ``<database>_demo`` beside the configured one, recreated each run;
+its topic prefix is new each run, so nothing a broker kept from an earlier run can leak in.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from rich.console import Console
+
+from assetwatch.core.db import connect
+from assetwatch.core.migrate import migrate
+from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.settings import Settings
+from assetwatch.demo.options import DemoOptions
+from assetwatch.demo.summary import DemoSummary, read_summary
+from assetwatch.edge_agent.fleet import Fleet, build_fleet
+from assetwatch.errors import AssetwatchError
+
+__all__ = ["demo_settings", "run_demo"]
+
+T = TypeVar("T")
+
+
+class DemoError(AssetwatchError):
+    """A demo stage could not run."""
+
+
+def demo_settings(settings: Settings, run_id: str) -> Settings:
+    """Settings for the demo: database ``<name>_demo``, topic prefix ``<prefix>-demo-<run>``."""
+    parts = urlsplit(settings.db_url)
+    database = (parts.path.lstrip("/") or "assetwatch") + "_demo"
+    return settings.model_copy(update={
+        "db_url": urlunsplit(parts._replace(path=f"/{database}")),
+        "topic_prefix": f"{settings.topic_prefix}-demo-{run_id}",
+    })
+
+
+def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None
+             ) -> DemoSummary:
+    """Run every stage on a simulated fleet and return what the database holds afterwards."""
+    console = console or Console()
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    demo = demo_settings(settings, run_id)
+    out_dir = (options.out_dir or settings.output_dir / "demo").resolve()
+    timings: dict[str, float] = {}
+
+    def stage(name: str, work: Callable[[], T]) -> T:
+        started = time.monotonic()
+        with console.status(f"[bold]{name}[/bold] ..."):
+            result = work()
+        timings[name] = time.monotonic() - started
+        console.print(f"[green]done[/green] {name} ({timings[name]:.1f} s)")
+        return result
+
+    stage("local services", lambda: _services_up(settings))
+    stage("fresh demo database", lambda: _recreate_database(settings, demo))
+    end = datetime.now(UTC).replace(microsecond=0)
+    fleet = build_fleet(options.sites, options.assets_per_site, options.seed,
+                        start=end - timedelta(days=options.days))
+    stage("fleet and master data registered", lambda: _register(demo, fleet))
+    with _ingest_workers(demo, options.ingest_workers, run_id):
+        published = stage(
+            f"simulated {options.days:g} days of {len(fleet.assets)} assets streamed "
+            "through the edge agent", lambda: _simulate(demo, fleet, options, out_dir))
+        stage("ingest caught up", lambda: _wait_for_ingest(demo, published))
+    stage("anomaly detection", lambda: _detect(demo))
+    stage("flows: train, score, demand, tickets", lambda: _flows(demo))
+    dashboards_dir, report = stage("dashboards and report", lambda: _outputs(demo, out_dir))
+    summary = read_summary(demo)
+    summary.dashboards_dir, summary.report_path = dashboards_dir, report
+    summary.ground_truth_path = out_dir / "ground_truth.jsonl"
+    summary.stage_seconds = timings
+    summary.database_url = demo.db_url
+    return summary
+
+
+def _services_up(settings: Settings) -> None:
+    if settings.manage_services:
+        from assetwatch.stack.mosquitto import LocalMosquitto
+        from assetwatch.stack.postgres import LocalPostgres
+
+        LocalPostgres(settings).up()
+        LocalMosquitto(settings).up()
+    migrate(settings)
+
+
+def _recreate_database(settings: Settings, demo: Settings) -> None:
+    name = urlsplit(demo.db_url).path.lstrip("/")
+    try:
+        with psycopg.connect(settings.db_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise DemoError(f"the database user may not create the demo database {name!r}; "
+                        "grant CREATEDB or run the demo on the local stack") from None
+    migrate(demo)
+
+
+def _register(demo: Settings, fleet: Fleet) -> None:
+    """Register sites and assets (the installed base at the fleet's start), master data,
+    and the devices' broker credentials."""
+    from assetwatch.service.masterdata_load import load_sample_masterdata
+
+    with connect(demo) as conn, conn.transaction():
+        load_sample_masterdata(conn)
+        ids = register_fleet(
+            conn,
+            [(s.site_id, s.name, s.customer, s.sla_hours) for s in fleet.sites],
+            fleet.models(),
+            [AssetSpec(a.asset_tag, a.site_id, a.model_id, a.sensors, a.serial_no,
+                       a.commissioned_on, a.criticality) for a in fleet.assets],
+        )
+        _register_installed_base(conn, fleet, ids)
+    if demo.manage_services:
+        from assetwatch.stack.mosquitto import LocalMosquitto
+
+        LocalMosquitto(demo).write_auth(fleet.devices())
+
+
+def _register_installed_base(conn: psycopg.Connection, fleet: Fleet,
+                             ids: dict[str, int]) -> None:
+    rows = [(ids[a.asset_tag], c.component_type, c.serial_no, c.part_no, c.installed_at)
+            for a in fleet.assets for c in a.components]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO installed_component (asset_id, component_type, serial_no, part_no,"
+            " valid_from, warranty_end)"
+            " SELECT %s, %s, %s, %s, %s,"
+            " (%s::timestamptz + make_interval(months => p.warranty_months))::date"
+            " FROM part p WHERE p.part_no = %s",
+            [(a, ct, sn, pn, at, at, pn) for a, ct, sn, pn, at in rows],
+        )
+
+
+@contextmanager
+def _ingest_workers(demo: Settings, count: int, run_id: str) -> Iterator[None]:
+    from assetwatch.ingest.consumer import IngestWorker
+
+    workers = [IngestWorker(demo, client_id=f"demo-{run_id}-ingest-{i}", session_expiry_s=60)
+               for i in range(count)]
+    threads = [threading.Thread(target=w.run, name=f"ingest-{i}", daemon=True)
+               for i, w in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for worker in workers:
+        if not worker.ready.wait(30):
+            raise DemoError("an ingest worker did not connect to the broker within 30 s")
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.stop()
+        for thread in threads:
+            thread.join(30)
+
+
+def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path) -> int:
+    """Stream the fleet through the edge agent; return the number of batches published."""
+    from assetwatch.edge_agent.link import MqttEndpoint
+    from assetwatch.edge_agent.run import run_simulation
+    from assetwatch.stack.mosquitto import device_password
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spool = out_dir / "edge-spool.sqlite"
+    for leftover in out_dir.glob("edge-spool.sqlite*"):
+        leftover.unlink()
+    result = run_simulation(
+        fleet,
+        days=options.days,
+        sample_interval_s=options.sample_interval_s,
+        endpoint=MqttEndpoint(host=demo.mqtt_host, port=demo.mqtt_port),
+        passwords={a.asset_tag: device_password(demo, a.asset_tag) for a in fleet.assets},
+        prefix=demo.topic_prefix,
+        spool_path=spool,
+        ground_truth_path=out_dir / "ground_truth.jsonl",
+    )
+    return int(result.batches)
+
+
+def _wait_for_ingest(demo: Settings, batches: int) -> None:
+    from assetwatch.ingest.monitor import wait_idle
+
+    wait_idle(demo, expected_batches=batches, timeout=600)
+    wait_idle(demo, quiet_s=1.0, timeout=120)  # status and event messages
+
+
+def _detect(demo: Settings) -> None:
+    from assetwatch.models.detection.service import score_pending
+
+    score_pending(demo)
+
+
+def _flows(demo: Settings) -> None:
+    """Run the flows on a temporary local Prefect server, against the demo database."""
+    from assetwatch.flows.commands import prefect_environment
+
+    os.environ["ASSETWATCH_DB_URL"] = demo.db_url
+    os.environ["ASSETWATCH_TOPIC_PREFIX"] = demo.topic_prefix
+    prefect_environment(demo)
+    from assetwatch.flows.pipeline import pipeline_flow
+
+    pipeline_flow()
+
+
+def _outputs(demo: Settings, out_dir: Path) -> tuple[Path, Path]:
+    from assetwatch.dashboards.provisioning import write_dashboards
+    from assetwatch.report.page import write_report
+
+    dashboards_dir = out_dir / "dashboards"
+    write_dashboards(dashboards_dir)
+    return dashboards_dir, write_report(demo, out_dir / "report")

@@ -1,0 +1,117 @@
+"""The demo's closing summary, read back from the database (not from what stages returned)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from assetwatch.core.db import connect
+from assetwatch.core.settings import Settings
+
+__all__ = ["DemoSummary", "print_summary", "read_summary"]
+
+_COUNTS = {
+    "assets registered": "SELECT count(*) FROM asset",
+    "assets online (birth message received)": "SELECT count(*) FROM asset WHERE online",
+    "readings ingested": "SELECT count(*) FROM telemetry",
+    "batches ingested (exactly once)": "SELECT count(*) FROM ingest_batch",
+    "dead letters": "SELECT count(*) FROM dead_letter",
+    "asset events (maintenance, replacements, failures, errors)":
+        "SELECT count(*) FROM asset_event",
+    "component failures reported": "SELECT count(*) FROM asset_event WHERE kind = 'failure'",
+    "configuration records (installed components)": "SELECT count(*) FROM installed_component",
+    "anomaly scores": "SELECT count(*) FROM anomaly_score",
+    "anomaly events": "SELECT count(*) FROM anomaly_event WHERE kind = 'anomaly'",
+    "model versions registered": "SELECT count(*) FROM model_version",
+    "failure predictions": "SELECT count(*) FROM failure_prediction",
+    "predicted failures (p >= 0.5 within 30 days)":
+        "SELECT count(*) FROM v_failure_risk WHERE horizon_days = 30"
+        " AND failure_probability >= 0.5",
+    "parts demand rows": "SELECT count(*) FROM v_parts_demand",
+    "inventory policy rows": "SELECT count(*) FROM v_inventory_policy",
+    "service tickets opened": "SELECT count(*) FROM service_ticket",
+}
+
+_DEMAND = """
+SELECT part_no, site_id, round(sum(expected_qty)::numeric, 2), round(sum(upper_qty)::numeric, 0)
+FROM v_parts_demand
+GROUP BY part_no, site_id
+HAVING sum(expected_qty) > 0
+ORDER BY sum(expected_qty) DESC
+LIMIT 12
+"""
+
+_TICKETS = """
+SELECT asset_tag, failure_mode, status, priority, round(risk::numeric, 2),
+       due_at::date, jsonb_array_length(kit)
+FROM v_service_ticket
+ORDER BY priority, risk DESC
+LIMIT 10
+"""
+
+
+@dataclass
+class DemoSummary:
+    """What each stage left in the database, and where the outputs went."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    demand: list[tuple] = field(default_factory=list)
+    tickets: list[tuple] = field(default_factory=list)
+    dashboards_dir: Path | None = None
+    report_path: Path | None = None
+    ground_truth_path: Path | None = None
+    database_url: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def read_summary(settings: Settings) -> DemoSummary:
+    """Count what every stage produced."""
+    summary = DemoSummary()
+    with connect(settings, autocommit=True) as conn:
+        for label, query in _COUNTS.items():
+            row = conn.execute(query).fetchone()
+            summary.counts[label] = int(row[0]) if row else 0
+        summary.demand = list(conn.execute(_DEMAND))
+        summary.tickets = list(conn.execute(_TICKETS))
+    return summary
+
+
+def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
+    """Print the summary as tables a person can read."""
+    console = console or Console()
+    counts = Table(title="assetwatch demo: what reached the database", show_header=False)
+    counts.add_column("stage")
+    counts.add_column("count", justify="right")
+    for label, value in summary.counts.items():
+        counts.add_row(label, f"{value:,}")
+    console.print(counts)
+
+    demand = Table(title="Predicted parts demand over the planning horizon (top parts)")
+    for column in ("part", "site", "expected", "upper (95 %)"):
+        demand.add_column(column, justify="left" if column in ("part", "site") else "right")
+    for part_no, site_id, expected, upper in summary.demand:
+        demand.add_row(part_no, site_id, str(expected), str(upper))
+    console.print(demand)
+
+    tickets = Table(title="Service tickets (most urgent first)")
+    for column in ("asset", "failure mode", "status", "priority", "risk", "due", "kit lines"):
+        tickets.add_column(column)
+    for row in summary.tickets:
+        tickets.add_row(*(str(v) for v in row))
+    console.print(tickets)
+
+    if summary.stage_seconds:
+        total = sum(summary.stage_seconds.values())
+        console.print(f"stages took {total:.0f} s in all")
+    if summary.dashboards_dir:
+        console.print(f"Grafana dashboards (provisioning folder): {summary.dashboards_dir}")
+    if summary.report_path:
+        console.print(f"HTML report: {summary.report_path}")
+    if summary.ground_truth_path:
+        console.print(f"simulator ground truth: {summary.ground_truth_path}")
+    if summary.database_url:
+        console.print(f"explore the data: ASSETWATCH_DB_URL={summary.database_url} "
+                      "(views v_*), or psql that URL")
