@@ -1,0 +1,192 @@
+"""SQL of the detection service: ownership locks, checkpoints, telemetry samples, scores, events.
+
+Every function works inside the caller's transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from assetwatch.models.detection.events import EventRecord
+
+__all__ = [
+    "close_stale_events",
+    "insert_scores",
+    "lock_assets",
+    "lock_class",
+    "open_stale_events",
+    "owned_assets",
+    "pending_samples",
+    "read_checkpoints",
+    "sensor_names",
+    "write_checkpoint",
+    "write_events",
+]
+
+
+def lock_class(detector: str) -> int:
+    """The advisory-lock class of a detector: locks are per (detector, asset)."""
+    return zlib.crc32(f"assetwatch.detect:{detector}".encode()) & 0x7FFFFFFF
+
+
+def owned_assets(conn: psycopg.Connection, worker: int, workers: int) -> list[int]:
+    """Assets of partition ``worker`` of ``workers``: ``asset_id % workers == worker``."""
+    rows = conn.execute(
+        "SELECT asset_id FROM asset WHERE asset_id %% %s = %s ORDER BY asset_id",
+        (workers, worker),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def sensor_names(conn: psycopg.Connection) -> dict[int, str]:
+    """``sensor_id -> name`` of every sensor."""
+    return {r[0]: r[1] for r in conn.execute("SELECT sensor_id, name FROM sensor")}
+
+
+def lock_assets(conn: psycopg.Connection, detector: str, assets: Sequence[int]) -> list[int]:
+    """Take the transaction-scoped ownership lock of each asset that is free; return those.
+
+    Held until the transaction ends, so no other worker can score these assets meanwhile.
+    """
+    rows = conn.execute(
+        "SELECT a FROM unnest(%s::int[]) AS a WHERE pg_try_advisory_xact_lock(%s, a)"
+        " ORDER BY a",
+        (list(assets), lock_class(detector)),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def read_checkpoints(conn: psycopg.Connection, detector: str,
+                     assets: Sequence[int]) -> dict[int, tuple[Any, datetime]]:
+    """``asset_id -> (state, scored_until)`` of the assets that have a checkpoint."""
+    rows = conn.execute(
+        "SELECT asset_id, state, scored_until FROM detector_checkpoint"
+        " WHERE detector = %s AND asset_id = ANY(%s)",
+        (detector, list(assets)),
+    ).fetchall()
+    return {r[0]: (pickle.loads(r[1]), r[2]) for r in rows}
+
+
+def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
+                    settle_s: float, limit: int) -> list[tuple[int, datetime, list[int],
+                                                               list[float]]]:
+    """Samples newer than each asset's checkpoint, oldest first per asset, at most ``limit``.
+
+    A sample is all readings of an asset at one timestamp: ``(asset_id, time, sensor_ids,
+    values)``. Readings younger than ``settle_s`` seconds are left for the next round, so a
+    sample whose readings arrive in two batches is not scored half-complete.
+    """
+    assets = list(since)
+    starts = [since[a] for a in assets]
+    return conn.execute(
+        "SELECT t.asset_id, t.time, array_agg(t.sensor_id), array_agg(t.value)"
+        " FROM unnest(%s::int[], %s::timestamptz[]) AS c(asset_id, since)"
+        " JOIN telemetry t ON t.asset_id = c.asset_id"
+        "  AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
+        "  AND t.time <= clock_timestamp() - make_interval(secs => %s)"
+        " GROUP BY t.asset_id, t.time ORDER BY t.asset_id, t.time LIMIT %s",
+        (assets, starts, settle_s, limit),
+    ).fetchall()
+
+
+def insert_scores(conn: psycopg.Connection, rows: Iterable[tuple[datetime, int, str, float]]
+                  ) -> int:
+    """Insert ``(time, asset_id, detector, score)`` rows; a row already stored is a no-op."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS score_stage"
+        " (time timestamptz, asset_id integer, detector text, score real)"
+        " ON COMMIT DELETE ROWS"
+    )
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY score_stage (time, asset_id, detector, score) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["timestamptz", "int4", "text", "float4"])
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            "INSERT INTO anomaly_score (time, asset_id, detector, score)"
+            " SELECT time, asset_id, detector, score FROM score_stage"
+            " ON CONFLICT (asset_id, detector, time) DO NOTHING"
+        )
+        inserted = cur.rowcount
+        cur.execute("TRUNCATE score_stage")
+    return inserted
+
+
+def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
+                 events: Iterable[EventRecord]) -> int:
+    """Insert new events (setting their ``event_id``) and update known ones; return new ones."""
+    opened = 0
+    for event in events:
+        if event.event_id is None:
+            row = conn.execute(
+                "INSERT INTO anomaly_event (asset_id, detector, kind, started_at, ended_at,"
+                " peak_score, sensors) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING anomaly_event_id",
+                (asset_id, detector, event.kind, event.started_at, event.ended_at,
+                 event.peak_score, event.sensors),
+            ).fetchone()
+            assert row is not None
+            event.event_id = row[0]
+            opened += 1
+        else:
+            conn.execute(
+                "UPDATE anomaly_event SET ended_at = %s, peak_score = %s, sensors = %s"
+                " WHERE anomaly_event_id = %s",
+                (event.ended_at, event.peak_score, event.sensors, event.event_id),
+            )
+    return opened
+
+
+def write_checkpoint(conn: psycopg.Connection, asset_id: int, detector: str, state: Any,
+                     scored_until: datetime, samples: int, warm: bool) -> None:
+    """Store the pickled state and how far scoring got, in the caller's transaction."""
+    conn.execute(
+        "INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until, samples, warm,"
+        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, now())"
+        " ON CONFLICT (asset_id, detector) DO UPDATE SET state = EXCLUDED.state,"
+        " scored_until = EXCLUDED.scored_until, samples = EXCLUDED.samples,"
+        " warm = EXCLUDED.warm, updated_at = now()",
+        (asset_id, detector, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),
+         scored_until, samples, warm),
+    )
+
+
+def close_stale_events(conn: psycopg.Connection, detector: str, asset_id: int,
+                       resumed_at: datetime) -> int:
+    """Close the open staleness event of an asset that reports again; return how many."""
+    cur = conn.execute(
+        "UPDATE anomaly_event SET ended_at = %s WHERE asset_id = %s AND detector = %s"
+        " AND kind = 'stale' AND ended_at IS NULL",
+        (resumed_at, asset_id, detector),
+    )
+    return cur.rowcount
+
+
+def open_stale_events(conn: psycopg.Connection, detector: str, assets: Sequence[int],
+                      stale_after_s: float) -> int:
+    """Open a staleness event for each asset silent for ``stale_after_s``; return how many.
+
+    Only assets the detector has seen (that have a checkpoint) can go stale; the event starts
+    at the asset's last scored reading and stays open until readings arrive again.
+    """
+    cur = conn.execute(
+        "INSERT INTO anomaly_event (asset_id, detector, kind, started_at)"
+        " SELECT c.asset_id, c.detector, 'stale', c.scored_until FROM detector_checkpoint c"
+        " WHERE c.detector = %(detector)s AND c.asset_id = ANY(%(assets)s)"
+        "  AND c.scored_until < now() - make_interval(secs => %(after)s)"
+        "  AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.asset_id = c.asset_id"
+        "                  AND t.time > now() - make_interval(secs => %(after)s))"
+        "  AND NOT EXISTS (SELECT 1 FROM anomaly_event e WHERE e.asset_id = c.asset_id"
+        "                  AND e.detector = c.detector AND e.kind = 'stale'"
+        "                  AND e.ended_at IS NULL)",
+        {"detector": detector, "assets": list(assets), "after": stale_after_s},
+    )
+    return cur.rowcount

@@ -1,0 +1,181 @@
+"""The detection service against the real TimescaleDB: warm-up, checkpoints, ownership, events."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.settings import Settings
+from assetwatch.models.detection import store
+from assetwatch.models.detection.service import DetectionWorker, ScoringSummary, score_pending
+
+pytestmark = pytest.mark.integration
+
+SENSORS = [("flow", "m3/h"), ("pressure", "bar"), ("temp", "degC"), ("current", "A")]
+WARMUP = 50
+PARAMS = {"detector_params": {"warmup": WARMUP}, "settle_s": 0.0}
+
+
+def _fleet(settings: Settings, tags: list[str]) -> dict[str, int]:
+    with psycopg.connect(settings.db_url) as conn:
+        return register_fleet(
+            conn, [("S1", "Site one", None, 24)], [("CP-T", "centrifugal_pump", None)],
+            [AssetSpec(tag, "S1", "CP-T", SENSORS) for tag in tags])
+
+
+def _sample(rng: random.Random, fault: float = 0.0) -> dict[str, float]:
+    return {"flow": 30 + rng.gauss(0, 1) - fault, "pressure": 6 + rng.gauss(0, 0.05),
+            "temp": 60 + rng.gauss(0, 0.3), "current": 40 + rng.gauss(0, 0.4)}
+
+
+def _insert(settings: Settings, asset_id: int, start: datetime,
+            samples: list[dict[str, float]]) -> None:
+    with psycopg.connect(settings.db_url) as conn:
+        ids = dict(conn.execute("SELECT name, sensor_id FROM sensor WHERE asset_id = %s",
+                                (asset_id,)).fetchall())
+        with conn.cursor().copy(
+                "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN") as copy:
+            for i, sample in enumerate(samples):
+                for name, value in sample.items():
+                    copy.write_row((start + timedelta(seconds=i), asset_id, ids[name], value))
+
+
+def _scores(settings: Settings, asset_id: int) -> list[tuple[datetime, float]]:
+    with psycopg.connect(settings.db_url) as conn:
+        return conn.execute("SELECT time, score FROM anomaly_score WHERE asset_id = %s"
+                            " ORDER BY time", (asset_id,)).fetchall()
+
+
+def test_warmup_writes_no_scores_then_scores_every_sample(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["P-1"])
+    rng = random.Random(1)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    _insert(fresh_settings, ids["P-1"], start, [_sample(rng) for _ in range(WARMUP - 1)])
+    first = score_pending(fresh_settings, **PARAMS)
+    assert (first.samples, first.scores) == (WARMUP - 1, 0)
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        assert conn.execute("SELECT samples, warm FROM v_detector_status").fetchone() == (
+            WARMUP - 1, False)
+    _insert(fresh_settings, ids["P-1"], start + timedelta(seconds=WARMUP - 1),
+            [_sample(rng) for _ in range(31)])
+    second = score_pending(fresh_settings, **PARAMS)
+    assert (second.samples, second.scores) == (31, 30)  # the 50th sample ends warm-up
+    assert score_pending(fresh_settings, **PARAMS).samples == 0  # nothing twice
+    assert len(_scores(fresh_settings, ids["P-1"])) == 30
+
+
+def test_checkpoint_restore_gives_identical_scores(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["A", "B"])
+    rng = random.Random(9)
+    samples = [_sample(rng, fault=6.0 if 150 <= i < 180 else 0.0) for i in range(240)]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(fresh_settings, ids["A"], start, samples)  # A: scored in one go
+    _insert(fresh_settings, ids["B"], start, samples[:WARMUP + 37])  # B: in three restarts
+    score_pending(fresh_settings, **PARAMS)
+    _insert(fresh_settings, ids["B"], start + timedelta(seconds=WARMUP + 37),
+            samples[WARMUP + 37:160])
+    score_pending(fresh_settings, **PARAMS)
+    _insert(fresh_settings, ids["B"], start + timedelta(seconds=160), samples[160:])
+    score_pending(fresh_settings, **PARAMS)
+    a, b = _scores(fresh_settings, ids["A"]), _scores(fresh_settings, ids["B"])
+    assert len(a) == 240 - WARMUP
+    assert a == b
+    assert max(s for _, s in a) >= 0.9
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        events = conn.execute(
+            "SELECT asset_id, kind, started_at, ended_at, peak_score, sensors FROM anomaly_event"
+            " WHERE kind = 'anomaly' ORDER BY asset_id").fetchall()
+    assert len(events) == 2
+    (_, kind_a, *rest_a), (_, kind_b, *rest_b) = events
+    assert kind_a == kind_b == "anomaly" and rest_a == rest_b
+    started, ended, _, sensors = rest_a
+    assert start + timedelta(seconds=150) <= started < start + timedelta(seconds=170)
+    assert ended is not None and sensors[0] == "flow"
+
+
+def test_partitioned_workers_split_the_fleet(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, [f"P-{i}" for i in range(6)])
+    rng = random.Random(4)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for asset_id in ids.values():
+        _insert(fresh_settings, asset_id, start, [_sample(rng) for _ in range(WARMUP + 10)])
+    even = score_pending(fresh_settings, worker=0, workers=2, **PARAMS)
+    odd = score_pending(fresh_settings, worker=1, workers=2, **PARAMS)
+    assert even.assets == odd.assets == 3
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        rows = conn.execute("SELECT asset_id % 2, count(DISTINCT asset_id), count(*)"
+                            " FROM anomaly_score GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [(0, 3, 30), (1, 3, 30)]
+
+
+def test_an_asset_locked_by_another_worker_is_skipped(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["L-1", "L-2"])
+    rng = random.Random(5)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for asset_id in ids.values():
+        _insert(fresh_settings, asset_id, start, [_sample(rng) for _ in range(WARMUP + 5)])
+    with psycopg.connect(fresh_settings.db_url) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                      (store.lock_class("baseline"), ids["L-1"]))
+        summary = score_pending(fresh_settings, **PARAMS)
+        assert summary.assets_locked_elsewhere == 1 and summary.assets == 1
+    assert score_pending(fresh_settings, **PARAMS).assets == 1  # released: its turn now
+    assert len(_scores(fresh_settings, ids["L-1"])) == 5
+
+
+def test_misconfigured_concurrent_workers_never_score_the_same_sample(
+        fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, [f"C-{i}" for i in range(12)])
+    rng = random.Random(6)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    total = 0
+    for asset_id in ids.values():
+        _insert(fresh_settings, asset_id, start, [_sample(rng) for _ in range(WARMUP + 40)])
+        total += WARMUP + 40
+    summaries: list[ScoringSummary] = []
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        # both think they are worker 0 of 1: only the locks keep them apart
+        with DetectionWorker(fresh_settings, chunk_assets=1, max_samples=30, **PARAMS) as w:
+            barrier.wait()
+            got = ScoringSummary()
+            for _ in range(10):
+                got += w.score_pending()
+            summaries.append(got)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(s.samples for s in summaries) == total  # each sample learned exactly once
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        assert conn.execute("SELECT count(*), sum(samples) FROM detector_checkpoint"
+                            ).fetchone() == (12, total)
+        assert conn.execute("SELECT count(*) FROM anomaly_score").fetchone() == (12 * 40,)
+
+
+def test_silent_asset_gets_a_stale_event_closed_by_its_next_reading(
+        fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["Q-1"])
+    rng = random.Random(8)
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    _insert(fresh_settings, ids["Q-1"], old, [_sample(rng) for _ in range(WARMUP + 5)])
+    first = score_pending(fresh_settings, stale_after_s=60, **PARAMS)
+    assert first.stale_opened == 1
+    assert score_pending(fresh_settings, stale_after_s=60, **PARAMS).stale_opened == 0
+    resumed = datetime.now(UTC) - timedelta(seconds=5)
+    _insert(fresh_settings, ids["Q-1"], resumed, [_sample(rng) for _ in range(3)])
+    score_pending(fresh_settings, stale_after_s=60, **PARAMS)
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        kind, started, ended = conn.execute(
+            "SELECT kind, started_at, ended_at FROM anomaly_event").fetchone()
+    assert kind == "stale"
+    assert started == old + timedelta(seconds=WARMUP + 4)
+    assert ended == resumed
