@@ -1,0 +1,383 @@
+"""The edge agent: source -> journal -> batches -> spool -> one MQTT link per asset.
+
+After every poll of the source the new readings are journaled in the spool together with the
+source's checkpoint (one transaction), so what was sampled is on disk before anything else
+happens. A batch of an asset is sealed when it reaches ``batch_max_readings`` readings,
+``batch_max_bytes`` bytes or ``batch_max_age_s`` seconds; sealing gives it the asset's next
+``seq`` in the same transaction. The publisher thread sends sealed batches and events and
+deletes them on PUBACK.
+
+When the spool reaches ``spool_max_bytes`` the configured policy applies and is reported in
+the log (warning) and in the ``detail.spool`` of every asset's retained status:
+``drop_oldest`` deletes the oldest telemetry batches (counted in ``dropped_readings``),
+``stop_sampling`` stops polling the source until the spool has drained below 90 %.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assetwatch import __version__
+from assetwatch.core.wire import AssetStatus, encode_event, encode_status
+from assetwatch.edge_agent.errors import AgentConfigError, RemoteConfigError
+from assetwatch.edge_agent.link import AssetLink, MqttEndpoint
+from assetwatch.edge_agent.publisher import Publisher
+from assetwatch.edge_agent.remote_config import (
+    AssetSettings,
+    apply_remote_config,
+    config_hash,
+    parse_remote_config,
+)
+from assetwatch.edge_agent.source import Sample, Source, SourceEvent
+from assetwatch.edge_agent.spool import SealedBatch, Spool, SpoolMessage
+
+__all__ = ["AgentOptions", "AgentSummary", "EdgeAgent"]
+
+log = logging.getLogger(__name__)
+
+SPOOL_POLICIES = ("drop_oldest", "stop_sampling")
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """How the agent runs (everything but the source)."""
+
+    endpoint: MqttEndpoint
+    spool_path: Path
+    prefix: str = "assetwatch"
+    passwords: Mapping[str, str] = field(default_factory=dict)
+    spool_max_bytes: int = 1 << 30
+    spool_full_policy: str = "drop_oldest"
+    spool_sync: str = "normal"
+    defaults: AssetSettings = AssetSettings()
+    backfill_share: float = 0.5
+    max_poll_readings: int = 5000
+    local_config: Mapping[str, Any] = field(default_factory=dict)  # hashed into config_hash
+
+    def __post_init__(self) -> None:
+        if self.spool_full_policy not in SPOOL_POLICIES:
+            raise AgentConfigError(f"spool.full_policy: must be one of {', '.join(SPOOL_POLICIES)}")
+        if self.spool_max_bytes < 1_000_000:
+            raise AgentConfigError("spool.max_bytes: must be at least 1000000")
+
+
+@dataclass
+class AgentSummary:
+    """What one run did: sampled, sealed and acknowledged counts."""
+
+    readings: int = 0
+    batches: int = 0
+    events: int = 0
+    acked_readings: int = 0
+    acked_batches: int = 0
+    dropped_readings: int = 0
+    elapsed_s: float = 0.0
+    drained: bool = False
+
+
+@dataclass
+class _Open:
+    readings: list[list[Any]] = field(default_factory=list)
+    fresh: list[list[Any]] = field(default_factory=list)
+    bytes: int = 0
+    opened_at: float = 0.0
+
+
+class EdgeAgent:
+    """Runs one source through the spool to the broker; see the module docstring."""
+
+    def __init__(self, source: Source, options: AgentOptions) -> None:
+        self.source = source
+        self.options = options
+        self.summary = AgentSummary()
+        self._stop = threading.Event()
+        self._configs: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._assets = {a.asset_tag: a for a in source.assets()}
+        self._settings = dict.fromkeys(self._assets, options.defaults)
+        self._remote: dict[str, dict[str, Any]] = {a: {} for a in self._assets}
+        self._config_state: dict[str, dict[str, Any]] = {a: {"state": "local"}
+                                                          for a in self._assets}
+        self._open = {a: _Open() for a in self._assets}
+        self._paused = False
+        self._spool_state: dict[str, Any] = {"state": "ok",
+                                             "policy": options.spool_full_policy}
+        self.spool: Spool | None = None
+        self.links: dict[str, AssetLink] = {}
+        self.publisher: Publisher | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after its current poll (safe from any thread)."""
+        self._stop.set()
+
+    def run(self, *, drain: bool = True, drain_timeout_s: float | None = None) -> AgentSummary:
+        """Poll the source until it is exhausted or :meth:`stop`; then, with ``drain``, wait
+        until every spooled message has been acknowledged (or the timeout passed)."""
+        t0 = time.monotonic()
+        self._open_spool()
+        self._start_links()
+        try:
+            while not self._stop.is_set():
+                self._apply_remote_configs()
+                self._enforce_spool_limit()
+                if self._paused:
+                    self._stop.wait(0.1)
+                    continue
+                items = self.source.poll(self.options.max_poll_readings, 0.1)
+                self._take(items)
+                if self.source.exhausted:
+                    self._commit(seal_all=True)
+                    break
+            else:
+                self._commit(seal_all=False)
+            if drain:
+                self.summary.drained = self._drain(drain_timeout_s)
+        finally:
+            self._shutdown()
+            self.summary.elapsed_s = time.monotonic() - t0
+        return self.summary
+
+    def _open_spool(self) -> None:
+        spool = Spool(self.options.spool_path, self.options.spool_sync)
+        self.spool = spool
+        checkpoint = spool.get_meta("source_checkpoint")
+        if checkpoint is not None:
+            self.source.restore(checkpoint)
+        now = time.monotonic()
+        for asset, readings in spool.load_journal().items():
+            if asset in self._open:
+                ob = self._open[asset]
+                ob.readings.extend(readings)
+                ob.bytes = sum(len(r[1]) + 28 for r in readings)
+                ob.opened_at = now
+        for asset in self._assets:
+            text = spool.get_meta(f"remote_config:{asset}")
+            if text:
+                self._accept(asset, json.loads(text), persist=False)
+        dropped = spool.get_meta("dropped_readings")
+        self._spool_state["dropped_readings"] = int(dropped) if dropped else 0
+        if spool.messages:
+            log.info("spool %s holds %d messages (%d readings) from an earlier run",
+                     spool.path, spool.messages, spool.readings)
+
+    def _start_links(self) -> None:
+        assert self.spool is not None
+        self.links = {}
+        publisher = Publisher(self.spool, self.links, window=self.options.endpoint.max_inflight,
+                              backfill_share=self.options.backfill_share)
+        for tag, ident in self._assets.items():
+            self.links[tag] = AssetLink(
+                self.options.endpoint, asset_tag=tag, site_id=ident.site_id,
+                prefix=self.options.prefix, password=self.options.passwords.get(tag),
+                birth=lambda tag=tag: self.birth(tag), on_ack=publisher.on_ack,
+                on_config=lambda asset, payload: self._configs.put((asset, payload)),
+                on_state=publisher.on_state)
+        publisher._lanes = dict.fromkeys(self.links)
+        self.publisher = publisher
+        publisher.start()
+        for link in self.links.values():
+            link.start()
+
+    def _shutdown(self) -> None:
+        if self.publisher:
+            self.publisher.stop()
+            self.summary.acked_readings = self.publisher.counters.readings
+            self.summary.acked_batches = self.publisher.counters.batches
+        for link in self.links.values():
+            link.stop()
+        self.source.close()
+        if self.spool:
+            self.spool.close()
+
+    def _drain(self, timeout_s: float | None) -> bool:
+        assert self.spool is not None and self.publisher is not None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self.spool.messages > 0:
+            if self._stop.is_set() and deadline is None:
+                return False
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            self._apply_remote_configs()
+            time.sleep(0.02)
+        return True
+
+    # -- status -------------------------------------------------------------------------
+    def birth(self, asset: str, at_ms: int | None = None) -> AssetStatus:
+        """The retained ``online`` status of an asset as of now (or ``at_ms``)."""
+        spool = self.spool
+        spool_detail = dict(self._spool_state)
+        if spool is not None:
+            spool_detail.update(bytes=spool.size_bytes, readings=spool.readings,
+                                max_bytes=self.options.spool_max_bytes)
+        return AssetStatus(
+            state="online", ts_ms=at_ms if at_ms is not None else self.source.clock_ms(),
+            agent_version=__version__, firmware=self.source.firmware(asset),
+            config_hash=config_hash(dict(self.options.local_config), self._remote[asset]),
+            components=self.source.components(asset, at_ms),
+            detail={"spool": spool_detail, "config": self._config_state[asset]})
+
+    def _publish_births(self) -> None:
+        for link in self.links.values():
+            link.publish_birth()
+
+    # -- remote configuration -----------------------------------------------------------
+    def _apply_remote_configs(self) -> None:
+        while True:
+            try:
+                asset, payload = self._configs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                doc = parse_remote_config(payload, self._assets[asset].sensors)
+            except RemoteConfigError as e:
+                log.warning("%s: remote configuration rejected: %s; keeping the previous one",
+                            asset, e)
+                self._config_state[asset] = {"state": "rejected", "reason": str(e),
+                                             "at": int(time.time() * 1000),
+                                             "active": self._remote[asset]}
+                self.links[asset].publish_birth()
+                continue
+            if doc == self._remote[asset] and self._config_state[asset]["state"] != "rejected":
+                continue  # the retained configuration again, after a reconnection
+            self._accept(asset, doc, persist=True)
+            self.links[asset].publish_birth()
+
+    def _accept(self, asset: str, doc: dict[str, Any], persist: bool) -> None:
+        self._remote[asset] = doc
+        self._settings[asset] = apply_remote_config(self.options.defaults, doc)
+        interval = self._settings[asset].sampling_interval_s
+        if interval is not None:
+            self.source.set_sampling_interval(asset, interval)
+        self._config_state[asset] = {"state": "accepted", "at": int(time.time() * 1000)}
+        if persist and self.spool is not None:
+            self.spool.set_meta(f"remote_config:{asset}", json.dumps(doc, sort_keys=True))
+            log.info("%s: remote configuration accepted: %s", asset, doc)
+
+    # -- spool limit --------------------------------------------------------------------
+    def _enforce_spool_limit(self) -> None:
+        assert self.spool is not None
+        limit = self.options.spool_max_bytes
+        size = self.spool.size_bytes
+        if self.options.spool_full_policy == "drop_oldest":
+            if size >= limit:
+                dropped = self.spool.drop_oldest(int(limit * 0.9))
+                self.summary.dropped_readings += dropped
+                total = int(self._spool_state.get("dropped_readings", 0)) + dropped
+                self._spool_state.update(state="full", dropped_readings=total,
+                                         last_drop_at=int(time.time() * 1000))
+                log.warning("spool full (%d of %d bytes): dropped the %d oldest readings "
+                            "(policy drop_oldest, %d dropped in total)", size, limit, dropped,
+                            total)
+                self._publish_births()
+            elif self._spool_state["state"] == "full" and size < limit * 0.8:
+                self._spool_state["state"] = "ok"
+                self._publish_births()
+        elif not self._paused and size >= limit:
+            self._paused = True
+            self._spool_state.update(state="full", sampling="stopped",
+                                     since=int(time.time() * 1000))
+            log.warning("spool full (%d of %d bytes): sampling stopped (policy stop_sampling) "
+                        "until the backlog drains", size, limit)
+            self._commit(seal_all=True)
+            self._publish_births()
+        elif self._paused and size < limit * 0.9:
+            self._paused = False
+            self._spool_state.update(state="ok", sampling="running")
+            log.info("spool below its limit again (%d bytes): sampling resumed", size)
+            self._publish_births()
+
+    # -- batching -----------------------------------------------------------------------
+    def _take(self, items: list[Sample | SourceEvent]) -> None:
+        messages: list[SpoolMessage] = []
+        sealed: list[SealedBatch] = []
+        sealed_assets: set[str] = set()
+        now = time.monotonic()
+        for item in items:
+            if type(item) is Sample:
+                asset, ts, values = item
+                ob = self._open.get(asset)
+                if ob is None:
+                    continue
+                enabled = self._settings[asset].sensors_enabled
+                if enabled is None:
+                    new = [[ts, s, v] for s, v in values]
+                else:
+                    new = [[ts, s, v] for s, v in values if s in enabled]
+                if not new:
+                    continue
+                if not ob.readings:
+                    ob.opened_at = now
+                ob.readings.extend(new)
+                ob.fresh.extend(new)
+                ob.bytes += sum(len(r[1]) for r in new) + 28 * len(new)
+                self.summary.readings += len(new)
+                st = self._settings[asset]
+                if len(ob.readings) >= st.batch_max_readings or ob.bytes >= st.batch_max_bytes:
+                    self._seal(asset, sealed, whole=False)
+                    sealed_assets.add(asset)
+            else:
+                assert isinstance(item, SourceEvent)
+                messages.append(SpoolMessage(item.asset, "events", encode_event(item.event)))
+                self.summary.events += 1
+                if item.components_changed:
+                    birth = self.birth(item.asset, at_ms=item.event.ts_ms)
+                    messages.append(SpoolMessage(item.asset, "status", encode_status(birth),
+                                                 retain=True))
+        for asset, ob in self._open.items():
+            if ob.readings and asset not in sealed_assets and \
+                    now - ob.opened_at >= self._settings[asset].batch_max_age_s:
+                self._seal(asset, sealed, whole=True)
+                sealed_assets.add(asset)
+        self._commit(seal_all=False, sealed=sealed, sealed_assets=sealed_assets,
+                     messages=messages)
+
+    def _seal(self, asset: str, sealed: list[SealedBatch], whole: bool) -> None:
+        """Close full batches of ``asset``; with ``whole`` (age) the remainder too."""
+        ob = self._open[asset]
+        st = self._settings[asset]
+        before = len(sealed)
+        readings = ob.readings
+        while len(readings) >= st.batch_max_readings:
+            sealed.append(SealedBatch(asset, readings[:st.batch_max_readings]))
+            readings = readings[st.batch_max_readings:]
+        if readings and (whole or ob.bytes >= st.batch_max_bytes):
+            sealed.append(SealedBatch(asset, readings))
+            readings = []
+        ob.readings = readings
+        ob.fresh = []
+        ob.bytes = sum(len(r[1]) + 28 for r in readings)
+        self.summary.batches += len(sealed) - before
+
+    def _commit(self, *, seal_all: bool, sealed: list[SealedBatch] | None = None,
+                sealed_assets: set[str] | None = None,
+                messages: list[SpoolMessage] | None = None) -> None:
+        assert self.spool is not None
+        sealed = sealed if sealed is not None else []
+        sealed_assets = sealed_assets if sealed_assets is not None else set()
+        if seal_all:
+            for asset, ob in self._open.items():
+                if ob.readings:
+                    before = len(sealed)
+                    sealed.append(SealedBatch(asset, ob.readings))
+                    self.summary.batches += len(sealed) - before
+                    ob.readings, ob.fresh, ob.bytes = [], [], 0
+                    sealed_assets.add(asset)
+        appended = {a: ob.fresh for a, ob in self._open.items()
+                    if ob.fresh and a not in sealed_assets}
+        reopened = {a: self._open[a].readings for a in sealed_assets}
+        if not (appended or sealed or reopened or messages):
+            return
+        self.spool.commit(appended=appended, sealed=sealed, reopened=reopened,
+                          messages=messages or (), checkpoint=self.source.checkpoint())
+        for ob in self._open.values():
+            ob.fresh = []
+        if self.publisher is not None:
+            self.publisher.wake.set()

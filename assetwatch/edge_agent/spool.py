@@ -1,0 +1,289 @@
+"""The durable spool: an SQLite database in WAL mode between the source and the broker.
+
+Tables
+
+``journal``
+    Readings sampled but not yet sealed into a batch (one row per asset and poll). A reading
+    is written here in the same transaction as the source's checkpoint, right after it was
+    sampled, before anything is published.
+``outbox``
+    Sealed messages waiting for the broker's acknowledgement, in ``id`` order: telemetry
+    batches (with their ``seq``), events and status messages, each as its encoded payload. A
+    row is deleted only when the broker acknowledged its publication (QoS 1 PUBACK).
+``asset_seq``
+    The next batch ``seq`` of every asset. It is assigned when a batch is sealed, in the same
+    transaction as the outbox row, so a batch re-sent after a crash carries the same ``seq``
+    and the same readings.
+``meta``
+    The source checkpoint, accepted remote configurations, counters of dropped readings.
+
+Durability (``sync``): with ``"normal"`` (``PRAGMA synchronous=NORMAL``, the default) every
+committed transaction survives a crash or ``kill -9`` of the agent; after a power loss the
+database is consistent but the transactions of the last moments (since the WAL was last
+synced, at most the WAL auto-checkpoint interval) may be rolled back: their readings are not
+acknowledged to anyone and a replayable source re-produces them from the older checkpoint.
+With ``"full"`` (``synchronous=FULL``) every commit is fsynced and survives power loss too,
+at the cost of one fsync per poll.
+
+Memory stays bounded whatever the backlog: the publisher pages through the outbox by ``id``
+and SQLite's page cache is limited to a few megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assetwatch.core.wire import TelemetryBatch, encode_batch
+
+__all__ = ["OutboxRow", "SealedBatch", "Spool", "SpoolMessage"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, asset TEXT NOT NULL, readings TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, asset TEXT NOT NULL, kind TEXT NOT NULL,
+    seq INTEGER, readings INTEGER NOT NULL, retain INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_asset ON outbox (asset, id);
+CREATE TABLE IF NOT EXISTS asset_seq (asset TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+Reading = list  # [ts_ms, sensor, value]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBatch:
+    """Readings of one asset closed into a batch; the spool gives it its ``seq``."""
+
+    asset: str
+    readings: list[Reading]
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolMessage:
+    """A non-telemetry message to publish in order: an event or a status."""
+
+    asset: str
+    kind: str
+    payload: bytes
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message read back from the outbox for publishing."""
+
+    id: int
+    asset: str
+    kind: str
+    seq: int | None
+    readings: int
+    retain: bool
+    payload: bytes
+
+
+class Spool:
+    """The agent's on-disk spool; thread-safe (one connection, one lock).
+
+    Parameters
+    ----------
+    path
+        The SQLite file (created with its directory).
+    sync
+        ``"normal"`` or ``"full"``; see the module docstring for what each survives.
+    """
+
+    def __init__(self, path: Path | str, sync: str = "normal") -> None:
+        if sync not in ("normal", "full"):
+            raise ValueError("sync must be 'normal' or 'full'")
+        self.path = Path(path)
+        self.sync = sync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), isolation_level=None,
+                                   check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+        self._db.execute("PRAGMA cache_size=-2048")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute(
+            "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(readings), 0)"
+            " FROM outbox").fetchone()
+        self.messages, self.bytes, self.readings = int(row[0]), int(row[1]), int(row[2])
+        self.journal_bytes = int(self._db.execute(
+            "SELECT coalesce(sum(length(readings)), 0) FROM journal").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (key, value))
+
+    # -- journal ----------------------------------------------------------------------
+    def load_journal(self) -> dict[str, list[Reading]]:
+        """Readings sampled but not yet sealed, per asset, in sampling order."""
+        journal: dict[str, list[Reading]] = {}
+        with self._lock:
+            for asset, text in self._db.execute(
+                    "SELECT asset, readings FROM journal ORDER BY id"):
+                journal.setdefault(asset, []).extend(json.loads(text))
+        return journal
+
+    # -- sealing ----------------------------------------------------------------------
+    def commit(self, *, appended: Mapping[str, Sequence[Reading]] = {},
+               sealed: Sequence[SealedBatch] = (),
+               reopened: Mapping[str, Sequence[Reading]] = {},
+               messages: Sequence[SpoolMessage] = (),
+               checkpoint: str | None = None) -> int:
+        """One transaction: journal new readings, seal batches, queue messages, checkpoint.
+
+        ``appended`` adds readings to the journal of assets that sealed nothing; for an
+        asset that sealed, ``reopened`` replaces its whole journal with the readings still
+        open after the seal. Sealed batches get the asset's next ``seq``; events and status
+        ``messages`` are queued after them. Returns the number of outbox rows added.
+        """
+        added_bytes = added_readings = 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for asset, readings in appended.items():
+                    if readings:
+                        text = json.dumps(readings, separators=(",", ":"))
+                        db.execute("INSERT INTO journal (asset, readings) VALUES (?, ?)",
+                                   (asset, text))
+                        self.journal_bytes += len(text)
+                seqs: dict[str, int] = {}
+                rows = []
+                for batch in sealed:
+                    seq = seqs.get(batch.asset)
+                    if seq is None:
+                        found = db.execute("SELECT next_seq FROM asset_seq WHERE asset = ?",
+                                           (batch.asset,)).fetchone()
+                        seq = int(found[0]) if found else 0
+                    payload = encode_batch(TelemetryBatch(batch.asset, seq, batch.readings))
+                    seqs[batch.asset] = seq + 1
+                    rows.append((batch.asset, "telemetry", seq, len(batch.readings), 0, payload))
+                    added_bytes += len(payload)
+                    added_readings += len(batch.readings)
+                db.executemany("INSERT OR REPLACE INTO asset_seq (asset, next_seq) VALUES (?, ?)",
+                               list(seqs.items()))
+                for asset, readings in reopened.items():
+                    db.execute("DELETE FROM journal WHERE asset = ?", (asset,))
+                    if readings:
+                        text = json.dumps(readings, separators=(",", ":"))
+                        db.execute("INSERT INTO journal (asset, readings) VALUES (?, ?)",
+                                   (asset, text))
+                for m in messages:
+                    rows.append((m.asset, m.kind, None, 0, int(m.retain), m.payload))
+                    added_bytes += len(m.payload)
+                db.executemany("INSERT INTO outbox (asset, kind, seq, readings, retain, payload)"
+                               " VALUES (?, ?, ?, ?, ?, ?)", rows)
+                if checkpoint is not None:
+                    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                               ("source_checkpoint", checkpoint))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if reopened:
+                self.journal_bytes = int(db.execute(
+                    "SELECT coalesce(sum(length(readings)), 0) FROM journal").fetchone()[0])
+            self.messages += len(rows)
+            self.bytes += added_bytes
+            self.readings += added_readings
+        return len(rows)
+
+    # -- publishing -------------------------------------------------------------------
+    def max_id(self, asset: str) -> int:
+        """The id of the newest outbox row of ``asset`` (0 if none)."""
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM outbox WHERE asset = ?",
+                                   (asset,)).fetchone()
+        return int(row[0] or 0)
+
+    def fetch(self, asset: str, after_id: int, upto_id: int | None, limit: int
+              ) -> list[OutboxRow]:
+        """Up to ``limit`` outbox rows of ``asset`` with ``after_id < id <= upto_id``."""
+        if limit <= 0:
+            return []
+        upper = upto_id if upto_id is not None else 2**62
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, asset, kind, seq, readings, retain, payload FROM outbox"
+                " WHERE asset = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+                (asset, after_id, upper, limit)).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+
+    def acknowledge(self, ids: Iterable[int]) -> int:
+        """Delete acknowledged rows (already dropped rows are ignored); return how many."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        gone = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for i in ids:
+                    row = self._db.execute(
+                        "DELETE FROM outbox WHERE id = ? RETURNING length(payload), readings",
+                        (i,)).fetchone()
+                    if row is not None:
+                        gone += 1
+                        self.bytes -= int(row[0])
+                        self.readings -= int(row[1])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self.messages -= gone
+        return gone
+
+    def drop_oldest(self, target_bytes: int) -> int:
+        """Delete the oldest telemetry batches until the outbox holds ``target_bytes`` at
+        most; return the number of readings dropped (events and status are kept)."""
+        dropped = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                while self.bytes + self.journal_bytes > target_bytes:
+                    rows = self._db.execute(
+                        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                        " WHERE kind = 'telemetry' ORDER BY id LIMIT 16)"
+                        " RETURNING length(payload), readings").fetchall()
+                    if not rows:
+                        break
+                    for size, n in rows:
+                        self.bytes -= int(size)
+                        self.readings -= int(n)
+                        dropped += int(n)
+                    self.messages -= len(rows)
+                row = self._db.execute(
+                    "SELECT value FROM meta WHERE key = 'dropped_readings'").fetchone()
+                total = int(row[0]) if row else 0
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 ("dropped_readings", str(total + dropped)))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return dropped
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of payload waiting (outbox) plus journaled readings."""
+        return self.bytes + self.journal_bytes
