@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory the broker's own user can enter (as in the container's volume)."""
+    path = Path(tempfile.mkdtemp(prefix="assetwatch-broker-auth-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing")
-def test_broker_auth_writes_users_and_acl(tmp_path: Path) -> None:
+def test_broker_auth_writes_users_and_acl(data_dir: Path) -> None:
+    tmp_path = data_dir
     env = dict(os.environ, ASSETWATCH_DATA_DIR=str(tmp_path), ASSETWATCH_MQTT_PASSWORD="pw-1",
                ASSETWATCH_TOPIC_PREFIX="plant", SIM_SITES="2", SIM_ASSETS_PER_SITE="3",
                SIM_SEED="7")
