@@ -8,10 +8,11 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
+from assetwatch.report import write_report
 from assetwatch.report.queries import AssetDetail, ReportData
 from assetwatch.report.svg import PALETTE, Series, Span, stacked_bars, time_chart
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "write_report"]
 
 _HEALTH_COLOURS = {"ok": "#2ca02c", "warning": "#f0a30a", "critical": "#d62728",
                    "no data": "#9e9e9e"}
