@@ -28,16 +28,16 @@ def dashboard() -> DashboardSpec:
             "ORDER BY started_at"),),
         panels=(
             PanelSpec(
-                "Telemetry (downsampled)", "timeseries", width=24, height=9,
-                description="Mean per sensor and interval, over the whole range.",
-                sql="SELECT $__timeGroupAlias(time, $__interval), sensor AS metric,\n"
-                    "       avg(value) AS value\n"
-                    f"FROM v_telemetry WHERE {_ASSET} AND $__timeFilter(time)\n"
-                    "GROUP BY 1, 2 ORDER BY 1",
+                "Telemetry (hourly rollup)", "timeseries", width=24, height=9,
+                description="Hourly mean per sensor from the stored rollup (continuous "
+                            "aggregate where licensed), for long ranges.",
+                sql="SELECT bucket AS time, sensor AS metric, avg AS value\n"
+                    f"FROM v_telemetry_hourly WHERE {_ASSET} AND $__timeFilter(bucket)\n"
+                    "ORDER BY 1",
                 columns=("time", "metric", "value")),
             PanelSpec(
                 "Telemetry (raw readings)", "timeseries", width=24, height=9,
-                description="Every reading as stored, newest 20,000 in the range.",
+                description="Readings as stored (newest 20,000 in the range).",
                 sql="SELECT time, sensor AS metric, value FROM (\n"
                     "  SELECT time, sensor, value FROM v_telemetry\n"
                     f"  WHERE {_ASSET} AND $__timeFilter(time)\n"

@@ -33,12 +33,14 @@ def dashboard() -> DashboardSpec:
                 columns=("time", "mean_lag_s", "max_lag_s")),
             PanelSpec(
                 "Dead letters by reason", "table", width=12, height=8,
-                sql="SELECT reason, count(*) AS messages,\n"
-                    "       count(*) FILTER (WHERE replayed_at IS NOT NULL) AS replayed,\n"
-                    "       max(received_at) AS last_received_at\n"
-                    "FROM v_dead_letter WHERE $__timeFilter(received_at)\n"
-                    "GROUP BY reason ORDER BY messages DESC",
-                columns=("reason", "messages", "replayed", "last_received_at")),
+                description="Reasons with indices and quoted names folded into classes.",
+                sql="SELECT reason_class, sum(dead_letters) AS messages,\n"
+                    "       sum(replayed) AS replayed, min(example_reason) AS example_reason,\n"
+                    "       max(minute) AS last_minute\n"
+                    "FROM v_dead_letter_rate WHERE $__timeFilter(minute)\n"
+                    "GROUP BY reason_class ORDER BY messages DESC",
+                columns=("reason_class", "messages", "replayed", "example_reason",
+                         "last_minute")),
             PanelSpec(
                 "Dead letters", "timeseries", width=12, height=8,
                 sql="SELECT $__timeGroupAlias(received_at, $__interval), count(*) AS "
@@ -56,15 +58,17 @@ def dashboard() -> DashboardSpec:
                 columns=("site_id", "asset_tag", "first_seq", "last_seq", "batches",
                          "missing_batches", "completeness", "last_committed_at")),
             PanelSpec(
-                "Detector lag", "table", width=12, height=9, unit="s",
-                description="How far each asset's scoring trails its newest reading.",
-                sql="SELECT site_id, asset_tag, last_reading_at, last_scored_at, "
-                    "detector_lag_s,\n"
-                    "       data_state\n"
-                    "FROM v_fleet_health\n"
-                    "ORDER BY detector_lag_s DESC NULLS FIRST, asset_tag",
-                columns=("site_id", "asset_tag", "last_reading_at", "last_scored_at",
-                         "detector_lag_s", "data_state")),
+                "Detector lag", "table", width=12, height=9,
+                description="How far each detector's scoring trails the asset's newest "
+                            "ingested reading; warm: past its learning phase.",
+                sql="SELECT d.site_id, d.asset_tag, d.detector, d.warm, d.samples,\n"
+                    "       l.last_reading_at, d.scored_until,\n"
+                    "       greatest(extract(epoch FROM l.last_reading_at - d.scored_until), 0)"
+                    "\n         AS detector_lag_s\n"
+                    "FROM v_detector_status d LEFT JOIN v_ingest_lag l USING (asset_id)\n"
+                    "ORDER BY detector_lag_s DESC NULLS FIRST, d.asset_tag, d.detector",
+                columns=("site_id", "asset_tag", "detector", "warm", "samples",
+                         "last_reading_at", "scored_until", "detector_lag_s")),
             PanelSpec(
                 "Flow runs by state", "barchart", width=8, height=8,
                 sql="SELECT flow_name,\n"

@@ -62,6 +62,7 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
         _seed_asset(conn, now, tag, asset_id)
     _seed_models_and_demand(conn, now, ids)
     _seed_pipeline(conn, now)
+    run("SELECT refresh_telemetry_hourly()")
     return now
 
 
