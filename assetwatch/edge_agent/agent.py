@@ -27,7 +27,7 @@ from typing import Any
 
 from assetwatch import __version__
 from assetwatch.core.wire import AssetStatus, encode_event, encode_status
-from assetwatch.edge_agent.errors import AgentConfigError, RemoteConfigError
+from assetwatch.edge_agent.errors import AgentConfigError, EdgeError, RemoteConfigError
 from assetwatch.edge_agent.link import AssetLink, MqttEndpoint
 from assetwatch.edge_agent.publisher import Publisher
 from assetwatch.edge_agent.remote_config import (
@@ -57,7 +57,7 @@ class AgentOptions:
     spool_max_bytes: int = 1 << 30
     spool_full_policy: str = "drop_oldest"
     spool_sync: str = "normal"
-    defaults: AssetSettings = AssetSettings()
+    defaults: AssetSettings = field(default_factory=AssetSettings)
     backfill_share: float = 0.5
     max_poll_readings: int = 5000
     local_config: Mapping[str, Any] = field(default_factory=dict)  # hashed into config_hash
@@ -131,7 +131,13 @@ class EdgeAgent:
                 if self._paused:
                     self._stop.wait(0.1)
                     continue
-                items = self.source.poll(self.options.max_poll_readings, 0.1)
+                try:
+                    items = self.source.poll(self.options.max_poll_readings, 0.1)
+                except EdgeError:
+                    self._commit(seal_all=True)
+                    if drain:
+                        self._drain(drain_timeout_s if drain_timeout_s is not None else 30.0)
+                    raise
                 self._take(items)
                 if self.source.exhausted:
                     self._commit(seal_all=True)

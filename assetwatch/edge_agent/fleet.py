@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from assetwatch.edge_agent.catalogue import load_catalogue
@@ -126,7 +126,7 @@ def build_fleet(sites: int, assets_per_site: int, seed: int, start: datetime) ->
     if sites < 1 or assets_per_site < 1:
         raise ValueError("a fleet needs at least one site and one asset per site")
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     catalogue = load_catalogue()["asset_models"]
     model_ids = sorted(catalogue)
     pump = next(m for m in model_ids if catalogue[m]["kind"] == "centrifugal_pump")

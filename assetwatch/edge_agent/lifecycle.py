@@ -16,11 +16,12 @@ repair falls after the window's end).
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def build_timeline(fleet: Fleet, asset: FleetAsset, end_ms: int) -> AssetTimelin
                     component_type=ctype, part_no=life.part_no, code=life.failure_mode,
                     detail={"failure_mode": life.failure_mode, "serial_no": life.serial_no}),
                     False))
-        for prev, life in zip(chain, chain[1:], strict=False):
+        for prev, life in itertools.pairwise(chain):
             if start_ms <= prev.replaced_ms < end_ms:
                 events.append((AssetEvent(
                     f"{tag}-R-{ctype[:4]}-{prev.replaced_ms}", prev.replaced_ms,
@@ -207,7 +208,7 @@ def _maintenance(rng: random.Random, tag: str, spec: dict[str, Any], start_ms: i
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def ground_truth_rows(timelines: list[AssetTimeline]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ broker refuses version 5); TLS with a CA and an optional client certificate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import ssl
@@ -51,7 +52,7 @@ class MqttEndpoint:
     max_inflight: int = 64
 
 
-def backoff_delays(lo: float, hi: float, rng: random.Random | None = None):  # noqa: ANN201
+def backoff_delays(lo: float, hi: float, rng: random.Random | None = None):
     """Jittered exponential backoff: the n-th delay is uniform in [d/2, d], d = lo * 2**n <= hi.
 
     >>> d = backoff_delays(1, 8, random.Random(1))
@@ -201,10 +202,8 @@ class AssetLink:
         status = self._birth()
         status.state = "offline"
         info = client.publish(self.topics["status"], encode_status(status), qos=1, retain=True)
-        try:
+        with contextlib.suppress(RuntimeError, ValueError):
             info.wait_for_publish(2)
-        except (RuntimeError, ValueError):
-            pass
         with self._client_lock:
             self.connected = False
         client.disconnect()

@@ -263,7 +263,7 @@ class Spool:
                 while self.bytes + self.journal_bytes > target_bytes:
                     rows = self._db.execute(
                         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
-                        " WHERE kind = 'telemetry' ORDER BY id LIMIT 16)"
+                        " WHERE kind = 'telemetry' ORDER BY id LIMIT 1)"
                         " RETURNING length(payload), readings").fetchall()
                     if not rows:
                         break

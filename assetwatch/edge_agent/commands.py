@@ -1,0 +1,116 @@
+"""``assetwatch edge simulate`` and ``assetwatch edge run`` (cheap to import).
+
+Both run without server settings (``edge_only``): the broker, topic prefix and passwords come
+from options, the agent configuration file or ``ASSETWATCH_MQTT_HOST`` / ``_PORT`` /
+``ASSETWATCH_TOPIC_PREFIX`` and the local stack's device key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    edge = commands.add_parser("edge", help="the edge agent: run it, or simulate a fleet")
+    sub = edge.add_subparsers(dest="edge_command", required=True, metavar="EDGE_COMMAND")
+
+    sim = sub.add_parser("simulate", help="stream a simulated fleet through the edge agent")
+    sim.add_argument("--sites", type=int, default=2)
+    sim.add_argument("--assets-per-site", type=int, default=5)
+    sim.add_argument("--days", type=float, default=30.0, help="simulated days (default 30)")
+    sim.add_argument("--sample-interval", type=float, default=600.0,
+                     help="simulated seconds between samples of an asset (default 600)")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--start", default=None,
+                     help="ISO time the simulation starts (default: DAYS before now); give "
+                          "it to resume an interrupted run from its spool")
+    sim.add_argument("--speed", type=float, default=None,
+                     help="simulated seconds per second (default: as fast as possible)")
+    sim.add_argument("--ground-truth", type=Path, default=Path("ground_truth.jsonl"),
+                     help="where the failures' ground truth goes (JSON lines)")
+    sim.add_argument("--spool", type=Path, default=None,
+                     help="spool file (default: <data dir>/edge/simulate-spool.db)")
+    sim.add_argument("--host", default=os.environ.get("ASSETWATCH_MQTT_HOST", "127.0.0.1"))
+    sim.add_argument("--port", type=int,
+                     default=int(os.environ.get("ASSETWATCH_MQTT_PORT", "51883")))
+    sim.add_argument("--prefix", default=os.environ.get("ASSETWATCH_TOPIC_PREFIX", "assetwatch"))
+    sim.add_argument("--password-file", type=Path, default=None,
+                     help="asset_tag:password lines (default: derive from the local device key)")
+    sim.add_argument("--tls-ca", default=None)
+    sim.set_defaults(edge_only=True, func=_simulate)
+
+    run = sub.add_parser("run", help="run the edge agent from a JSON configuration file")
+    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--no-drain", action="store_true",
+                     help="return when the source ends without waiting for acknowledgements")
+    run.set_defaults(edge_only=True, func=_run)
+
+
+def _simulate(settings: object, args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta
+
+    from assetwatch.edge_agent.credentials import derived_passwords, read_password_file
+    from assetwatch.edge_agent.errors import AgentConfigError
+    from assetwatch.edge_agent.fleet import build_fleet
+    from assetwatch.edge_agent.link import MqttEndpoint
+    from assetwatch.edge_agent.simulate import run_simulation
+
+    if args.start:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            raise AgentConfigError(f"--start: {args.start!r} is not an ISO time") from None
+    else:
+        start = datetime.now(UTC) - timedelta(days=args.days)
+    if args.sites < 1 or args.assets_per_site < 1 or args.days <= 0 or args.sample_interval <= 0:
+        raise AgentConfigError("--sites, --assets-per-site, --days and --sample-interval "
+                               "must be positive")
+    fleet = build_fleet(args.sites, args.assets_per_site, args.seed, start)
+    tags = [a.asset_tag for a in fleet.assets]
+    passwords = (read_password_file(args.password_file) if args.password_file
+                 else derived_passwords(tags))
+    data_dir = Path(os.environ.get("ASSETWATCH_DATA_DIR", ".assetwatch"))
+    spool = args.spool or data_dir / "edge" / "simulate-spool.db"
+    summary = run_simulation(
+        fleet, args.days, args.sample_interval,
+        MqttEndpoint(args.host, args.port, tls_ca=args.tls_ca), passwords, args.prefix,
+        spool, args.ground_truth, args.speed)
+    print(f"simulated {len(fleet.assets)} assets at {len(fleet.sites)} sites for {args.days:g} "
+          f"days: {summary.readings} readings in {summary.batches} batches, "
+          f"{summary.events} events, {summary.failures} failures "
+          f"(ground truth: {args.ground_truth}), {summary.elapsed_s:.1f} s")
+    return 0
+
+
+def _run(settings: object, args: argparse.Namespace) -> int:
+    from assetwatch.edge_agent.agent import EdgeAgent
+    from assetwatch.edge_agent.config_file import load_agent_config
+
+    setup = load_agent_config(args.config)
+    if setup.ground_truth is not None:
+        from assetwatch.edge_agent.lifecycle import write_ground_truth
+        from assetwatch.edge_agent.simulator import FleetSimulator
+
+        assert isinstance(setup.source, FleetSimulator)
+        write_ground_truth(setup.ground_truth, setup.source.timelines)
+    agent = EdgeAgent(setup.source, setup.options)
+    _stop_on_sigterm(agent)
+    summary = agent.run(drain=not args.no_drain)
+    print(f"edge agent: {summary.readings} readings in {summary.batches} batches, "
+          f"{summary.events} events sampled; {summary.acked_readings} readings acknowledged; "
+          f"{summary.dropped_readings} dropped; {summary.elapsed_s:.1f} s")
+    return 0
+
+
+def _stop_on_sigterm(agent: object) -> None:
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        agent.stop()  # type: ignore[attr-defined]
+
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,118 @@
+"""Every reading arrives exactly once: through a broker outage and a SIGKILL of the agent.
+
+The broker gives at-least-once; the server's (asset, seq) ledger makes it exactly-once. So
+here: after deduplicating by (asset, seq), every reading the simulator produced arrives
+exactly once, and a batch delivered twice carries the same readings both times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from edge_support import Collector, expected_event_ids, expected_readings, passwords, private_broker
+
+from assetwatch.core.settings import Settings
+from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
+from assetwatch.edge_agent.fleet import build_fleet
+from assetwatch.edge_agent.link import MqttEndpoint
+from assetwatch.edge_agent.remote_config import AssetSettings
+from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.stack.mosquitto import LocalMosquitto
+
+pytestmark = pytest.mark.integration
+
+
+def _check_exactly_once(collector: Collector, expected, events: set[str]) -> None:
+    assert not collector.conflicts, "a seq was re-used for other readings"
+    got = collector.readings()
+    assert sum(got.values()) == sum(expected.values())
+    assert got == expected
+    assert max(got.values()) == 1
+    assert set(collector.events) == events
+    for asset in {a for a, _ in collector.batches}:
+        seqs = sorted(s for a, s in collector.batches if a == asset)
+        assert seqs == list(range(len(seqs))), f"{asset}: gaps in seq"
+
+
+def test_broker_outage_mid_stream(settings: Settings, tmp_path) -> None:
+    s, broker = private_broker(settings, tmp_path)
+    fleet = build_fleet(1, 2, seed=3, start=datetime.now(UTC) - timedelta(days=3))
+    days, interval = 2.0, 60.0
+    broker.up(fleet.devices())
+    collector = Collector(s)
+    source = FleetSimulator(fleet, days, interval, speed=days * 86_400 / 6)
+    agent = EdgeAgent(source, AgentOptions(
+        endpoint=MqttEndpoint(s.mqtt_host, s.mqtt_port, backoff_min_s=0.2, backoff_max_s=1.0),
+        spool_path=tmp_path / "spool.db", prefix=s.topic_prefix,
+        passwords=passwords(s, fleet),
+        defaults=AssetSettings(batch_max_readings=200, batch_max_age_s=0.5)))
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(s=agent.run(drain_timeout_s=60)))
+    try:
+        runner.start()
+        assert collector.wait_for(lambda: len(collector.batches) > 5, 15)
+        broker.down()
+        time.sleep(2.5)
+        backlog = agent.spool.messages if agent.spool else 0
+        assert backlog > 0, "nothing was spooled while the broker was down"
+        broker.up()
+        runner.join(60)
+        assert not runner.is_alive()
+        summary = result["s"]
+        assert summary.drained
+        expected = expected_readings(fleet, days, interval)
+        assert collector.wait_for(lambda: len(collector.batches) >= summary.batches, 20)
+        _check_exactly_once(collector, expected, expected_event_ids(fleet, days, interval))
+    finally:
+        agent.stop()
+        collector.close()
+        broker.down()
+
+
+def test_agent_killed_mid_stream_and_restarted(settings: Settings, tmp_path) -> None:
+    fleet_args = {"sites": 1, "assets_per_site": 2, "seed": 4}
+    start = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    days, interval = 2.0, 60.0
+    fleet = build_fleet(1, 2, seed=4, start=start)
+    LocalMosquitto(settings).write_auth(fleet.devices())
+    config = {
+        "prefix": settings.topic_prefix,
+        "broker": {"host": settings.mqtt_host, "port": settings.mqtt_port,
+                   "backoff_min_s": 0.2, "backoff_max_s": 1.0},
+        "credentials": {"passwords": passwords(settings, fleet)},
+        "spool": {"path": "spool.db"},
+        "batch": {"max_readings": 200, "max_age_s": 0.5},
+        "source": {"type": "simulator", **fleet_args, "days": days,
+                   "sample_interval_s": interval, "start": start.isoformat(),
+                   "speed": days * 86_400 / 5},
+    }
+    path = tmp_path / "agent.json"
+    path.write_text(json.dumps(config))
+    collector = Collector(settings)
+    argv = [sys.executable, "-m", "assetwatch.edge_agent", "run", "--config", str(path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert collector.wait_for(lambda: len(collector.batches) > 10, 20)
+        time.sleep(0.7)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        partial = len(collector.batches)
+        second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
+        assert second.returncode == 0, second.stdout + second.stderr
+        expected = expected_readings(fleet, days, interval)
+        assert collector.wait_for(
+            lambda: sum(len(r) for r in collector.batches.values()) >= sum(expected.values()),
+            20)
+        assert 0 < partial < len(collector.batches)
+        _check_exactly_once(collector, expected, expected_event_ids(fleet, days, interval))
+    finally:
+        collector.close()

@@ -1,0 +1,75 @@
+"""The fleet and its simulator: deterministic, resumable, wearing and failing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from assetwatch.edge_agent.fleet import build_fleet
+from assetwatch.edge_agent.lifecycle import write_ground_truth
+from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.edge_agent.source import Sample, SourceEvent
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _drain(sim: FleetSimulator, max_readings: int = 500) -> list:
+    out = []
+    while not sim.exhausted:
+        out.extend(sim.poll(max_readings, 0))
+    return out
+
+
+def test_fleet_is_a_pure_function_of_its_arguments() -> None:
+    a = build_fleet(3, 4, seed=11, start=START)
+    b = build_fleet(3, 4, seed=11, start=START)
+    assert a == b
+    assert len({x.asset_tag for x in a.assets}) == 12
+    assert [s.site_id for s in a.sites] == ["site-01", "site-02", "site-03"]
+    asset = a.assets[0]
+    assert asset.asset_tag == "S01-P001" and 1 <= asset.criticality <= 3
+    assert asset.sensors and all(unit for _, unit in asset.sensors)
+    assert {c.component_type for c in asset.components} >= {"bearing", "impeller"}
+    assert all(c.installed_at < START for c in asset.components)
+    assert build_fleet(3, 4, seed=12, start=START) != a
+
+
+def test_simulation_is_reproducible_and_resumes_from_a_checkpoint() -> None:
+    fleet = build_fleet(1, 3, seed=5, start=START)
+    whole = _drain(FleetSimulator(fleet, 20, 1800))
+    first = FleetSimulator(fleet, 20, 1800)
+    head = [*first.poll(700, 0), *first.poll(700, 0)]
+    resumed = FleetSimulator(fleet, 20, 1800)
+    resumed.restore(first.checkpoint() or "")
+    assert head + _drain(resumed) == whole
+
+
+def test_components_wear_fail_and_are_replaced(tmp_path) -> None:
+    fleet = build_fleet(2, 4, seed=7, start=START)
+    sim = FleetSimulator(fleet, 120, 3600)
+    items = _drain(sim, 5000)
+    events = [i.event for i in items if isinstance(i, SourceEvent)]
+    kinds = {e.kind for e in events}
+    assert {"failure", "part_replaced", "controller_error", "maintenance"} <= kinds
+    assert len({e.event_id for e in events}) == len(events)
+    replaced = [i for i in items if isinstance(i, SourceEvent) and i.components_changed]
+    assert replaced and all(i.event.serial_installed != i.event.serial_removed
+                            for i in replaced)
+    n = write_ground_truth(tmp_path / "gt.jsonl", sim.timelines)
+    rows = [json.loads(line) for line in (tmp_path / "gt.jsonl").read_text().splitlines()]
+    assert n == len(rows) == sum(e.kind == "failure" for e in events) > 0
+    row = rows[0]
+    assert row["onset_at"] < row["failed_at"]
+    assert {"asset_tag", "site_id", "component_type", "failure_mode", "part_no",
+            "replaced_at"} <= set(row)
+    # Wear shows in the sensors: the failing component's first effect moves before failure.
+    tl = next(t for t in sim.timelines if t.asset.asset_tag == row["asset_tag"])
+    life = next(life for life in tl.failures() if life.serial_no == row["serial_no"])
+    sensor, effect = max(life.effects, key=lambda e: abs(e[1]))
+    values = [(i.ts_ms, v) for i in items if type(i) is Sample and i.asset == row["asset_tag"]
+              for s, v in i.values if s == sensor]
+    healthy = [v for ts, v in values if ts < max(life.onset_ms, tl.start_ms)]
+    worn = [v for ts, v in values if life.failed_ms - 86_400_000 < ts < life.failed_ms]
+    if healthy and worn:
+        shift = sum(worn) / len(worn) - sum(healthy) / len(healthy)
+        assert shift * effect > 0

@@ -1,0 +1,54 @@
+"""The spool: seq assigned at sealing, journal, acknowledgement, dropping the oldest."""
+
+from __future__ import annotations
+
+import json
+
+from assetwatch.edge_agent.spool import SealedBatch, Spool, SpoolMessage
+
+TS = 1_767_225_600_000
+
+
+def _readings(n: int, t0: int = TS) -> list[list]:
+    return [[t0 + i, "flow", float(i)] for i in range(n)]
+
+
+def test_seq_is_assigned_when_sealed_and_survives_reopening(tmp_path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.commit(sealed=[SealedBatch("A", _readings(3)), SealedBatch("A", _readings(2))],
+                 messages=[SpoolMessage("A", "events", b"{}")], checkpoint="c1")
+    spool.close()
+    spool = Spool(tmp_path / "s.db")
+    assert (spool.messages, spool.readings) == (3, 5)
+    assert spool.get_meta("source_checkpoint") == "c1"
+    spool.commit(sealed=[SealedBatch("A", _readings(1)), SealedBatch("B", _readings(1))])
+    rows = spool.fetch("A", 0, None, 10)
+    assert [(r.kind, r.seq) for r in rows] == [("telemetry", 0), ("telemetry", 1),
+                                              ("events", None), ("telemetry", 2)]
+    assert json.loads(rows[0].payload) == {"asset": "A", "seq": 0, "readings": _readings(3)}
+    assert [r.seq for r in spool.fetch("B", 0, None, 10)] == [0]
+    assert spool.acknowledge([rows[0].id, rows[0].id, 999]) == 1
+    assert spool.readings == 4
+
+
+def test_journal_holds_open_readings_until_sealed(tmp_path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.commit(appended={"A": _readings(2)})
+    spool.commit(appended={"A": _readings(2, TS + 10)})
+    assert Spool(tmp_path / "s.db").load_journal() == {"A": _readings(2) + _readings(2, TS + 10)}
+    spool.commit(sealed=[SealedBatch("A", _readings(3))], reopened={"A": _readings(1, TS + 11)})
+    assert spool.load_journal() == {"A": _readings(1, TS + 11)}
+
+
+def test_drop_oldest_keeps_events_and_counts(tmp_path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    for k in range(10):
+        spool.commit(sealed=[SealedBatch("A", _readings(100, TS + k * 100))],
+                     messages=[SpoolMessage("A", "events", b'{"e":1}')])
+    dropped = spool.drop_oldest(spool.size_bytes // 2)
+    assert dropped >= 400 and dropped % 100 == 0
+    assert spool.get_meta("dropped_readings") == str(dropped)
+    kinds = [r.kind for r in spool.fetch("A", 0, None, 100)]
+    assert kinds.count("events") == 10
+    first = next(r for r in spool.fetch("A", 0, None, 100) if r.kind == "telemetry")
+    assert first.seq == dropped // 100
