@@ -61,7 +61,9 @@ def dashboard() -> DashboardSpec:
                     f"FROM v_failure_risk WHERE {_ASSET}\n"
                     "ORDER BY failure_probability DESC, component_type, horizon_days",
                 columns=("component_type", "horizon_days", "failure_probability", "rul_days",
-                         "rul_low_days", "rul_high_days", "model_version", "predicted_at")),
+                         "rul_low_days", "rul_high_days", "model_version", "predicted_at"),
+                column_units=(("failure_probability", "percentunit"), ("rul_days", "d"),
+                              ("rul_low_days", "d"), ("rul_high_days", "d"))),
             PanelSpec(
                 "Remaining life (days)", "bargauge", width=10, height=8, unit="d",
                 sql="SELECT component_type, min(rul_days) AS rul_days\n"

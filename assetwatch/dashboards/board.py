@@ -130,6 +130,17 @@ def _panel(spec: PanelSpec, panel_id: int, grid: model.GridPos) -> cogbuilder.Bu
         panel = panel.decimals(spec.decimals)
     if spec.max_value is not None:
         panel = panel.min(0).max(spec.max_value)
+    for column, unit in spec.column_units:
+        panel = panel.override_by_name(column, [model.DynamicConfigValue(id_val="unit",
+                                                                         value=unit)])
+    for column in dict.fromkeys(c for c, _, _ in spec.value_colors):
+        colours = {value: model.ValueMappingResult(color=colour, index=i)
+                   for i, (c, value, colour) in enumerate(spec.value_colors) if c == column}
+        panel = panel.override_by_name(column, [
+            model.DynamicConfigValue(id_val="mappings", value=[model.ValueMap(options=colours)]),
+            model.DynamicConfigValue(id_val="custom.cellOptions",
+                                     value={"type": "color-background"}),
+        ])
     if spec.thresholds:
         steps = [model.Threshold(value=value if i else None, color=color)
                  for i, (value, color) in enumerate(spec.thresholds)]

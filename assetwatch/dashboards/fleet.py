@@ -6,6 +6,11 @@ from assetwatch.dashboards.spec import DashboardSpec, PanelSpec, VariableSpec
 
 __all__ = ["dashboard"]
 
+_HEALTH_COLOURS = (("health", "ok", "green"), ("health", "warning", "orange"),
+                   ("health", "critical", "red"), ("health", "no data", "gray"),
+                   ("data_state", "flowing", "green"), ("data_state", "stale", "orange"),
+                   ("data_state", "no data", "gray"))
+
 _SITE = "site_id IN ($site)"
 
 
@@ -65,7 +70,10 @@ def dashboard() -> DashboardSpec:
                 columns=("site_id", "asset_tag", "asset_kind", "health", "anomaly_score",
                          "open_tickets", "predicted_risk", "risk_horizon_days",
                          "riskiest_component", "min_rul_days", "data_state",
-                         "last_reading_at")),
+                         "last_reading_at"),
+                column_units=(("predicted_risk", "percentunit"), ("min_rul_days", "d"),
+                              ("anomaly_score", "none")),
+                value_colors=_HEALTH_COLOURS),
             PanelSpec(
                 "Health by site", "barchart", width=12, height=8,
                 sql="SELECT site_id,\n"

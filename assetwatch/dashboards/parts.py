@@ -75,6 +75,8 @@ def dashboard() -> DashboardSpec:
                     f"FROM v_warranty_claim_forecast WHERE {_SITE}\n"
                     "ORDER BY expected_claim_cost DESC, asset_tag",
                 columns=("site_id", "asset_tag", "component_type", "serial_no", "part_no",
-                         "warranty_end", "failure_probability", "expected_claim_cost")),
+                         "warranty_end", "failure_probability", "expected_claim_cost"),
+                column_units=(("failure_probability", "percentunit"),
+                              ("expected_claim_cost", "currencyEUR"))),
         ),
     )

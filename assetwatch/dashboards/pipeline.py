@@ -68,7 +68,8 @@ def dashboard() -> DashboardSpec:
                     "FROM v_detector_status d LEFT JOIN v_ingest_lag l USING (asset_id)\n"
                     "ORDER BY detector_lag_s DESC NULLS FIRST, d.asset_tag, d.detector",
                 columns=("site_id", "asset_tag", "detector", "warm", "samples",
-                         "last_reading_at", "scored_until", "detector_lag_s")),
+                         "last_reading_at", "scored_until", "detector_lag_s"),
+                column_units=(("detector_lag_s", "s"),)),
             PanelSpec(
                 "Flow runs by state", "barchart", width=8, height=8,
                 sql="SELECT flow_name,\n"

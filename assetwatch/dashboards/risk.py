@@ -31,7 +31,9 @@ def dashboard() -> DashboardSpec:
                     "     ) ranked\n"
                     "WHERE rank <= 10 ORDER BY horizon_days, failure_probability DESC",
                 columns=("horizon_days", "asset_tag", "site_id", "component_type",
-                         "failure_probability", "rul_days", "rul_low_days", "rul_high_days")),
+                         "failure_probability", "rul_days", "rul_low_days", "rul_high_days"),
+                column_units=(("failure_probability", "percentunit"), ("rul_days", "d"),
+                              ("rul_low_days", "d"), ("rul_high_days", "d"))),
             PanelSpec(
                 "Components by risk within each horizon", "table", width=12, height=10,
                 description="Across the fleet: expected failures (sum of probabilities), the "
@@ -45,7 +47,8 @@ def dashboard() -> DashboardSpec:
                     "GROUP BY horizon_days, component_type\n"
                     "ORDER BY horizon_days, expected_failures DESC",
                 columns=("horizon_days", "component_type", "expected_failures",
-                         "max_probability", "assets_at_risk", "min_rul_days")),
+                         "max_probability", "assets_at_risk", "min_rul_days"),
+                column_units=(("max_probability", "percentunit"), ("min_rul_days", "d"))),
             PanelSpec(
                 "Expected failures by component", "barchart", width=12, height=8,
                 sql="SELECT component_type || ' (' || horizon_days || ' d)' AS component,\n"

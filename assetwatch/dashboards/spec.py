@@ -36,6 +36,10 @@ class PanelSpec:
     max_value: float | None = None
     #: value -> colour steps (the first step's value is ignored: it is the base colour)
     thresholds: tuple[tuple[float | None, str], ...] = ()
+    #: (column, unit): a unit for one column of a table
+    column_units: tuple[tuple[str, str], ...] = ()
+    #: (column, text value, colour): table cells of that column coloured by their value
+    value_colors: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def format(self) -> Literal["table", "time_series"]:
