@@ -88,7 +88,9 @@ def load_report_data(conn: psycopg.Connection, *, riskiest: int = 3,
                      demand_rows: int = 40) -> ReportData:
     """Read the fleet, the ``riskiest`` assets' last ``window`` of data and the demand table."""
     cur = conn.cursor(row_factory=dict_row)
-    generated_at = cur.execute("SELECT now() AS now").fetchone()["now"]
+    now_row = cur.execute("SELECT now() AS now").fetchone()
+    assert now_row is not None
+    generated_at = now_row["now"]
     fleet = cur.execute(_FLEET).fetchall()
     by_id = {row["asset_id"]: row for row in fleet}
     details = []
