@@ -58,7 +58,7 @@ def test_long_running_services_have_healthchecks() -> None:
             continue
         assert not check.get("disable"), name
         assert check.get("test") and check["test"][0] in ("CMD", "CMD-SHELL"), name
-        assert service.get("restart") == "unless-stopped", name
+        assert service.get("restart") in ("unless-stopped", "on-failure"), name
 
 
 def test_start_order_conditions_can_be_met() -> None:
