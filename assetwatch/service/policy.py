@@ -1,13 +1,15 @@
 """Inventory policy per part and site from the predicted demand.
 
-For each stocked part at each site with lead time ``L``:
+For each stocked part at each site with lead time ``L`` and review period ``R`` (how often the
+policy is recomputed and orders are placed; 1 day for the hourly/daily flow):
 
 * lead-time demand ``D_L``: the Poisson-binomial sum over the components that may fail within
-  ``L`` days (plus planned maintenance in that window);
+  the protection interval ``L + R`` (an order placed now arrives after ``L``, the next chance
+  to order is after ``R``), plus planned maintenance in that window;
 * reorder point = the ``service_level`` quantile of ``D_L``; safety stock = reorder point minus
   the expected lead-time demand (so the reorder point covers the lead time at the target
   service level, cycle-service definition);
-* Kanban / two-bin: a container holds ``review_days`` of expected demand (at least one part);
+* Kanban / two-bin: a container holds ``container_days`` of expected demand (at least one part);
   cards = containers to cover the reorder point plus the one being consumed (2 = two-bin);
 * stock-out flag: ``P(D_L > on hand + on order) > 1 - service_level``;
 * over-stock flag (obsolescence risk): on hand exceeds the ``service_level`` quantile of demand
@@ -33,17 +35,18 @@ log = logging.getLogger(__name__)
 
 
 def kanban_sizing(demand_per_day: float, reorder_point: float,
-                  review_days: float = 30.0) -> tuple[int, int]:
+                  container_days: float = 30.0) -> tuple[int, int]:
     """``(container quantity, number of cards)``: two bins when one container covers the
     reorder point."""
-    container = max(1, math.ceil(demand_per_day * review_days - 1e-9))
+    container = max(1, math.ceil(demand_per_day * container_days - 1e-9))
     cards = max(2, math.ceil(reorder_point / container - 1e-9) + 1)
     return container, cards
 
 
 def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None = None,
                              service_level: float = 0.95, horizon_days: int = 90,
-                             review_days: float = 30.0, computed_at: datetime | None = None,
+                             container_days: float = 30.0, review_period_days: float = 1.0,
+                             computed_at: datetime | None = None,
                              max_prediction_age_days: float = 30.0) -> int:
     """Compute and store the policy of every stocked part at every site; return the rows.
 
@@ -68,14 +71,15 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     for key in (k for k, ok in zip(keys, known, strict=True) if not ok):
         log.warning("no lead time for part %s at site %s; no policy", *key)
     lead_days = np.array([lead.get(k, 0.0) for k in keys])
+    protection = lead_days + review_period_days
     # planned maintenance inside each key's own windows
-    lead_plan = _planned_in(conn, as_of, keys, lead_days)
-    long_plan = _planned_in(conn, as_of, keys, lead_days + horizon_days)
+    lead_plan = _planned_in(conn, as_of, keys, protection)
+    long_plan = _planned_in(conn, as_of, keys, protection + horizon_days)
     h_plan = np.array([horizon_plan.get(k, np.zeros(1))[0] for k in keys])
 
-    d_lead = terms.distribution(0.0, lead_days)
+    d_lead = terms.distribution(0.0, protection)
     d_horizon = terms.distribution(0.0, float(horizon_days))
-    d_long = terms.distribution(0.0, lead_days + horizon_days)
+    d_long = terms.distribution(0.0, protection + horizon_days)
     rop = d_lead.quantile(service_level) + np.ceil(lead_plan - 1e-9)
     expected_lead = d_lead.mean + lead_plan
     per_day = (d_horizon.mean + h_plan) / horizon_days
@@ -89,7 +93,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     for g, (part_no, site_id) in enumerate(keys):
         if not known[g]:
             continue
-        container, cards = kanban_sizing(float(per_day[g]), float(rop[g]), review_days)
+        container, cards = kanban_sizing(float(per_day[g]), float(rop[g]), container_days)
         excess = max(0.0, float(on_hand[g] - long_upper[g] - container))
         records.append((
             computed_at, part_no, site_id, float(lead_days[g]), service_level,

@@ -70,7 +70,7 @@ def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dic
 
 def test_kanban_sizing_is_two_bin_for_slow_movers() -> None:
     assert kanban_sizing(0.01, 1.0) == (1, 2)
-    assert kanban_sizing(1.0, 45.0, review_days=30) == (30, 3)
+    assert kanban_sizing(1.0, 45.0, container_days=30) == (30, 3)
 
 
 def test_inventory_policy_flags(fleet_db: tuple[psycopg.Connection, dict],
@@ -82,7 +82,7 @@ def test_inventory_policy_flags(fleet_db: tuple[psycopg.Connection, dict],
                  " AND site_id = 'site-02'")
     conn.execute("UPDATE stock SET on_hand = 50 WHERE part_no = 'FLT-AIR-75'"
                  " AND site_id = 'site-02'")
-    n = compute_inventory_policy(conn, as_of=AS_OF, service_level=0.95)
+    n = compute_inventory_policy(conn, as_of=AS_OF, service_level=0.95, review_period_days=0.0)
     assert n > 0
     policy = {r[0]: r[1:] for r in conn.execute(
         "SELECT part_no, reorder_point, safety_stock, stockout_risk, overstock,"
