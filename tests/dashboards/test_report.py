@@ -106,3 +106,8 @@ def test_report_renders_with_visible_plots_in_chromium(report: Path, tmp_path: P
     assert _count(rows, (0x1F, 0x77, 0xB4)) > 500   # sensor lines (blue)
     assert _count(rows, (0xF5, 0xD4, 0xD4), tolerance=12) > 2000  # anomaly spans (pale red)
     assert _count(rows, (0xD6, 0x27, 0x28), tolerance=30) > 200   # critical badges and bars
+
+
+def test_report_of_an_empty_database_says_so(fresh_settings: Settings, tmp_path: Path) -> None:
+    text = write_report(fresh_settings, tmp_path).read_text()
+    assert "No asset has data yet" in text and "No demand forecast yet" in text
