@@ -3,8 +3,9 @@
 Rows are upserted: a part, model, site or failure mode in the file replaces the stored one.
 Kits, BOM entries, maintenance tasks and failure-mode sensors are replaced as a whole for every
 kit, (model, component type), (model, task) and failure mode that the file mentions. A
-``site_id`` of ``*`` applies a lead time (as the part's default) or a stock level (to every site
-known after loading) to all sites; site-specific rows win over ``*`` rows.
+``site_id`` of ``*`` applies a lead time (as the part's default) or a stock level to all sites:
+to every site known after loading, and (``stock_default``) to each site registered later;
+site-specific rows win over ``*`` rows.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def load_masterdata(settings_or_conn: Settings | psycopg.Connection, path: Path 
 def load_sample_masterdata(conn: psycopg.Connection) -> LoadSummary:
     """Load the sample master data of the simulated fleet (models CP-200 and SC-75).
 
-    Call it after the fleet's sites are registered: stock rows for ``*`` go to every
-    registered site, and the sample's site-specific rows for sites the fleet lacks are skipped.
+    Stock rows for ``*`` go to every site, registered now or later; the sample's site-specific
+    rows (lead times, stock) for sites not registered yet are skipped, so load it after the
+    fleet's sites are registered to keep them.
     """
     return load_masterdata(conn, sample_path(), skip_unknown_sites=True)
 
@@ -197,6 +199,11 @@ def _write_stock(cur: psycopg.Cursor, data: MasterData, count: dict[str, int]) -
     sql = ("INSERT INTO stock (part_no, site_id, on_hand, on_order) VALUES (%s, %s, %s, %s)"
            " ON CONFLICT (part_no, site_id) DO UPDATE SET on_hand = EXCLUDED.on_hand,"
            " on_order = EXCLUDED.on_order, updated_at = now()")
+    cur.executemany(
+        "INSERT INTO stock_default (part_no, on_hand, on_order) VALUES (%s, %s, %s)"
+        " ON CONFLICT (part_no) DO UPDATE SET on_hand = EXCLUDED.on_hand,"
+        " on_order = EXCLUDED.on_order",
+        [(r["part_no"], r["on_hand"], r["on_order"] or 0) for r in everywhere])
     if everywhere:
         sites = [r[0] for r in cur.execute("SELECT site_id FROM site ORDER BY site_id")]
         explicit = {(r["part_no"], r["site_id"]) for r in specific}

@@ -132,3 +132,15 @@ def test_yaml_source(empty_db: psycopg.Connection, tmp_path: Path) -> None:
     with pytest.raises(MasterDataError) as caught:
         load_masterdata(empty_db, doc)
     assert caught.value.problems[0].row == "parts[1]"
+
+
+def test_sites_registered_after_the_master_data_get_the_default_stock(
+        empty_db: psycopg.Connection) -> None:
+    from assetwatch.service.masterdata_load import load_sample_masterdata
+
+    load_sample_masterdata(empty_db)
+    assert empty_db.execute("SELECT count(*) FROM stock").fetchone() == (0,)
+    empty_db.execute("INSERT INTO site (site_id, name) VALUES ('site-05', 'Late')")
+    stock = dict(empty_db.execute("SELECT part_no, on_hand FROM stock WHERE site_id ="
+                                  " 'site-05'").fetchall())
+    assert stock["BRG-6309-C3"] == 2 and stock["OIL-SC46-5L"] == 12
