@@ -77,3 +77,22 @@ def test_migration_is_safe_when_the_role_exists(make_database) -> None:
     with psycopg.connect(settings.db_url) as conn:
         assert conn.execute("SELECT has_table_privilege('assetwatch_reader', 'v_fleet_health',"
                             " 'SELECT')").fetchone()[0]
+
+
+def test_reader_login_lets_grafana_connect_and_read_views(seeded_settings: Settings) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    from assetwatch.dashboards.reader import enable_reader_login
+
+    parts = urlsplit(seeded_settings.db_url)
+    reader_url = urlunsplit(parts._replace(
+        netloc=f"assetwatch_reader:pw-test@{parts.hostname}:{parts.port}"))
+    enable_reader_login(seeded_settings, "pw-test")
+    try:
+        with psycopg.connect(reader_url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("assetwatch_reader",)
+            assert conn.execute("SELECT count(*) FROM v_fleet_health").fetchone()[0] == 3
+            assert _denied(conn, "SELECT count(*) FROM telemetry")
+    finally:
+        with psycopg.connect(seeded_settings.db_url, autocommit=True) as conn:
+            conn.execute("ALTER ROLE assetwatch_reader NOLOGIN PASSWORD NULL")
