@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time as clock
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+REPORT_EVERY_S = 60.0
 
 
 @dataclass
@@ -75,7 +77,10 @@ class ScoringSummary:
     stale_opened: int = 0
     assets: int = 0
     assets_locked_elsewhere: int = 0
-    score_commits: list[tuple[float, datetime]] = field(default_factory=list, repr=False)
+    #: with ``record_commits``: per commit, its wall-clock time and how many samples of each
+    #: timestamp it scored (for end-to-end latency figures)
+    score_commits: list[tuple[float, Counter[datetime]]] = field(default_factory=list,
+                                                                repr=False)
 
     def __iadd__(self, other: ScoringSummary) -> ScoringSummary:
         self.samples += other.samples
@@ -106,7 +111,7 @@ class DetectionWorker:
     stale_after_s
         Silence after which an asset gets a staleness event.
     record_commits
-        Keep ``(commit wall time, newest sample time)`` per commit, for latency benchmarks.
+        Keep ``(commit wall time, samples per timestamp)`` per commit, for latency figures.
     """
 
     def __init__(self, settings: Settings, *, detector: str = DEFAULT_DETECTOR,
@@ -188,7 +193,8 @@ class DetectionWorker:
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
             rows = store.pending_samples(conn, since, self.settle_s, self.max_samples)
             scores: list[tuple[datetime, int, str, float]] = []
-            newest: datetime | None = None
+            saved: list[tuple[int, AssetState, datetime, int, bool]] = []
+            resumed: dict[int, datetime] = {}
             i = 0
             while i < len(rows):
                 asset_id = rows[i][0]
@@ -200,20 +206,20 @@ class DetectionWorker:
                 summary.events_opened += store.write_events(
                     conn, asset_id, self.detector, state.events.drain())
                 if asset_id in checkpoints:
-                    store.close_stale_events(conn, self.detector, asset_id, rows[i][1])
-                last = rows[j - 1][1]
-                newest = last if newest is None or last > newest else newest
-                store.write_checkpoint(conn, asset_id, self.detector, state, last,
-                                       state.detector.n_learned, state.detector.is_warm)
+                    resumed[asset_id] = rows[i][1]
+                saved.append((asset_id, state, rows[j - 1][1], state.detector.n_learned,
+                              state.detector.is_warm))
                 summary.samples += j - i
                 summary.assets += 1
                 i = j
             if scores:
                 summary.scores = store.insert_scores(conn, scores)
+            store.write_checkpoints(conn, self.detector, saved)
+            store.close_stale_events(conn, self.detector, resumed)
             summary.stale_opened = store.open_stale_events(
                 conn, self.detector, locked, self.stale_after_s)
-        if self.record_commits and newest is not None:
-            summary.score_commits.append((clock.time(), newest))
+        if self.record_commits and rows:
+            summary.score_commits.append((clock.time(), Counter(r[1] for r in rows)))
         return summary, len(rows) >= self.max_samples
 
     def _score_asset(self, state: AssetState, asset_id: int, rows: list, names: dict[int, str],
@@ -256,6 +262,8 @@ def run_detection(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worke
     """
     stop = stop or threading.Event()
     backoff = 1.0
+    totals = ScoringSummary()
+    reported = clock.monotonic()
     with DetectionWorker(settings, detector=detector, worker=worker, workers=workers,
                          **options) as job:  # type: ignore[arg-type]
         while not stop.is_set():
@@ -270,9 +278,13 @@ def run_detection(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worke
             backoff = 1.0
             if on_round is not None:
                 on_round(summary)
-            if summary.samples:
-                log.info("scored %d samples of %d assets: %d scores, %d events, %d stale",
-                         summary.samples, summary.assets, summary.scores,
-                         summary.events_opened, summary.stale_opened)
-            else:
+            summary.score_commits = []
+            totals += summary
+            if clock.monotonic() - reported >= REPORT_EVERY_S:
+                log.info("scored %d samples: %d scores, %d anomaly events, %d stale events",
+                         totals.samples, totals.scores, totals.events_opened,
+                         totals.stale_opened)
+                totals = ScoringSummary()
+                reported = clock.monotonic()
+            if not summary.samples:
                 stop.wait(poll_s)

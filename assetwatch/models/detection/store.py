@@ -25,7 +25,7 @@ __all__ = [
     "pending_samples",
     "read_checkpoints",
     "sensor_names",
-    "write_checkpoint",
+    "write_checkpoints",
     "write_events",
 ]
 
@@ -84,14 +84,20 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
     """
     assets = list(since)
     starts = [since[a] for a in assets]
+    # LATERAL: one index range scan per asset on (asset_id, time); a plain join lets the
+    # planner guess a large share of the table and choose a sequential scan.
     return conn.execute(
-        "SELECT t.asset_id, t.time, array_agg(t.sensor_id), array_agg(t.value)"
-        " FROM unnest(%s::int[], %s::timestamptz[]) AS c(asset_id, since)"
-        " JOIN telemetry t ON t.asset_id = c.asset_id"
+        "SELECT c.asset_id, s.time, s.sensor_ids, s.values"
+        " FROM unnest(%(assets)s::int[], %(since)s::timestamptz[]) AS c(asset_id, since)"
+        " CROSS JOIN LATERAL ("
+        "  SELECT t.time, array_agg(t.sensor_id) AS sensor_ids, array_agg(t.value) AS values"
+        "  FROM telemetry t WHERE t.asset_id = c.asset_id"
         "  AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
-        "  AND t.time <= clock_timestamp() - make_interval(secs => %s)"
-        " GROUP BY t.asset_id, t.time ORDER BY t.asset_id, t.time LIMIT %s",
-        (assets, starts, settle_s, limit),
+        "  AND t.time <= clock_timestamp() - make_interval(secs => %(settle)s)"
+        "  GROUP BY t.time ORDER BY t.time LIMIT %(limit)s) AS s"
+        " ORDER BY c.asset_id, s.time LIMIT %(limit)s",
+        {"assets": assets, "since": starts, "settle": settle_s, "limit": limit},
+        prepare=False,
     ).fetchall()
 
 
@@ -145,27 +151,41 @@ def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
     return opened
 
 
-def write_checkpoint(conn: psycopg.Connection, asset_id: int, detector: str, state: Any,
-                     scored_until: datetime, samples: int, warm: bool) -> None:
-    """Store the pickled state and how far scoring got, in the caller's transaction."""
+def write_checkpoints(conn: psycopg.Connection, detector: str,
+                      rows: Sequence[tuple[int, Any, datetime, int, bool]]) -> None:
+    """Store ``(asset_id, state, scored_until, samples, warm)`` per asset, pickling ``state``.
+
+    One statement over arrays, in the caller's transaction.
+    """
+    if not rows:
+        return
     conn.execute(
-        "INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until, samples, warm,"
-        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, now())"
+        "INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until, samples,"
+        " warm, updated_at)"
+        " SELECT r.asset_id, %s, r.state, r.scored_until, r.samples, r.warm, now()"
+        " FROM unnest(%s::int[], %s::bytea[], %s::timestamptz[], %s::bigint[], %s::bool[])"
+        "  AS r(asset_id, state, scored_until, samples, warm)"
         " ON CONFLICT (asset_id, detector) DO UPDATE SET state = EXCLUDED.state,"
         " scored_until = EXCLUDED.scored_until, samples = EXCLUDED.samples,"
         " warm = EXCLUDED.warm, updated_at = now()",
-        (asset_id, detector, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),
-         scored_until, samples, warm),
+        (detector, [r[0] for r in rows],
+         [pickle.dumps(r[1], protocol=pickle.HIGHEST_PROTOCOL) for r in rows],
+         [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows]),
     )
 
 
-def close_stale_events(conn: psycopg.Connection, detector: str, asset_id: int,
-                       resumed_at: datetime) -> int:
-    """Close the open staleness event of an asset that reports again; return how many."""
+def close_stale_events(conn: psycopg.Connection, detector: str,
+                       resumed: dict[int, datetime]) -> int:
+    """Close the open staleness events of assets reporting again (``asset_id -> first new
+    reading``); return how many were closed."""
+    if not resumed:
+        return 0
     cur = conn.execute(
-        "UPDATE anomaly_event SET ended_at = %s WHERE asset_id = %s AND detector = %s"
-        " AND kind = 'stale' AND ended_at IS NULL",
-        (resumed_at, asset_id, detector),
+        "UPDATE anomaly_event e SET ended_at = r.resumed_at"
+        " FROM unnest(%s::int[], %s::timestamptz[]) AS r(asset_id, resumed_at)"
+        " WHERE e.asset_id = r.asset_id AND e.detector = %s AND e.kind = 'stale'"
+        " AND e.ended_at IS NULL",
+        (list(resumed), list(resumed.values()), detector),
     )
     return cur.rowcount
 
@@ -188,5 +208,6 @@ def open_stale_events(conn: psycopg.Connection, detector: str, assets: Sequence[
         "                  AND e.detector = c.detector AND e.kind = 'stale'"
         "                  AND e.ended_at IS NULL)",
         {"detector": detector, "assets": list(assets), "after": stale_after_s},
+        prepare=False,
     )
     return cur.rowcount

@@ -29,7 +29,7 @@ __all__ = ["DECADES", "TailCalibrator", "score_of_probability"]
 #: decades of rarity spanned by the score scale: score 1.0 <=> p <= 10 ** -DECADES
 DECADES = 4.0
 _TAIL_QUANTILE = 0.9
-_MAX_POINTS = 2048
+_MAX_POINTS = 256
 
 
 def score_of_probability(p: float) -> float:
