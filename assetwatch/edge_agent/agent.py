@@ -27,7 +27,12 @@ from typing import Any
 
 from assetwatch import __version__
 from assetwatch.core.wire import AssetStatus, encode_event, encode_status
-from assetwatch.edge_agent.errors import AgentConfigError, EdgeError, RemoteConfigError
+from assetwatch.edge_agent.errors import (
+    AgentConfigError,
+    CheckpointMismatch,
+    EdgeError,
+    RemoteConfigError,
+)
 from assetwatch.edge_agent.link import AssetLink, MqttEndpoint
 from assetwatch.edge_agent.publisher import Publisher
 from assetwatch.edge_agent.remote_config import (
@@ -156,7 +161,11 @@ class EdgeAgent:
         self.spool = spool
         checkpoint = spool.get_meta("source_checkpoint")
         if checkpoint is not None:
-            self.source.restore(checkpoint)
+            try:
+                self.source.restore(checkpoint)
+            except CheckpointMismatch as e:
+                log.warning("%s; the source starts from its beginning (spooled messages are "
+                            "still sent)", e)
         now = time.monotonic()
         for asset, readings in spool.load_journal().items():
             if asset in self._open:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from assetwatch.errors import AssetwatchError
 
-__all__ = ["AgentConfigError", "CsvReplayError", "EdgeError", "RemoteConfigError"]
+__all__ = [
+    "AgentConfigError", "CheckpointMismatch", "CsvReplayError", "EdgeError", "RemoteConfigError",
+]
 
 
 class EdgeError(AssetwatchError):
@@ -21,6 +23,10 @@ class AgentConfigError(EdgeError):
 
 class CsvReplayError(EdgeError):
     """A replayed CSV file is malformed; the message names the file and line."""
+
+
+class CheckpointMismatch(EdgeError):
+    """The spool's source checkpoint was written by another source or run."""
 
 
 class RemoteConfigError(ValueError):

@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 
 from assetwatch.edge_agent.catalogue import model_spec
-from assetwatch.edge_agent.errors import EdgeError
+from assetwatch.edge_agent.errors import CheckpointMismatch
 from assetwatch.edge_agent.fleet import Fleet
 from assetwatch.edge_agent.lifecycle import DAY_MS, AssetTimeline, build_timeline, load_factor
 from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
@@ -124,8 +124,9 @@ class FleetSimulator(Source):
     def restore(self, checkpoint: str) -> None:
         state = json.loads(checkpoint)
         if (state.get("start_ms"), state.get("seed")) != (self._start_ms, self.fleet.seed):
-            raise EdgeError("the spool holds a checkpoint of another simulated run (other start "
-                            "or seed); give the same --start and --seed, or another spool")
+            raise CheckpointMismatch("the spool's checkpoint is of another simulated run (other "
+                                     "start or seed); give the same --start and --seed to "
+                                     "resume it")
         for tag in self._next_ms:
             if tag in state["next_ms"]:
                 self._next_ms[tag] = int(state["next_ms"][tag])
