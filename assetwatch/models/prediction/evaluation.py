@@ -16,6 +16,7 @@ Two views of the same question:
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import psycopg
