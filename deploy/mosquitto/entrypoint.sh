@@ -1,12 +1,12 @@
 #!/bin/sh
-# Start Mosquitto with the users and ACL that the broker-auth job wrote to the shared
+# Start Mosquitto with the users and ACL that the fleet-setup job wrote to the shared
 # assetwatch volume: copy them where only the broker's own user can read them, then exec.
 set -eu
 src=/var/lib/assetwatch/mosquitto/auth
 dst=/mosquitto/data/auth
 for f in passwords acl; do
     if [ ! -s "$src/$f" ]; then
-        echo "entrypoint: $src/$f is missing; the broker-auth job must run first" >&2
+        echo "entrypoint: $src/$f is missing; the fleet-setup job must run first" >&2
         exit 1
     fi
 done

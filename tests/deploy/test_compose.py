@@ -21,9 +21,9 @@ from assetwatch.cli import build_parser
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-ONE_SHOT = {"migrate", "broker-auth"}
+ONE_SHOT = {"migrate", "fleet-setup"}
 REQUIRED = {"timescaledb", "mosquitto", "grafana", "prefect-server", "ingest", "detector-0",
-            "detector-1", "flow-worker", "site-sim", "migrate", "broker-auth"}
+            "detector-1", "flow-worker", "site-sim", "migrate", "fleet-setup"}
 _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}")
 
 
@@ -73,8 +73,8 @@ def test_start_order_conditions_can_be_met() -> None:
             else:
                 assert condition == "service_started", (name, condition)
     order = _start_order()
-    assert order.index("timescaledb") < order.index("migrate") < order.index("broker-auth")
-    assert order.index("broker-auth") < order.index("mosquitto") < order.index("ingest")
+    assert order.index("timescaledb") < order.index("migrate") < order.index("fleet-setup")
+    assert order.index("fleet-setup") < order.index("mosquitto") < order.index("ingest")
     assert order.index("mosquitto") < order.index("site-sim")
     assert order.index("prefect-server") < order.index("flow-worker")
     assert order.index("migrate") < order.index("grafana")
@@ -121,7 +121,7 @@ def test_files_the_containers_read_exist() -> None:
     mounts = {"/assetwatch": ROOT / "deploy", "/app/deploy": ROOT / "deploy",
               "/etc/grafana/provisioning": ROOT / "deploy/grafana/provisioning"}
     referenced = [SERVICES["mosquitto"]["entrypoint"][-1], "/assetwatch/mosquitto/mosquitto.conf",
-                  SERVICES["broker-auth"]["command"][-1]]
+                  SERVICES["fleet-setup"]["command"][-1]]
     conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
     referenced += re.findall(r"^include_dir (\S+)", conf, re.MULTILINE)
     for path in referenced:
