@@ -179,3 +179,24 @@ def test_silent_asset_gets_a_stale_event_closed_by_its_next_reading(
     assert kind == "stale"
     assert started == old + timedelta(seconds=WARMUP + 4)
     assert ended == resumed
+
+
+def test_staleness_follows_each_assets_own_reporting_interval(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["SLOW-1"])
+    rng = random.Random(10)
+    n = WARMUP + 5
+    start = datetime.now(UTC) - timedelta(minutes=30) - timedelta(minutes=15) * (n - 1)
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        ids_by_name = dict(conn.execute("SELECT name, sensor_id FROM sensor WHERE asset_id = %s",
+                                        (ids["SLOW-1"],)).fetchall())
+        with conn.cursor().copy("COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN"
+                                ) as copy:
+            for i in range(n):
+                for name, value in _sample(rng).items():
+                    copy.write_row((start + timedelta(minutes=15) * i, ids["SLOW-1"],
+                                    ids_by_name[name], value))
+    # silent for 30 minutes: two of its 15-minute intervals, not ten
+    assert score_pending(fresh_settings, stale_after_s=60, **PARAMS).stale_opened == 0
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        interval = conn.execute("SELECT sample_interval_s FROM detector_checkpoint").fetchone()
+    assert interval == (pytest.approx(900.0),)

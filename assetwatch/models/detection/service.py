@@ -23,8 +23,9 @@ transaction as the scores, so a crash loses only uncommitted work, which is redo
 **Warm-up is explicit.** Until the detector has learned ``warmup`` samples of an asset, no
 scores are written and no events open (``detector_checkpoint.warm`` is false).
 
-**Staleness.** An asset with a checkpoint and no reading for ``stale_after_s`` seconds gets an
-``anomaly_event`` of kind ``'stale'``; it is closed by the asset's next reading.
+**Staleness.** An asset with a checkpoint and no reading for ``stale_after_s`` seconds and for
+ten of its own typical reporting intervals gets an ``anomaly_event`` of kind ``'stale'``
+(started at its last reading); the asset's next reading closes it.
 """
 
 from __future__ import annotations
@@ -61,10 +62,21 @@ REPORT_EVERY_S = 60.0
 
 @dataclass
 class AssetState:
-    """What a checkpoint holds for one (asset, detector): the model and its event tracker."""
+    """What a checkpoint holds for one (asset, detector): the model, its event tracker, and
+    the asset's typical reporting interval (an exponentially weighted mean of the gaps)."""
 
     detector: Detector
     events: EventTracker
+    interval_s: float | None = None
+    last_time: datetime | None = None
+
+    def note_time(self, time: datetime) -> None:
+        if self.last_time is not None:
+            gap = (time - self.last_time).total_seconds()
+            if gap > 0:
+                self.interval_s = gap if self.interval_s is None else (
+                    0.95 * self.interval_s + 0.05 * gap)
+        self.last_time = time
 
 
 @dataclass
@@ -193,7 +205,7 @@ class DetectionWorker:
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
             rows = store.pending_samples(conn, since, self.settle_s, self.max_samples)
             scores: list[tuple[datetime, int, str, float]] = []
-            saved: list[tuple[int, AssetState, datetime, int, bool]] = []
+            saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
             resumed: dict[int, datetime] = {}
             i = 0
             while i < len(rows):
@@ -208,7 +220,7 @@ class DetectionWorker:
                 if asset_id in checkpoints:
                     resumed[asset_id] = rows[i][1]
                 saved.append((asset_id, state, rows[j - 1][1], state.detector.n_learned,
-                              state.detector.is_warm))
+                              state.detector.is_warm, state.interval_s))
                 summary.samples += j - i
                 summary.assets += 1
                 i = j
@@ -229,6 +241,7 @@ class DetectionWorker:
         close_level = tracker.close_level
         name = self.detector
         for _, time, sensor_ids, values in rows:
+            state.note_time(time)
             sample = {names.get(s, str(s)): v for s, v in zip(sensor_ids, values, strict=True)}
             warm = detector.is_warm
             score = detector.score_learn_one(sample)

@@ -152,25 +152,26 @@ def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
 
 
 def write_checkpoints(conn: psycopg.Connection, detector: str,
-                      rows: Sequence[tuple[int, Any, datetime, int, bool]]) -> None:
-    """Store ``(asset_id, state, scored_until, samples, warm)`` per asset, pickling ``state``.
-
-    One statement over arrays, in the caller's transaction.
-    """
+                      rows: Sequence[tuple[int, Any, datetime, int, bool, float | None]]
+                      ) -> None:
+    """Store ``(asset_id, state, scored_until, samples, warm, sample_interval_s)`` per asset,
+    pickling ``state``; one statement over arrays, in the caller's transaction."""
     if not rows:
         return
     conn.execute(
         "INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until, samples,"
-        " warm, updated_at)"
-        " SELECT r.asset_id, %s, r.state, r.scored_until, r.samples, r.warm, now()"
-        " FROM unnest(%s::int[], %s::bytea[], %s::timestamptz[], %s::bigint[], %s::bool[])"
-        "  AS r(asset_id, state, scored_until, samples, warm)"
+        " warm, sample_interval_s, updated_at)"
+        " SELECT r.asset_id, %s, r.state, r.scored_until, r.samples, r.warm, r.interval, now()"
+        " FROM unnest(%s::int[], %s::bytea[], %s::timestamptz[], %s::bigint[], %s::bool[],"
+        "             %s::real[]) AS r(asset_id, state, scored_until, samples, warm, interval)"
         " ON CONFLICT (asset_id, detector) DO UPDATE SET state = EXCLUDED.state,"
         " scored_until = EXCLUDED.scored_until, samples = EXCLUDED.samples,"
-        " warm = EXCLUDED.warm, updated_at = now()",
+        " warm = EXCLUDED.warm, sample_interval_s = EXCLUDED.sample_interval_s,"
+        " updated_at = now()",
         (detector, [r[0] for r in rows],
          [pickle.dumps(r[1], protocol=pickle.HIGHEST_PROTOCOL) for r in rows],
-         [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows]),
+         [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
+         [r[5] for r in rows]),
     )
 
 
@@ -191,23 +192,29 @@ def close_stale_events(conn: psycopg.Connection, detector: str,
 
 
 def open_stale_events(conn: psycopg.Connection, detector: str, assets: Sequence[int],
-                      stale_after_s: float) -> int:
-    """Open a staleness event for each asset silent for ``stale_after_s``; return how many.
+                      stale_after_s: float, intervals: float = 10.0) -> int:
+    """Open a staleness event for each silent asset; return how many were opened.
 
-    Only assets the detector has seen (that have a checkpoint) can go stale; the event starts
-    at the asset's last scored reading and stays open until readings arrive again.
+    An asset is silent when it has sent no reading for ``stale_after_s`` seconds and for
+    ``intervals`` times its own typical reporting interval (so an asset reporting every 15
+    minutes is not stale after two). Only assets the detector has seen (that have a
+    checkpoint) can go stale; the event starts at the asset's last scored reading and stays
+    open until readings arrive again.
     """
     cur = conn.execute(
         "INSERT INTO anomaly_event (asset_id, detector, kind, started_at)"
         " SELECT c.asset_id, c.detector, 'stale', c.scored_until FROM detector_checkpoint c"
+        " CROSS JOIN LATERAL (SELECT now() - make_interval(secs => greatest(%(after)s,"
+        "   %(intervals)s * coalesce(c.sample_interval_s, 0))) AS horizon) AS h"
         " WHERE c.detector = %(detector)s AND c.asset_id = ANY(%(assets)s)"
-        "  AND c.scored_until < now() - make_interval(secs => %(after)s)"
+        "  AND c.scored_until < h.horizon"
         "  AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.asset_id = c.asset_id"
-        "                  AND t.time > now() - make_interval(secs => %(after)s))"
+        "                  AND t.time > h.horizon)"
         "  AND NOT EXISTS (SELECT 1 FROM anomaly_event e WHERE e.asset_id = c.asset_id"
         "                  AND e.detector = c.detector AND e.kind = 'stale'"
         "                  AND e.ended_at IS NULL)",
-        {"detector": detector, "assets": list(assets), "after": stale_after_s},
+        {"detector": detector, "assets": list(assets), "after": stale_after_s,
+         "intervals": intervals},
         prepare=False,
     )
     return cur.rowcount
