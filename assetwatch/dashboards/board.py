@@ -24,6 +24,8 @@ from assetwatch.dashboards.sql_query import DATASOURCE, SqlQuery, SqlQueryBuilde
 __all__ = ["build_dashboard", "dashboard_json", "to_json_text"]
 
 _GRID_COLUMNS = 24
+#: Where a click on an asset tag goes: the asset-detail dashboard, same time range.
+ASSET_DETAIL_URL = "/d/aw-asset-detail/asset-detail?var-asset=${__value.raw}&${__url_time_range}"
 
 
 class _SqlAnnotationTarget(cogbuilder.Builder[Any]):
@@ -48,6 +50,8 @@ def build_dashboard(spec: DashboardSpec) -> model.Dashboard:
         .time(spec.time_from, "now")
         .refresh(spec.refresh)
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .link(dash.DashboardLink("assetwatch").type(model.DashboardLinkType.DASHBOARDS)
+              .tags(["assetwatch"]).as_dropdown(True).keep_time(True).include_vars(False))
     )
     for variable in spec.variables:
         builder = builder.with_variable(_variable(variable))
@@ -130,6 +134,9 @@ def _panel(spec: PanelSpec, panel_id: int, grid: model.GridPos) -> cogbuilder.Bu
         panel = panel.decimals(spec.decimals)
     if spec.max_value is not None:
         panel = panel.min(0).max(spec.max_value)
+    if spec.asset_link:
+        panel = panel.override_by_name(spec.asset_link, [model.DynamicConfigValue(
+            id_val="links", value=[{"title": "Asset detail", "url": ASSET_DETAIL_URL}])])
     for column, unit in spec.column_units:
         panel = panel.override_by_name(column, [model.DynamicConfigValue(id_val="unit",
                                                                          value=unit)])

@@ -71,6 +71,7 @@ def dashboard() -> DashboardSpec:
                          "open_tickets", "predicted_risk", "risk_horizon_days",
                          "riskiest_component", "min_rul_days", "data_state",
                          "last_reading_at"),
+                asset_link="asset_tag",
                 column_units=(("predicted_risk", "percentunit"), ("min_rul_days", "d"),
                               ("anomaly_score", "none")),
                 value_colors=_HEALTH_COLOURS),

@@ -76,6 +76,7 @@ def dashboard() -> DashboardSpec:
                     "ORDER BY expected_claim_cost DESC, asset_tag",
                 columns=("site_id", "asset_tag", "component_type", "serial_no", "part_no",
                          "warranty_end", "failure_probability", "expected_claim_cost"),
+                asset_link="asset_tag",
                 column_units=(("failure_probability", "percentunit"),
                               ("expected_claim_cost", "currencyEUR"))),
         ),

@@ -56,7 +56,8 @@ def dashboard() -> DashboardSpec:
                     "FROM v_device_completeness\n"
                     "ORDER BY completeness, site_id, asset_tag",
                 columns=("site_id", "asset_tag", "first_seq", "last_seq", "batches",
-                         "missing_batches", "completeness", "last_committed_at")),
+                         "missing_batches", "completeness", "last_committed_at"),
+                asset_link="asset_tag"),
             PanelSpec(
                 "Detector lag", "table", width=12, height=9,
                 description="How far each detector's scoring trails the asset's newest "
@@ -69,6 +70,7 @@ def dashboard() -> DashboardSpec:
                     "ORDER BY detector_lag_s DESC NULLS FIRST, d.asset_tag, d.detector",
                 columns=("site_id", "asset_tag", "detector", "warm", "samples",
                          "last_reading_at", "scored_until", "detector_lag_s"),
+                asset_link="asset_tag",
                 column_units=(("detector_lag_s", "s"),)),
             PanelSpec(
                 "Flow runs by state", "barchart", width=8, height=8,

@@ -32,6 +32,7 @@ def dashboard() -> DashboardSpec:
                     "WHERE rank <= 10 ORDER BY horizon_days, failure_probability DESC",
                 columns=("horizon_days", "asset_tag", "site_id", "component_type",
                          "failure_probability", "rul_days", "rul_low_days", "rul_high_days"),
+                asset_link="asset_tag",
                 column_units=(("failure_probability", "percentunit"), ("rul_days", "d"),
                               ("rul_low_days", "d"), ("rul_high_days", "d"))),
             PanelSpec(

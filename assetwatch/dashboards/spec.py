@@ -36,6 +36,8 @@ class PanelSpec:
     max_value: float | None = None
     #: value -> colour steps (the first step's value is ignored: it is the base colour)
     thresholds: tuple[tuple[float | None, str], ...] = ()
+    #: a column holding asset tags: its cells link to the asset-detail dashboard
+    asset_link: str | None = None
     #: (column, unit): a unit for one column of a table
     column_units: tuple[tuple[str, str], ...] = ()
     #: (column, text value, colour): table cells of that column coloured by their value

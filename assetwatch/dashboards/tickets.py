@@ -92,7 +92,8 @@ def dashboard() -> DashboardSpec:
                     "FROM v_service_ticket WHERE status <> 'closed'\n"
                     "ORDER BY priority, due_at NULLS LAST, opened_at",
                 columns=("ticket_id", "site_id", "asset_tag", "failure_mode", "status",
-                         "priority", "risk", "due_at", "opened_at", "age_days", "kit_lines")),
+                         "priority", "risk", "due_at", "opened_at", "age_days", "kit_lines"),
+                asset_link="asset_tag"),
             PanelSpec(
                 "Resolutions", "table", width=12, height=8,
                 sql="SELECT resolution_code, count(*) AS tickets,\n"

@@ -80,3 +80,14 @@ def test_every_panel_uses_grafana_time_macros_where_it_reads_time_series() -> No
         for panel in spec.panels:
             if panel.kind == "timeseries":
                 assert "$__timeFilter(" in panel.sql, (spec.uid, panel.title)
+
+
+def test_asset_links_point_at_the_asset_detail_dashboard_and_its_variable() -> None:
+    from assetwatch.dashboards.board import ASSET_DETAIL_URL
+
+    detail = next(s for s in SPECS if s.uid == "aw-asset-detail")
+    assert ASSET_DETAIL_URL.startswith(f"/d/{detail.uid}/")
+    assert f"var-{detail.variables[0].name}=" in ASSET_DETAIL_URL
+    linked = [p for s in SPECS for p in s.panels if p.asset_link]
+    assert len(linked) >= 4
+    assert all(p.asset_link in p.columns for p in linked)
