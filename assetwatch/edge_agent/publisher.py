@@ -44,6 +44,7 @@ class _Lane:
     live_mark: int  # rows with id <= live_mark existed at connection time: the backlog
     back_cursor: int = 0
     live_cursor: int = 0
+    credit: float = 0.0
     inflight: dict[int, OutboxRow] = field(default_factory=dict)
 
 
@@ -137,18 +138,26 @@ class Publisher:
         if free <= 0:
             return
         asset = link.asset_tag
-        rows: list[OutboxRow] = []
         backlog_left = lane.back_cursor < lane.live_mark
-        back_quota = max(1, round(free * self.backfill_share)) if backlog_left else 0
-        live = self.spool.fetch(asset, lane.live_cursor, None, free - back_quota)
+        k_back = 0
         if backlog_left:
-            back = self.spool.fetch(asset, lane.back_cursor, lane.live_mark, free - len(live))
-            if len(back) < free - len(live):
+            # Weighted round robin across rounds: the backlog earns ``backfill_share`` of a
+            # slot per free slot, so even a window of one alternates between the lanes.
+            lane.credit += free * self.backfill_share
+            k_back = min(free, int(lane.credit))
+            lane.credit -= k_back
+        live = self.spool.fetch(asset, lane.live_cursor, None, free - k_back)
+        rows: list[OutboxRow] = []
+        if backlog_left:
+            want = free - len(live)  # a live lane with too little to send leaves its slots
+            back = self.spool.fetch(asset, lane.back_cursor, lane.live_mark, want)
+            if len(back) < want:
                 lane.back_cursor = lane.live_mark  # backlog fully taken
-                if not back:
-                    live += self.spool.fetch(asset, max([lane.live_cursor,
-                                                         *(r.id for r in live)]), None,
-                                             free - len(live))
+                lane.credit = 0.0
+                more = free - len(live) - len(back)
+                if more > 0 and len(live) == free - k_back:
+                    after = live[-1].id if live else lane.live_cursor
+                    live += self.spool.fetch(asset, after, None, more)
             rows.extend(back)
         rows.extend(live)
         for row in rows:

@@ -55,6 +55,7 @@ class Collector:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     conflicts: list[tuple[str, int]] = field(default_factory=list)
+    arrivals: list[tuple[str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -89,6 +90,7 @@ class Collector:
             if kind == "telemetry":
                 key = (doc["asset"], doc["seq"])
                 self.deliveries[key] += 1
+                self.arrivals.append(key)
                 if key in self.batches and self.batches[key] != doc["readings"]:
                     self.conflicts.append(key)
                 self.batches[key] = doc["readings"]

@@ -116,3 +116,47 @@ def test_agent_killed_mid_stream_and_restarted(settings: Settings, tmp_path) -> 
         _check_exactly_once(collector, expected, expected_event_ids(fleet, days, interval))
     finally:
         collector.close()
+
+
+def test_backlog_goes_oldest_first_while_live_data_keeps_flowing(settings: Settings,
+                                                                 tmp_path) -> None:
+    s, broker = private_broker(settings, tmp_path)
+    fleet = build_fleet(1, 1, seed=5, start=datetime.now(UTC) - timedelta(days=3))
+    tag = fleet.assets[0].asset_tag
+    broker.up(fleet.devices())
+    collector = Collector(s)
+    broker.down()
+    # One sample (8 readings) per batch, 300 samples a second, one message in flight: the
+    # backlog of the outage takes a while to drain while new batches keep being sealed.
+    agent = EdgeAgent(FleetSimulator(fleet, 2, 60, speed=60 * 300), AgentOptions(
+        endpoint=MqttEndpoint(s.mqtt_host, s.mqtt_port, backoff_min_s=0.1, backoff_max_s=0.2,
+                              max_inflight=1),
+        spool_path=tmp_path / "spool.db", prefix=s.topic_prefix, passwords=passwords(s, fleet),
+        defaults=AssetSettings(batch_max_readings=8, batch_max_age_s=0.5),
+        backfill_share=0.5))
+    runner = threading.Thread(target=lambda: agent.run(drain=False), daemon=True)
+    try:
+        runner.start()
+        time.sleep(2.0)
+        assert agent.spool is not None
+        spooled = agent.spool.fetch(tag, 0, None, 100_000)
+        backlog = 1 + max(r.seq for r in spooled if r.seq is not None)
+        assert backlog > 200
+        broker.up()
+        assert collector.wait_for(lambda: len(collector.arrivals) > backlog + 100, 30)
+        seqs = [seq for asset, seq in collector.arrivals if asset == tag]
+        assert seqs[0] == 0, "the backlog starts with the oldest batch"
+        last_backlog = seqs.index(backlog - 1) if backlog - 1 in seqs else len(seqs)
+        early = seqs[:last_backlog]
+        live_early = [q for q in early if q >= backlog]
+        assert live_early, "no live batch was sent while the backlog drained"
+        backfill = [q for q in early if q < backlog]
+        assert backfill == sorted(backfill), "the backlog is not sent oldest first"
+        # Live batches are not starved: most of those sealed during the drain went out in it.
+        sealed_during_drain = max(live_early) - backlog + 1
+        assert len(live_early) >= 0.5 * sealed_during_drain
+    finally:
+        agent.stop()
+        runner.join(10)
+        collector.close()
+        broker.down()
