@@ -97,6 +97,14 @@ def dashboard() -> DashboardSpec:
                 columns=("component_type", "serial_no", "part_no", "valid_from", "valid_to",
                          "is_current", "warranty_end", "under_warranty")),
             PanelSpec(
+                "Configuration history", "table", width=12, height=8,
+                description="Firmware, agent version and configuration hash over time, from "
+                            "the device's birth messages.",
+                sql="SELECT valid_from, valid_to, firmware, agent_version, config_hash\n"
+                    f"FROM v_asset_configuration WHERE {_ASSET}\n"
+                    "ORDER BY valid_from DESC",
+                columns=("valid_from", "valid_to", "firmware", "agent_version", "config_hash")),
+            PanelSpec(
                 "Maintenance and failure events", "table", width=12, height=8,
                 sql="SELECT time, kind, component_type, part_no, serial_removed,\n"
                     "       serial_installed, code, source\n"

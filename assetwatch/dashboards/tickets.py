@@ -95,6 +95,15 @@ def dashboard() -> DashboardSpec:
                          "priority", "risk", "due_at", "opened_at", "age_days", "kit_lines"),
                 asset_link="asset_tag"),
             PanelSpec(
+                "Held back by the daily cap", "table", width=24, height=7,
+                description="Tickets the per-site daily cap kept from opening.",
+                sql="SELECT at, site_id, asset_tag, failure_mode, priority, risk, reason\n"
+                    "FROM v_ticket_overflow WHERE $__timeFilter(at)\n"
+                    "ORDER BY at DESC LIMIT 200",
+                columns=("at", "site_id", "asset_tag", "failure_mode", "priority", "risk",
+                         "reason"),
+                asset_link="asset_tag"),
+            PanelSpec(
                 "Resolutions", "table", width=12, height=8,
                 sql="SELECT resolution_code, count(*) AS tickets,\n"
                     "       avg(extract(epoch FROM closed_at - opened_at)) / 86400 AS "

@@ -74,6 +74,14 @@ def _seed_asset(conn: psycopg.Connection, now: datetime, tag: str, asset_id: int
         " (%s, 'hst', 'anomaly', %s - interval '3 hours', NULL, 0.97,"
         " ARRAY['vibration_rms', 'bearing_temp'])",
         (asset_id, now, now, asset_id, now))
+    run("INSERT INTO asset_configuration (asset_id, firmware, agent_version, config_hash,"
+        " valid_from, valid_to) VALUES (%s, '1.4.2', '0.1.0', 'c0ffee', %s - interval '30 days',"
+        " %s - interval '2 days'), (%s, '1.5.0', '0.1.0', 'beef01', %s - interval '2 days', NULL)",
+        (asset_id, now, now, asset_id, now))
+    run("INSERT INTO ticket_overflow (at, site_id, asset_id, failure_mode, risk, priority, reason)"
+        " SELECT %s - interval '1 day', site_id, asset_id, 'seal_leak', 0.3, 3,"
+        " 'daily ticket cap of the site reached' FROM asset WHERE asset_id = %s",
+        (now, asset_id))
     run("INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until)"
         " VALUES (%s, 'hst', '\\x00', %s - interval '15 min')", (asset_id, now))
     for component, _, part_no, _ in COMPONENTS:
