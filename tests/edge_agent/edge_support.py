@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from assetwatch.core.settings import Settings
 from assetwatch.edge_agent.fleet import Fleet
 from assetwatch.edge_agent.simulator import FleetSimulator
-from assetwatch.edge_agent.source import Sample
+from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
 
 
@@ -133,3 +133,28 @@ def expected_readings(fleet: Fleet, days: float, interval_s: float) -> Counter:
 def expected_event_ids(fleet: Fleet, days: float, interval_s: float) -> set[str]:
     sim = FleetSimulator(fleet, days, interval_s)
     return {e.event_id for tl in sim.timelines for e, _ in tl.events}
+
+
+
+class CountingSource(Source):
+    """A live plug-in source for tests: ``count`` readings of one sensor, then exhausted."""
+
+    def __init__(self, asset: str, site_id: str, count: int) -> None:
+        self.asset, self.site_id, self.count = asset, site_id, count
+        self._n = 0
+        self._t0 = int(time.time() * 1000) - 60_000
+
+    def assets(self) -> list[AssetIdentity]:
+        return [AssetIdentity(self.asset, self.site_id, ("level",))]
+
+    @property
+    def exhausted(self) -> bool:
+        return self._n >= self.count
+
+    def poll(self, max_readings: int, timeout_s: float) -> list[Sample | SourceEvent]:
+        n = min(max_readings, self.count - self._n)
+        out: list[Sample | SourceEvent] = [
+            Sample(self.asset, self._t0 + i, [("level", float(i))])
+            for i in range(self._n, self._n + n)]
+        self._n += n
+        return out

@@ -204,3 +204,29 @@ def test_bad_csv_publishes_the_complete_rows_only(settings, tmp_path) -> None:
         assert max(ts for _, ts, _, _ in got) == (t0 + 4) * 1000
     finally:
         collector.close()
+
+
+def test_part_replacement_republishes_the_birth_with_the_new_serial(settings, tmp_path
+                                                                    ) -> None:
+    fleet = build_fleet(1, 2, seed=3, start=datetime.now(UTC) - timedelta(days=12))
+    LocalMosquitto(settings).write_auth(fleet.devices())
+    collector = Collector(settings)
+    try:
+        summary = EdgeAgent(FleetSimulator(fleet, 10, 3600),
+                            _options(settings, fleet, tmp_path)).run(drain_timeout_s=30)
+        assert summary.drained
+        assert collector.wait_for(lambda: any(e["kind"] == "part_replaced"
+                                              for e in collector.events.values()), 10)
+        for event in (e for e in collector.events.values() if e["kind"] == "part_replaced"):
+            asset = event["event_id"].split("-R-")[0]
+            assert any(
+                a == asset and doc["state"] == "online" and doc["ts"] == event["ts"]
+                and {"component_type": event["component_type"],
+                     "serial_no": event["serial_installed"],
+                     "part_no": event["part_no"]} in doc["components"]
+                for a, doc in collector.statuses)
+        online = [doc for _, doc in collector.statuses if doc["state"] == "online"]
+        assert all(doc["agent_version"] and doc["firmware"] and doc["config_hash"]
+                   for doc in online)
+    finally:
+        collector.close()

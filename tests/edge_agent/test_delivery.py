@@ -103,8 +103,13 @@ def test_agent_killed_mid_stream_and_restarted(settings: Settings, tmp_path) -> 
         first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert collector.wait_for(lambda: len(collector.batches) > 10, 20)
         time.sleep(0.7)
+        births = len(collector.statuses)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+        # The broker publishes the last will of the killed agent's links.
+        assert collector.wait_for(lambda: {a for a, doc in collector.statuses[births:]
+                                           if doc["state"] == "offline"} == {
+                                               a.asset_tag for a in fleet.assets}, 10)
         partial = len(collector.batches)
         second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
         assert second.returncode == 0, second.stdout + second.stderr

@@ -39,8 +39,8 @@ def _certificates(d: Path) -> None:
                  "-out", f"{name}.pem", cwd=d)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("mosquitto") is None
-                    and not Path("/usr/sbin/mosquitto").exists(),
+@pytest.mark.skipif(shutil.which("openssl") is None or (shutil.which("mosquitto") is None
+                    and not Path("/usr/sbin/mosquitto").exists()),
                     reason="needs openssl and mosquitto")
 def test_agent_publishes_over_tls_with_a_client_certificate(settings: Settings,
                                                             tmp_path: Path) -> None:
