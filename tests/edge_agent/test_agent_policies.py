@@ -160,7 +160,8 @@ def test_bad_remote_config_is_rejected_reported_and_the_old_one_kept(settings, t
         assert collector.wait_for(lambda: config_state("rejected",
                                                        reason="sampling_interval_s"), 10)
         assert running.agent._remote[tag] == {}
-        good = {"sensors_enabled": ["flow", "vibration_rms"], "batch_max_readings": 50}
+        good = {"sensors_enabled": ["flow", "vibration_rms"], "batch_max_readings": 50,
+                "sampling_interval_s": 30}
         server.publish(config_topic, json.dumps(good).encode(), qos=1,
                        retain=True).wait_for_publish(5)
         assert collector.wait_for(lambda: config_state("accepted"), 10)
@@ -169,6 +170,8 @@ def test_bad_remote_config_is_rejected_reported_and_the_old_one_kept(settings, t
         latest = max(seq for a, seq in collector.batches if a == tag)
         assert {r[1] for r in collector.batches[(tag, latest)]} == {"flow", "vibration_rms"}
         assert len(collector.batches[(tag, latest)]) <= 50
+        times = sorted({r[0] for r in collector.batches[(tag, latest)]})
+        assert {b - a for a, b in zip(times, times[1:], strict=False)} == {30_000}
         server.publish(config_topic, b'{"sensors_enabled": ["warp_drive"]}', qos=1,
                        retain=True).wait_for_publish(5)
         assert collector.wait_for(lambda: config_state("rejected", reason="warp_drive",
