@@ -8,8 +8,11 @@ no password has a default, and every ``assetwatch`` command a container runs par
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +180,37 @@ def test_container_commands_parse(service: str, argv: list[str]) -> None:
         pytest.skip(f"'assetwatch {argv[0]}' is not part of this checkout yet")
     args = parser.parse_args(argv)
     assert callable(args.func)
+
+
+def _compose_config(tmp_path: Path, overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    example = (ROOT / "deploy/env.example").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in example if line and not line.startswith("#"))
+    env_file = tmp_path / "compose.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**values, **overrides}.items()))
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("PASSWORD")}
+    return subprocess.run(["docker-compose", "--env-file", str(env_file), "-f",
+                           str(ROOT / "docker-compose.yml"), "config"], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None,
+                    reason="docker-compose (Debian package) is not installed")
+def test_compose_validates_against_the_compose_schema(tmp_path: Path) -> None:
+    passwords = {name: f"pw-{name.lower()}" for name in
+                 ("POSTGRES_PASSWORD", "ASSETWATCH_READER_PASSWORD", "MQTT_INGEST_PASSWORD",
+                  "GRAFANA_ADMIN_PASSWORD")}
+    done = _compose_config(tmp_path, passwords)
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    grafana = resolved["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "pw-grafana_admin_password"
+    assert "pw-postgres_password@timescaledb" in \
+        resolved["services"]["ingest"]["environment"]["ASSETWATCH_DB_URL"]
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None,
+                    reason="docker-compose (Debian package) is not installed")
+def test_compose_refuses_to_start_without_passwords(tmp_path: Path) -> None:
+    done = _compose_config(tmp_path, {})
+    assert done.returncode != 0
+    assert "PASSWORD" in done.stderr and "in .env" in done.stderr
