@@ -15,6 +15,7 @@ the log (warning) and in the ``detail.spool`` of every asset's retained status:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -192,10 +193,9 @@ class EdgeAgent:
             self.links[tag] = AssetLink(
                 self.options.endpoint, asset_tag=tag, site_id=ident.site_id,
                 prefix=self.options.prefix, password=self.options.passwords.get(tag),
-                birth=lambda tag=tag: self.birth(tag), on_ack=publisher.on_ack,
+                birth=functools.partial(self.birth, tag), on_ack=publisher.on_ack,
                 on_config=lambda asset, payload: self._configs.put((asset, payload)),
                 on_state=publisher.on_state)
-        publisher._lanes = dict.fromkeys(self.links)
         self.publisher = publisher
         publisher.start()
         for link in self.links.values():
@@ -322,6 +322,7 @@ class EdgeAgent:
                 if ob is None:
                     continue
                 enabled = self._settings[asset].sensors_enabled
+                new: list[list[Any]]
                 if enabled is None:
                     new = [[ts, s, v] for s, v in values]
                 else:

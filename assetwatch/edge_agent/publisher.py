@@ -101,7 +101,7 @@ class Publisher:
         """Apply the acknowledgements received, then fill every connected link's window."""
         self._apply_acks()
         for asset, link in self.links.items():
-            lane = self._lanes[asset]
+            lane = self._lanes.get(asset)
             if not link.connected:
                 self._lanes[asset] = None
                 continue

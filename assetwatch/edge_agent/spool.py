@@ -168,14 +168,16 @@ class Spool:
                                    (asset, text))
                         self.journal_bytes += len(text)
                 seqs: dict[str, int] = {}
-                rows = []
+                rows: list[tuple[str, str, int | None, int, int, bytes]] = []
                 for batch in sealed:
                     seq = seqs.get(batch.asset)
                     if seq is None:
                         found = db.execute("SELECT next_seq FROM asset_seq WHERE asset = ?",
                                            (batch.asset,)).fetchone()
                         seq = int(found[0]) if found else 0
-                    payload = encode_batch(TelemetryBatch(batch.asset, seq, batch.readings))
+                    # Readings are lists (as read back from JSON); they encode like tuples.
+                    payload = encode_batch(TelemetryBatch(
+                        batch.asset, seq, batch.readings))  # type: ignore[arg-type]
                     seqs[batch.asset] = seq + 1
                     rows.append((batch.asset, "telemetry", seq, len(batch.readings), 0, payload))
                     added_bytes += len(payload)
