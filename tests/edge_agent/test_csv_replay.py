@@ -67,3 +67,15 @@ def test_complete_rows_are_handed_out_before_the_error(tmp_path) -> None:
                                                                    ("temp", 2.0)])]
     with pytest.raises(CsvReplayError, match=":3: column 'temp': unparsable value"):
         source.poll(100, 0)
+
+
+def test_speed_factor_spaces_rows_by_their_timestamps(tmp_path) -> None:
+    import time
+
+    rows = "".join(f"{1_700_000_000 + 10 * i},{i}\n" for i in range(6))
+    source = CsvReplay(_write(tmp_path, "ts,flow\n" + rows), "A", "s", speed=200.0)
+    t0 = time.monotonic()
+    got = _all(source)
+    elapsed = time.monotonic() - t0
+    assert [s.ts_ms for s in got] == [1_700_000_000_000 + 10_000 * i for i in range(6)]
+    assert 0.2 <= elapsed < 1.0  # 50 s of data at 200x

@@ -165,3 +165,45 @@ def test_backlog_goes_oldest_first_while_live_data_keeps_flowing(settings: Setti
         runner.join(10)
         collector.close()
         broker.down()
+
+
+def test_agent_killed_during_an_outage_resumes_its_backlog(settings: Settings, tmp_path
+                                                           ) -> None:
+    s, broker = private_broker(settings, tmp_path)
+    start = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    days, interval = 1.0, 30.0
+    fleet = build_fleet(1, 2, seed=6, start=start)
+    broker.up(fleet.devices())
+    collector = Collector(s)
+    broker.down()
+    config = {
+        "prefix": s.topic_prefix,
+        "broker": {"host": s.mqtt_host, "port": s.mqtt_port, "backoff_min_s": 0.2,
+                   "backoff_max_s": 0.5},
+        "credentials": {"passwords": passwords(s, fleet)},
+        "spool": {"path": "spool.db"},
+        "batch": {"max_readings": 100, "max_age_s": 0.5},
+        "source": {"type": "simulator", "sites": 1, "assets_per_site": 2, "seed": 6,
+                   "days": days, "sample_interval_s": interval, "start": start.isoformat(),
+                   "speed": days * 86_400 / 4},
+    }
+    path = tmp_path / "agent.json"
+    path.write_text(json.dumps(config))
+    argv = [sys.executable, "-m", "assetwatch.edge_agent", "run", "--config", str(path)]
+    try:
+        first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert not collector.batches
+        broker.up()
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stdout + second.stderr
+        expected = expected_readings(fleet, days, interval)
+        assert collector.wait_for(
+            lambda: sum(len(r) for r in collector.batches.values()) >= sum(expected.values()),
+            20)
+        _check_exactly_once(collector, expected, expected_event_ids(fleet, days, interval))
+    finally:
+        collector.close()
+        broker.down()
