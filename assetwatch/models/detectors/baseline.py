@@ -1,4 +1,4 @@
-"""Smoothed deviation from a slowly adapting, alarm-aware baseline: the default detector."""
+"""Smoothed deviation from a drifting, alarm-aware baseline: the default detector."""
 
 from __future__ import annotations
 
@@ -12,21 +12,29 @@ __all__ = ["BaselineDeviation"]
 
 
 class BaselineDeviation(Detector):
-    """Per-sensor deviation of a short EWMA from a long, alarm-frozen EWMA baseline.
+    """Per-sensor deviation of a short average from a slow, trend-following, alarm-aware baseline.
 
     Each sensor is standardised with the median and standard deviation of its warm-up values,
-    ``z = (x - median) / sd``. Two exponentially weighted averages follow ``z``: a *fast* one
-    (``fast_alpha``, about 20 samples) that smooths noise, and a slow *baseline*
-    (``base_alpha``, about 200 samples) that follows drift such as a slowly warming machine.
-    The deviation ``d = fast - baseline`` of each sensor is divided by its own spread during
-    warm-up, and the raw score is the root mean square of these over the sensors present.
+    ``z = (x - median) / sd``, and followed by two exponentially weighted estimates:
+
+    * a *fast* average (``fast_alpha``, about 20 samples) that smooths noise;
+    * a slow *baseline* (level weight ``base_alpha``, about 200 samples, and a linear trend with
+      weight ``trend_alpha``: Holt's method) that follows drift such as a warming machine.
+
+    The deviation ``d`` of the fast average from the baseline (corrected for the lag of the fast
+    average on a trend) is divided by its *scale*: the root mean square of ``d`` over warm-up
+    (around zero, so a steady warm-up drift counts as normal spread), and at least
+    ``rel_floor`` of the sensor's reading (0.5 %: changes within typical sensor accuracy are not
+    evidence; for sensors with an arbitrary zero, such as degrees Celsius, this floor is a
+    judgement call). The raw score is the root mean square of the scaled deviations over the
+    sensors present; :meth:`contributions` gives each sensor's squared term.
 
     The baseline is *changepoint-aware*: while the calibrated score is at or above
-    ``alarm_level``, the baseline of each sensor whose own deviation is at least ``freeze_z``
-    adapts ``alarm_adapt`` times slower, so a fault does not become "normal" within seconds;
-    sensors that are not deviating keep following their drift, and a lasting change of
-    operating point is absorbed eventually (after about ``1 / (base_alpha * alarm_adapt)``
-    samples) instead of alarming forever.
+    ``alarm_level``, each sensor whose own scaled deviation is at least ``freeze_z`` adapts
+    ``alarm_adapt`` times slower, so a fault does not become "normal" within seconds, while
+    sensors that are not deviating keep following their drift. A sensor held like this for more
+    than ``max_freeze`` samples in a row adapts normally again: a lasting change of operating
+    point becomes the new normal instead of alarming forever.
 
     Streaming: every score uses only the samples up to and including the current one.
 
@@ -35,15 +43,21 @@ class BaselineDeviation(Detector):
     warmup
         Samples learned before the first score (fit and calibration window).
     fast_alpha
-        Smoothing weight of the fast average (0 < alpha <= 1; 1 = no smoothing).
+        Weight of the fast average (0 < alpha <= 1; 1 = no smoothing).
     base_alpha
-        Adaptation weight of the baseline.
+        Level weight of the baseline.
+    trend_alpha
+        Trend weight of the baseline (0 = no trend).
+    rel_floor
+        Smallest deviation scale, as a fraction of the sensor's warm-up median.
     alarm_level
-        Calibrated score from which the baseline adapts slowly.
+        Calibrated score from which deviating sensors' baselines are held.
     alarm_adapt
-        Factor applied to ``base_alpha`` of deviating sensors while in alarm.
+        Factor applied to the baseline weights of held sensors.
     freeze_z
-        Deviation (in warm-up spreads) from which a sensor counts as deviating.
+        Scaled deviation from which a sensor counts as deviating.
+    max_freeze
+        Samples after which a held sensor adapts normally again.
 
     Examples
     --------
@@ -63,45 +77,70 @@ class BaselineDeviation(Detector):
     name = "baseline"
 
     def __init__(self, warmup: int = 400, burn_in: int | None = None, fast_alpha: float = 0.05,
-                 base_alpha: float = 0.005, alarm_level: float = 0.9,
-                 alarm_adapt: float = 0.03, freeze_z: float = 3.0) -> None:
+                 base_alpha: float = 0.005, trend_alpha: float = 0.002,
+                 rel_floor: float = 0.005, alarm_level: float = 0.9, alarm_adapt: float = 0.03,
+                 freeze_z: float = 3.0, max_freeze: int = 600) -> None:
         super().__init__(warmup=warmup, burn_in=burn_in)
-        if not (0 < fast_alpha <= 1 and 0 < base_alpha <= 1 and 0 <= alarm_adapt <= 1):
-            raise ValueError("fast_alpha and base_alpha must be in (0, 1], alarm_adapt in [0, 1]")
+        if not (0 < fast_alpha <= 1 and 0 < base_alpha <= 1 and 0 <= trend_alpha <= 1
+                and 0 <= alarm_adapt <= 1):
+            raise ValueError("fast_alpha, base_alpha must be in (0, 1]; trend_alpha, "
+                             "alarm_adapt in [0, 1]")
         self.fast_alpha = fast_alpha
         self.base_alpha = base_alpha
+        self.trend_alpha = trend_alpha
+        self.rel_floor = rel_floor
         self.alarm_level = alarm_level
         self.alarm_adapt = alarm_adapt
         self.freeze_z = freeze_z
+        self.max_freeze = max_freeze
 
     def _params(self) -> dict[str, Any]:
         return {**super()._params(), "fast_alpha": self.fast_alpha,
-                "base_alpha": self.base_alpha, "alarm_level": self.alarm_level,
-                "alarm_adapt": self.alarm_adapt, "freeze_z": self.freeze_z}
+                "base_alpha": self.base_alpha, "trend_alpha": self.trend_alpha,
+                "rel_floor": self.rel_floor, "alarm_level": self.alarm_level,
+                "alarm_adapt": self.alarm_adapt, "freeze_z": self.freeze_z,
+                "max_freeze": self.max_freeze}
+
+    # -- fit -------------------------------------------------------------------------------
 
     def _fit(self, samples: list[dict[str, float]]) -> None:
         names = sorted({name for sample in samples for name in sample})
         self._sensors = names
-        self._index = {name: i for i, name in enumerate(names)}
-        self._center = []
-        self._inv_scale = []
+        self._center: list[float] = []
+        self._inv_scale: list[float] = []
         for name in names:
             values = [s[name] for s in samples if name in s]
             center = statistics.median(values)
             sd = statistics.pstdev(values) if len(values) > 1 else 0.0
             self._center.append(center)
             self._inv_scale.append(1.0 / max(sd, 1e-3 * abs(center), 1e-9))
-        first = [self._z(samples[0], i) for i in range(len(names))]
-        self._fast = [0.0 if z is None else z for z in first]
+        first = samples[0]
+        self._fast = [
+            (first[n] - self._center[i]) * self._inv_scale[i] if n in first else 0.0
+            for i, n in enumerate(names)
+        ]
         self._base = list(self._fast)
+        self._trend = [0.0] * len(names)
+        self._held_for = [0] * len(names)
+        self._lag = (1.0 - self.fast_alpha) / self.fast_alpha  # fast average's lag on a ramp
         self._inv_dev = [1.0] * len(names)
-        self._recorded: list[list[float | None]] | None = []
+        self._recorded: list[list[float | None]] | None = []  # unscaled deviations in warm-up
 
-    def _z(self, x: dict[str, float], i: int) -> float | None:
-        value = x.get(self._sensors[i])
-        if value is None:
-            return None
-        return (value - self._center[i]) * self._inv_scale[i]
+    def _calibration_scores(self, samples: list[dict[str, float]],
+                            raws: list[float]) -> list[float]:
+        recorded, self._recorded = self._recorded or [], None
+        kept = recorded[len(recorded) - len(raws):]
+        for i in range(len(self._sensors)):
+            devs = [row[i] for row in kept if row[i] is not None]
+            # around zero, not the standard deviation: a steady drift during warm-up shows as
+            # a constant offset and counts as normal spread
+            rms = math.sqrt(sum(d * d for d in devs) / len(devs)) if devs else 0.0
+            floor = self.rel_floor * abs(self._center[i]) * self._inv_scale[i]
+            self._inv_dev[i] = 1.0 / max(rms, floor, 1e-3)
+        return [_rms([d * self._inv_dev[i] for i, d in enumerate(row) if d is not None])
+                for row in kept]
+
+    # -- streaming -------------------------------------------------------------------------
 
     def _deviations(self, x: dict[str, float]) -> list[float | None]:
         a = self.fast_alpha
@@ -112,51 +151,44 @@ class BaselineDeviation(Detector):
                 out.append(None)
                 continue
             z = (value - self._center[i]) * self._inv_scale[i]
-            out.append((a * z + (1.0 - a) * self._fast[i] - self._base[i]) * self._inv_dev[i])
+            expected = self._base[i] - self._trend[i] * self._lag
+            out.append((a * z + (1.0 - a) * self._fast[i] - expected) * self._inv_dev[i])
         return out
 
     def _raw(self, x: dict[str, float]) -> float:
-        total = 0.0
-        count = 0
-        for d in self._deviations(x):
-            if d is not None:
-                total += d * d
-                count += 1
-        return math.sqrt(total / count) if count else 0.0
+        return _rms([d for d in self._deviations(x) if d is not None])
 
     def _update(self, x: dict[str, float], raw: float, score: float) -> None:
         if self._recorded is not None:
             self._recorded.append(self._deviations(x))
         a = self.fast_alpha
-        b = self.base_alpha
-        slow = b * self.alarm_adapt
         alarm = score >= self.alarm_level
-        limit = self.freeze_z
         for i, name in enumerate(self._sensors):
             value = x.get(name)
             if value is None:
                 continue
             z = (value - self._center[i]) * self._inv_scale[i]
             fast = a * z + (1.0 - a) * self._fast[i]
-            rate = slow if alarm and abs((fast - self._base[i]) * self._inv_dev[i]) >= limit else b
+            level, trend = self._base[i], self._trend[i]
+            held = False
+            if alarm and abs((fast - level + trend * self._lag) * self._inv_dev[i]) >= \
+                    self.freeze_z:
+                self._held_for[i] += 1
+                held = self._held_for[i] <= self.max_freeze
+            else:
+                self._held_for[i] = 0
+            slow = self.alarm_adapt if held else 1.0
+            b = self.base_alpha * slow
+            g = self.trend_alpha * slow
+            new_level = b * z + (1.0 - b) * (level + trend)
             self._fast[i] = fast
-            self._base[i] = rate * z + (1.0 - rate) * self._base[i]
-
-    def _calibration_scores(self, samples: list[dict[str, float]],
-                            raws: list[float]) -> list[float]:
-        recorded, self._recorded = self._recorded or [], None
-        burn_in = len(recorded) - len(raws)
-        kept = recorded[burn_in:]
-        for i in range(len(self._sensors)):
-            devs = [row[i] for row in kept if row[i] is not None]
-            sd = statistics.pstdev(devs) if len(devs) > 1 else 0.0
-            self._inv_dev[i] = 1.0 / max(sd, 1e-3)
-        out = []
-        for row in kept:
-            present = [d * self._inv_dev[i] for i, d in enumerate(row) if d is not None]
-            out.append(math.sqrt(sum(d * d for d in present) / len(present)) if present else 0.0)
-        return out
+            self._base[i] = new_level
+            self._trend[i] = g * (new_level - level) + (1.0 - g) * trend
 
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {self._sensors[i]: d * d for i, d in enumerate(self._deviations(x))
                 if d is not None}
+
+
+def _rms(values: list[float]) -> float:
+    return math.sqrt(sum(v * v for v in values) / len(values)) if values else 0.0
