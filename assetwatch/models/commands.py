@@ -39,7 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="where to write 'timestamp,score' rows")
     csv.add_argument("--detector", default="baseline", choices=_DETECTORS)
     csv.add_argument("--warmup", type=int, default=None, metavar="N",
-                     help="rows learned before scoring starts (default: the detector's, 400)")
+                     help="rows learned before scoring starts (default: 400, or a third of "
+                          "the rows of a shorter file, at least 30)")
     csv.add_argument("--timestamp-column", default=None, metavar="NAME",
                      help="name of the timestamp column (default: timestamp, datetime or time)")
     csv.add_argument("--exclude", action="append", default=[], metavar="COLUMN",

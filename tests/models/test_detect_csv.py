@@ -121,3 +121,9 @@ def test_command_line_writes_scores(tmp_path: Path, detect_cli) -> None:
                        "--detector", "robust_z", "--warmup", "50"])
     assert code == 0
     assert len(out.read_text().splitlines()) == 121
+
+
+def test_short_file_gets_a_shorter_default_warmup(tmp_path: Path) -> None:
+    source = _write(tmp_path / "short.csv", _readings(150))
+    summary = score_csv(source, tmp_path / "out.csv")
+    assert summary.warmup_rows == 50  # a third of 150 rows, instead of 400

@@ -2,7 +2,10 @@
 
 ``score_csv`` feeds the rows to one detector in file order (score, then learn: no look-ahead)
 and writes ``timestamp,score`` rows, the timestamp as written in the input. Warm-up rows score
-``0``. The output appears whole or not at all: it is written to a temporary file beside it and
+``0``. Unless ``warmup`` is given, it is the detector's default (400 rows) for files of 1,200
+rows or more and a third of the rows for shorter files (at least 30), so that a short file is
+still scored; only the row count is used for this, never a value ahead of the current row.
+The output appears whole or not at all: it is written to a temporary file beside it and
 renamed when every row has been scored.
 """
 
@@ -39,6 +42,11 @@ def score_csv(input_path: Path, output_path: Path, *, detector: str = DEFAULT_DE
     ``params`` override the detector's parameters (for example ``warmup=200``). Raises
     :class:`CsvInputError` naming the line of the first bad row; nothing is written then.
     """
+    if "warmup" not in params:
+        default = make_detector(detector).warmup
+        rows_in_file = sum(1 for _ in read_rows(Path(input_path), timestamp_column=timestamp_column,
+                                                exclude=exclude))
+        params = {**params, "warmup": max(30, min(default, rows_in_file // 3))}
     model = make_detector(detector, **params)
     output_path = Path(output_path)
     directory = output_path.parent if str(output_path.parent) else Path(".")
