@@ -95,13 +95,13 @@ def _asset_section(detail: AssetDetail) -> str:
                   f"{e['detector']} {e['kind']}, peak {e['peak_score'] or 0:.2f}")
              for e in detail.events]
     charts = [time_chart([Series(name, points, PALETTE[0])], title=name, unit=unit,
-                         spans=spans, width=430, height=150)
+                         spans=spans, width=405, height=150)
               for name, (unit, points) in sorted(detail.sensors.items())]
     charts.insert(0, time_chart(
         [Series(d, pts, PALETTE[(i + 1) % len(PALETTE)])
          for i, (d, pts) in enumerate(sorted(detail.scores.items()))],
         title="anomaly score", spans=spans, y_range=(0, 1),
-        thresholds=((0.7, "#f0a30a"), (0.9, "#d62728")), width=430, height=150))
+        thresholds=((0.7, "#f0a30a"), (0.9, "#d62728")), width=405, height=150))
     risks = [[escape(r["component_type"]), _num(r["horizon_days"]),
               _risk(r["failure_probability"]), _num(r["rul_days"], ".0f"),
               f"{_num(r['rul_low_days'], '.0f')} &ndash; {_num(r['rul_high_days'], '.0f')}",

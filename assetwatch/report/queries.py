@@ -21,7 +21,9 @@ ORDER BY health_rank DESC, predicted_risk DESC NULLS LAST, anomaly_score DESC NU
 
 _RISKIEST = """
 SELECT asset_id FROM v_fleet_health WHERE last_reading_at IS NOT NULL
-ORDER BY predicted_risk DESC NULLS LAST, anomaly_score DESC NULLS LAST, asset_tag LIMIT %s"""
+ORDER BY health_rank DESC, predicted_risk DESC NULLS LAST, anomaly_score DESC NULLS LAST,
+         asset_tag
+LIMIT %s"""
 
 _TELEMETRY = """
 SELECT time_bucket(%(bucket)s, time) AS t, sensor, unit, avg(value) AS value
