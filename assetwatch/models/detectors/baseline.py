@@ -131,10 +131,10 @@ class BaselineDeviation(Detector):
         recorded, self._recorded = self._recorded or [], None
         kept = recorded[len(recorded) - len(raws):]
         for i in range(len(self._sensors)):
-            devs = [row[i] for row in kept if row[i] is not None]
+            devs = [d for row in kept if (d := row[i]) is not None]
             # around zero, not the standard deviation: a steady drift during warm-up shows as
             # a constant offset and counts as normal spread
-            rms = math.sqrt(sum(d * d for d in devs) / len(devs)) if devs else 0.0
+            rms = _rms(devs)
             floor = self.rel_floor * abs(self._center[i]) * self._inv_scale[i]
             self._inv_dev[i] = 1.0 / max(rms, floor, 1e-3)
         return [_rms([d * self._inv_dev[i] for i, d in enumerate(row) if d is not None])
