@@ -174,7 +174,7 @@ def _ingest_workers(demo: Settings, count: int, run_id: str) -> Iterator[None]:
 def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path) -> int:
     """Stream the fleet through the edge agent; return the number of batches published."""
     from assetwatch.edge_agent.link import MqttEndpoint
-    from assetwatch.edge_agent.run import run_simulation
+    from assetwatch.edge_agent.simulate import run_simulation
     from assetwatch.stack.mosquitto import device_password
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path)
         fleet,
         days=options.days,
         sample_interval_s=options.sample_interval_s,
-        endpoint=MqttEndpoint(host=demo.mqtt_host, port=demo.mqtt_port),
+        mqtt=MqttEndpoint(host=demo.mqtt_host, port=demo.mqtt_port),
         passwords={a.asset_tag: device_password(demo, a.asset_tag) for a in fleet.assets},
         prefix=demo.topic_prefix,
         spool_path=spool,

@@ -15,7 +15,8 @@ __all__ = ["DemoSummary", "print_summary", "read_summary"]
 
 _COUNTS = {
     "assets registered": "SELECT count(*) FROM asset",
-    "assets online (birth message received)": "SELECT count(*) FROM asset WHERE online",
+    "assets that announced themselves (birth message)":
+        "SELECT count(*) FROM asset WHERE status_changed_at IS NOT NULL",
     "readings ingested": "SELECT count(*) FROM telemetry",
     "batches ingested (exactly once)": "SELECT count(*) FROM ingest_batch",
     "dead letters": "SELECT count(*) FROM dead_letter",
