@@ -28,11 +28,19 @@ def dashboard() -> DashboardSpec:
             "ORDER BY started_at"),),
         panels=(
             PanelSpec(
-                "Telemetry (hourly rollup)", "timeseries", width=24, height=9,
-                description="Hourly mean per sensor from the stored rollup (continuous "
-                            "aggregate where licensed), for long ranges.",
-                sql="SELECT bucket AS time, sensor AS metric, avg AS value\n"
-                    f"FROM v_telemetry_hourly WHERE {_ASSET} AND $__timeFilter(bucket)\n"
+                "Telemetry (hourly means)", "timeseries", width=24, height=9,
+                description="Hourly mean per sensor: the stored rollup (a continuous "
+                            "aggregate where licensed) and, past its newest hour, computed live.",
+                sql="SELECT time, metric, value FROM (\n"
+                    "  SELECT bucket AS time, sensor AS metric, avg AS value\n"
+                    f"  FROM v_telemetry_hourly WHERE {_ASSET} AND $__timeFilter(bucket)\n"
+                    "  UNION ALL\n"
+                    "  SELECT time_bucket('1 hour', time), sensor, avg(value)\n"
+                    f"  FROM v_telemetry WHERE {_ASSET} AND $__timeFilter(time)\n"
+                    "    AND time >= coalesce((SELECT max(bucket) + interval '1 hour'\n"
+                    "                          FROM v_telemetry_hourly\n"
+                    f"                          WHERE {_ASSET}), '-infinity')\n"
+                    "  GROUP BY 1, 2) hourly\n"
                     "ORDER BY 1",
                 columns=("time", "metric", "value")),
             PanelSpec(

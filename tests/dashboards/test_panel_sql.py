@@ -82,6 +82,9 @@ def test_every_panel_query_returns_its_columns_and_rows(
             assert rows, f"{spec.uid} / {panel['title']} returned no rows:\n{sql}"
             if target["format"] == "time_series":
                 assert columns[0] == "time", panel["title"]
+                keys = [row[:2] if "metric" in columns else row[:1] for row in rows]
+                if "LIMIT" not in sql:  # one point per series and time, as Grafana expects
+                    assert len(set(keys)) == len(keys), f"{panel['title']}: duplicate points"
     annotations = document.get("annotations", {}).get("list", [])
     for annotation, annotation_spec in zip(annotations, spec.annotations, strict=True):
         sql = render_sql(annotation["target"]["rawSql"], time_from, time_to, variables,
