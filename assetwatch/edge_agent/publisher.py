@@ -7,6 +7,9 @@ in-flight slots, ``backfill_share`` go to the backlog and the rest to live rows 
 nothing to send leaves its slots to the other). Rows are never held in memory beyond the
 in-flight window, whatever the backlog.
 
+Only rows on stable storage are published (:meth:`Spool.make_durable`, one WAL fsync per
+round), so a published ``seq`` never names other readings after a power loss.
+
 A row leaves the spool only when the broker acknowledged it: paho's ``on_publish`` for that
 mid (QoS 1 PUBACK) queues the ack, and this thread deletes the row. Anything in flight when a
 connection drops is sent again on the next connection (same payload, same ``seq``).
@@ -63,6 +66,7 @@ class Publisher:
         self.wake = threading.Event()
         self._acks: deque[tuple[str, int, int, bool]] = deque()
         self._lanes: dict[str, _Lane | None] = dict.fromkeys(links)
+        self._durable = 0  # outbox rows up to this id are on stable storage
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
 
@@ -100,13 +104,16 @@ class Publisher:
     def step(self) -> None:
         """Apply the acknowledgements received, then fill every connected link's window."""
         self._apply_acks()
+        if self.spool.last_id > self._durable and any(
+                link.connected for link in self.links.values()):
+            self._durable = self.spool.make_durable()
         for asset, link in self.links.items():
             lane = self._lanes.get(asset)
             if not link.connected:
                 self._lanes[asset] = None
                 continue
             if lane is None or lane.generation != link.generation:
-                mark = self.spool.max_id(asset)
+                mark = min(self.spool.max_id(asset), self._durable)
                 lane = _Lane(link.generation, mark, back_cursor=0, live_cursor=mark)
                 self._lanes[asset] = lane
             self._fill(link, lane)
@@ -146,7 +153,7 @@ class Publisher:
             lane.credit += free * self.backfill_share
             k_back = min(free, int(lane.credit))
             lane.credit -= k_back
-        live = self.spool.fetch(asset, lane.live_cursor, None, free - k_back)
+        live = self.spool.fetch(asset, lane.live_cursor, self._durable, free - k_back)
         rows: list[OutboxRow] = []
         if backlog_left:
             want = free - len(live)  # a live lane with too little to send leaves its slots
@@ -157,7 +164,7 @@ class Publisher:
                 more = free - len(live) - len(back)
                 if more > 0 and len(live) == free - k_back:
                     after = live[-1].id if live else lane.live_cursor
-                    live += self.spool.fetch(asset, after, None, more)
+                    live += self.spool.fetch(asset, after, self._durable, more)
             rows.extend(back)
         rows.extend(live)
         for row in rows:

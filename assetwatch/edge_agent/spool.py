@@ -23,7 +23,9 @@ database is consistent but the transactions of the last moments (since the WAL w
 synced, at most the WAL auto-checkpoint interval) may be rolled back: their readings are not
 acknowledged to anyone and a replayable source re-produces them from the older checkpoint.
 With ``"full"`` (``synchronous=FULL``) every commit is fsynced and survives power loss too,
-at the cost of one fsync per poll.
+at the cost of one fsync per poll. In both modes a row is published only after
+:meth:`Spool.make_durable` put it on stable storage, so a ``seq`` seen by the server is never
+re-assigned to other readings after a power loss.
 
 Memory stays bounded whatever the backlog: the publisher pages through the outbox by ``id``
 and SQLite's page cache is limited to a few megabytes.
@@ -32,6 +34,7 @@ and SQLite's page cache is limited to a few megabytes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -117,6 +120,10 @@ class Spool:
         self.messages, self.bytes, self.readings = int(row[0]), int(row[1]), int(row[2])
         self.journal_bytes = int(self._db.execute(
             "SELECT coalesce(sum(length(readings)), 0) FROM journal").fetchone()[0])
+        #: The highest outbox id ever committed (ids are never reused: AUTOINCREMENT).
+        self.last_id = int(self._db.execute(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'"
+        ).fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -195,6 +202,8 @@ class Spool:
                     added_bytes += len(m.payload)
                 db.executemany("INSERT INTO outbox (asset, kind, seq, readings, retain, payload)"
                                " VALUES (?, ?, ?, ?, ?, ?)", rows)
+                last = db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence"
+                                  " WHERE name = 'outbox'").fetchone()[0] if rows else None
                 if checkpoint is not None:
                     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                                ("source_checkpoint", checkpoint))
@@ -205,12 +214,38 @@ class Spool:
             if reopened:
                 self.journal_bytes = int(db.execute(
                     "SELECT coalesce(sum(length(readings)), 0) FROM journal").fetchone()[0])
+            if last is not None:
+                self.last_id = int(last)
             self.messages += len(rows)
             self.bytes += added_bytes
             self.readings += added_readings
         return len(rows)
 
     # -- publishing -------------------------------------------------------------------
+    def make_durable(self) -> int:
+        """Put every committed transaction on stable storage; return the highest outbox id
+        that is now durable.
+
+        The publisher sends only durable rows. With ``sync="normal"`` a power loss may roll
+        back recent commits; were such a batch already published, the source would re-produce
+        its readings and a new batch could get the same ``seq`` with other readings. Syncing
+        the WAL before publishing (one fsync per publishing round, not per commit) rules that
+        out; with ``sync="full"`` every commit is synced already.
+        """
+        with self._lock:
+            mark = self.last_id
+        if self.sync == "normal":
+            for name in (f"{self.path}-wal", str(self.path)):
+                try:
+                    fd = os.open(name, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        return mark
+
     def max_id(self, asset: str) -> int:
         """The id of the newest outbox row of ``asset`` (0 if none)."""
         with self._lock:
