@@ -111,3 +111,16 @@ def test_report_renders_with_visible_plots_in_chromium(report: Path, tmp_path: P
 def test_report_of_an_empty_database_says_so(fresh_settings: Settings, tmp_path: Path) -> None:
     text = write_report(fresh_settings, tmp_path).read_text()
     assert "No asset has data yet" in text and "No demand forecast yet" in text
+
+
+def test_pixel_check_notices_a_report_without_plots(report: Path, tmp_path: Path) -> None:
+    """The same page with its charts removed fails the pixel thresholds above."""
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    import re
+
+    blank = tmp_path / "index.html"
+    blank.write_text(re.sub(r"<svg.*?</svg>", "", report.read_text(), flags=re.DOTALL))
+    _, _, rows = _png_pixels(screenshot(blank, tmp_path / "blank.png", width=1400, height=1000))
+    assert _count(rows, (0x1F, 0x77, 0xB4)) < 50
+    assert _count(rows, (0xF5, 0xD4, 0xD4), tolerance=12) < 200
