@@ -215,7 +215,13 @@ class EdgeAgent:
     def _drain(self, timeout_s: float | None) -> bool:
         assert self.spool is not None and self.publisher is not None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        started = time.monotonic()
         while self.spool.messages > 0:
+            refused = sorted(a for a, link in self.links.items() if link.refused)
+            if refused and time.monotonic() - started > 5:
+                raise EdgeError(f"the broker refuses the credentials of {', '.join(refused)}; "
+                                "register these devices (and their passwords) with the broker; "
+                                f"their messages stay in {self.spool.path}")
             if self._stop.is_set() and deadline is None:
                 return False
             if deadline is not None and time.monotonic() > deadline:

@@ -33,6 +33,7 @@ __all__ = ["AssetLink", "MqttEndpoint", "backoff_delays"]
 log = logging.getLogger(__name__)
 
 _UNSUPPORTED_PROTOCOL = (1, 132)  # 3.1.1 CONNACK code and MQTT 5 reason code
+_NOT_AUTHORISED = (4, 5, 134, 135)  # bad user name or password / not authorised (3.1.1, 5)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class AssetLink:
         self.generation = 0
         self.connected = False
         self.last_error: str | None = None
+        #: The broker refused this asset's credentials at the last attempt.
+        self.refused = False
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._connack = threading.Event()
@@ -178,6 +181,7 @@ class AssetLink:
                     log.info("%s: broker does not speak MQTT 5; using 3.1.1", self.asset_tag)
                     self._protocol = mqtt.MQTTv311
                     continue
+                self.refused = code in _NOT_AUTHORISED
                 self._retry_later(delays, f"broker refused the connection ({code})",
                                   logging.WARNING)
                 continue
@@ -227,6 +231,7 @@ class AssetLink:
                 self.generation = generation
                 self.connected = True
             self.last_error = None
+            self.refused = False
             client.subscribe(self.topics["config"], qos=1)
             client.publish(self.topics["status"], encode_status(self._birth()), qos=1,
                            retain=True)

@@ -57,3 +57,21 @@ def test_bad_configuration_files_name_the_key(tmp_path, doc: dict, message: str)
         load_agent_config(path)
     assert isinstance(caught.value, AgentConfigError) or "cannot open" in str(caught.value)
     assert str(path) in str(caught.value) or "cannot open" in str(caught.value)
+
+
+@pytest.mark.integration
+def test_refused_credentials_fail_with_a_clear_message(settings, tmp_path) -> None:
+    from assetwatch.edge_agent.errors import EdgeError
+
+    (tmp_path / "agent.json").write_text(json.dumps({
+        "prefix": settings.topic_prefix,
+        "broker": {"host": settings.mqtt_host, "port": settings.mqtt_port,
+                   "backoff_min_s": 0.2, "backoff_max_s": 0.5},
+        "credentials": {"passwords": {"NOBODY-1": "wrong"}},
+        "source": {"type": "plugin", "class": "edge_support:CountingSource",
+                   "options": {"asset": "NOBODY-1", "site_id": "nowhere", "count": 10}},
+        "spool": {"path": "spool.db"},
+    }))
+    setup = load_agent_config(tmp_path / "agent.json")
+    with pytest.raises(EdgeError, match="refuses the credentials of NOBODY-1"):
+        EdgeAgent(setup.source, setup.options).run(drain_timeout_s=30)
