@@ -200,3 +200,17 @@ def test_staleness_follows_each_assets_own_reporting_interval(fresh_settings: Se
     with psycopg.connect(fresh_settings.db_url) as conn:
         interval = conn.execute("SELECT sample_interval_s FROM detector_checkpoint").fetchone()
     assert interval == (pytest.approx(900.0),)
+
+
+def test_worker_reloads_a_state_another_worker_advanced(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["X", "TWIN"])
+    rng = random.Random(12)
+    samples = [_sample(rng, fault=5.0 if 120 <= i < 140 else 0.0) for i in range(200)]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(fresh_settings, ids["TWIN"], start, samples)
+    with DetectionWorker(fresh_settings, **PARAMS) as first, \
+            DetectionWorker(fresh_settings, **PARAMS) as second:
+        for lo, hi, worker in ((0, 80, first), (80, 130, second), (130, 200, first)):
+            _insert(fresh_settings, ids["X"], start + timedelta(seconds=lo), samples[lo:hi])
+            worker.score_pending()  # `first` holds a cached state that `second` made stale
+    assert _scores(fresh_settings, ids["X"]) == _scores(fresh_settings, ids["TWIN"])

@@ -6,7 +6,8 @@ partition (``asset_id % workers == worker``), a chunk of assets per transaction:
 1. take the per-(detector, asset) advisory lock of each asset, ``pg_try_advisory_xact_lock``;
    assets another worker holds are skipped this round;
 2. read their checkpoints (pickled :class:`AssetState` and ``scored_until``), after the locks,
-   so they reflect every earlier commit;
+   so they reflect every earlier commit (a state this worker wrote itself and that is still
+   the stored one is reused from memory instead of being transferred and unpickled);
 3. read the samples newer than ``scored_until`` (telemetry pivoted by time in SQL), feed them
    in time order to the asset's detector (score, then learn) and event tracker;
 4. write scores, events and the new checkpoints, and commit: all or nothing.
@@ -150,6 +151,9 @@ class DetectionWorker:
         self.stale_after_s = stale_after_s
         self.record_commits = record_commits
         self._conn: psycopg.Connection | None = None
+        # states of assets this worker committed last: (scored_until, samples, state); reused
+        # while the stored checkpoint is still the one written from them
+        self._cache: dict[int, tuple[datetime, int, AssetState]] = {}
 
     def __enter__(self) -> DetectionWorker:
         return self
@@ -195,13 +199,31 @@ class DetectionWorker:
 
     def _score_chunk(self, conn: psycopg.Connection, chunk: list[int],
                      names: dict[int, str]) -> tuple[ScoringSummary, bool]:
+        try:
+            return self._score_chunk_once(conn, chunk, names)
+        except BaseException:
+            for asset_id in chunk:  # their cached states may hold uncommitted learning
+                self._cache.pop(asset_id, None)
+            raise
+
+    def _score_chunk_once(self, conn: psycopg.Connection, chunk: list[int],
+                          names: dict[int, str]) -> tuple[ScoringSummary, bool]:
         summary = ScoringSummary()
+        cache = self._cache
         with conn.transaction():
             locked = store.lock_assets(conn, self.detector, chunk)
             summary.assets_locked_elsewhere = len(chunk) - len(locked)
             if not locked:
                 return summary, False
-            checkpoints = store.read_checkpoints(conn, self.detector, locked)
+            known = {a: cache[a][:2] for a in locked if a in cache}
+            checkpoints = store.read_checkpoints(conn, self.detector, locked, known)
+            states: dict[int, AssetState] = {}
+            for asset_id in locked:
+                if asset_id not in checkpoints:
+                    cache.pop(asset_id, None)  # no checkpoint (any more): start afresh
+                    continue
+                state = checkpoints[asset_id][0]
+                states[asset_id] = state if state is not None else cache[asset_id][2]
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
             rows = store.pending_samples(conn, since, self.settle_s, self.max_samples)
             scores: list[tuple[datetime, int, str, float]] = []
@@ -213,7 +235,7 @@ class DetectionWorker:
                 j = i
                 while j < len(rows) and rows[j][0] == asset_id:
                     j += 1
-                state = checkpoints[asset_id][0] if asset_id in checkpoints else self.new_state()
+                state = states.get(asset_id) or self.new_state()
                 self._score_asset(state, asset_id, rows[i:j], names, scores)
                 summary.events_opened += store.write_events(
                     conn, asset_id, self.detector, state.events.drain())
@@ -230,6 +252,8 @@ class DetectionWorker:
             store.close_stale_events(conn, self.detector, resumed)
             summary.stale_opened = store.open_stale_events(
                 conn, self.detector, locked, self.stale_after_s)
+        for asset_id, state, scored_until, samples, _, _ in saved:
+            cache[asset_id] = (scored_until, samples, state)
         if self.record_commits and rows:
             summary.score_commits.append((clock.time(), Counter(r[1] for r in rows)))
         return summary, len(rows) >= self.max_samples

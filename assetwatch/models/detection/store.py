@@ -62,15 +62,28 @@ def lock_assets(conn: psycopg.Connection, detector: str, assets: Sequence[int]) 
     return [r[0] for r in rows]
 
 
-def read_checkpoints(conn: psycopg.Connection, detector: str,
-                     assets: Sequence[int]) -> dict[int, tuple[Any, datetime]]:
-    """``asset_id -> (state, scored_until)`` of the assets that have a checkpoint."""
+def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[int],
+                     known: dict[int, tuple[datetime, int]] | None = None
+                     ) -> dict[int, tuple[Any | None, datetime, int]]:
+    """``asset_id -> (state, scored_until, samples)`` of the assets that have a checkpoint.
+
+    ``known`` maps assets to the ``(scored_until, samples)`` of a state the caller already
+    holds; where the stored checkpoint is still that one, its state is not transferred and
+    ``None`` is returned in its place.
+    """
+    known = known or {}
     rows = conn.execute(
-        "SELECT asset_id, state, scored_until FROM detector_checkpoint"
-        " WHERE detector = %s AND asset_id = ANY(%s)",
-        (detector, list(assets)),
+        "SELECT c.asset_id, c.scored_until, c.samples,"
+        " CASE WHEN k.scored_until = c.scored_until AND k.samples = c.samples"
+        "  THEN NULL ELSE c.state END"
+        " FROM detector_checkpoint c"
+        " LEFT JOIN unnest(%s::int[], %s::timestamptz[], %s::bigint[])"
+        "  AS k(asset_id, scored_until, samples) ON k.asset_id = c.asset_id"
+        " WHERE c.detector = %s AND c.asset_id = ANY(%s)",
+        (list(known), [v[0] for v in known.values()], [v[1] for v in known.values()],
+         detector, list(assets)),
     ).fetchall()
-    return {r[0]: (pickle.loads(r[1]), r[2]) for r in rows}
+    return {r[0]: (None if r[3] is None else pickle.loads(r[3]), r[1], r[2]) for r in rows}
 
 
 def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
