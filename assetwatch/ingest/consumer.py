@@ -44,6 +44,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings
 from assetwatch.errors import AssetwatchError
+from assetwatch.ingest.columns import ColumnBatch
 from assetwatch.ingest.errors import IngestError
 from assetwatch.ingest.inbound import Inbound, classify
 from assetwatch.ingest.writer import BatchWriter
@@ -314,5 +315,4 @@ class IngestWorker:
 
 
 def _readings(message: Inbound) -> int:
-    readings = getattr(message.body, "readings", None)
-    return len(readings) if readings is not None else 1
+    return len(message.body) if isinstance(message.body, ColumnBatch) else 1

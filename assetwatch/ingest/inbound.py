@@ -1,7 +1,9 @@
 """One message taken from the broker, decoded and checked as far as the wire format allows.
 
-Decoding happens as a message arrives (on the MQTT network thread), so the writer only sees
-messages that are either decoded or already carry the reason they will be dead-lettered with.
+Telemetry is decoded into columns (:mod:`assetwatch.ingest.columns`), status and events with
+:mod:`assetwatch.core.wire`. Decoding happens as a message arrives (on the MQTT network
+thread), so the writer only sees messages that are either decoded or already carry the reason
+they will be dead-lettered with.
 Checks that need the registry (is the asset known, is the topic's site its site) are the
 writer's.
 """
@@ -14,18 +16,17 @@ from dataclasses import dataclass
 from assetwatch.core.wire import (
     AssetEvent,
     AssetStatus,
-    TelemetryBatch,
     TopicAddress,
     WireError,
-    decode_batch,
     decode_event,
     decode_status,
     parse_topic,
 )
+from assetwatch.ingest.columns import ColumnBatch, decode_columns
 
 __all__ = ["Inbound", "classify"]
 
-Body = TelemetryBatch | AssetStatus | AssetEvent
+Body = ColumnBatch | AssetStatus | AssetEvent
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ def classify(topic: str, payload: bytes, prefix: str, *, received_at: float | No
         address = parse_topic(topic, prefix)
         message.address = address
         if address.kind == "telemetry":
-            batch = decode_batch(payload, now_ms)
+            batch = decode_columns(payload, now_ms)
             if batch.asset != address.asset:
                 raise WireError(f"topic asset {address.asset!r} does not match the batch's "
                                 f"asset {batch.asset!r}")

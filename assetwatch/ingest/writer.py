@@ -36,11 +36,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 
 import numpy as np
 import psycopg
 
-from assetwatch.core.wire import AssetStatus, TelemetryBatch
+from assetwatch.core.wire import AssetStatus
+from assetwatch.ingest.columns import ColumnBatch
 from assetwatch.ingest.inbound import Inbound
 from assetwatch.ingest.records import apply_event, apply_status
 from assetwatch.ingest.rows import COPY_TELEMETRY, encode_telemetry
@@ -142,7 +144,7 @@ class BatchWriter:
                      ) -> GroupResult:
         result = GroupResult([STORED] * len(group), [None] * len(group))
         dead: list[tuple[Inbound, str]] = []
-        batches: list[tuple[int, AssetRef, TelemetryBatch]] = []
+        batches: list[tuple[int, AssetRef, ColumnBatch]] = []
         records: list[tuple[int, AssetRef]] = []
         new_sensors: dict[int, dict[str, int]] = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -158,7 +160,7 @@ class BatchWriter:
                     elif ref.site_id != site:
                         reason = (f"topic site {site!r} is not the registered site "
                                   f"{ref.site_id!r} of asset {tag!r}")
-                    elif isinstance(message.body, TelemetryBatch):
+                    elif isinstance(message.body, ColumnBatch):
                         batches.append((i, ref, message.body))
                     else:
                         records.append((i, ref))
@@ -198,44 +200,36 @@ class BatchWriter:
         return self._assets
 
     def _write_batches(self, cur: psycopg.Cursor, group: Sequence[Inbound],
-                       batches: list[tuple[int, AssetRef, TelemetryBatch]],
+                       batches: list[tuple[int, AssetRef, ColumnBatch]],
                        result: GroupResult, new_sensors: dict[int, dict[str, int]]) -> None:
-        # Unzip each batch once: (index, asset_id, seq, ts, names, values).
-        columns = []
-        for i, ref, batch in batches:
-            ts, names, values = zip(*batch.readings, strict=True)
-            columns.append((i, ref.asset_id, batch.seq, ts, names, values))
-        columns.sort(key=lambda c: (c[1], c[2]))  # one lock order for every worker
-        new = self._insert_ledger(cur, group, columns)
+        # (index in group, asset_id, batch), in one lock order for every worker
+        todo = sorted(((i, ref.asset_id, b) for i, ref, b in batches),
+                      key=lambda c: (c[1], c[2].seq))
+        new = self._insert_ledger(cur, group, todo)
         seen: set[tuple[int, int]] = set()
-        fresh = []
-        for column in columns:
-            key = (column[1], column[2])
+        fresh: list[tuple[int, int, ColumnBatch]] = []
+        for i, asset_id, batch in todo:
+            key = (asset_id, batch.seq)
             if key in new and key not in seen:
                 seen.add(key)
-                fresh.append(column)
+                fresh.append((i, asset_id, batch))
             else:
-                result.outcomes[column[0]] = DUPLICATE
+                result.outcomes[i] = DUPLICATE
                 result.duplicates += 1
         if not fresh:
             return
         sensor_ids = self._sensor_ids(cur, fresh, new_sensors)
-        ts_all: list[int] = []
-        sensors_all: list[int] = []
-        values_all: list[float] = []
-        counts = []
-        for _, asset_id, _, ts, names, values in fresh:
-            ts_all += ts
-            values_all += values
-            sensors_all += map(sensor_ids[asset_id].__getitem__, names)
-            counts.append(len(ts))
-        asset_ids = np.repeat(np.array([c[1] for c in fresh], dtype=np.int32), counts)
+        counts = [len(b) for _, _, b in fresh]
+        sensor_col = np.fromiter(
+            chain.from_iterable(map(sensor_ids[a].__getitem__, b.sensors) for _, a, b in fresh),
+            dtype=np.int32, count=sum(counts))
+        asset_col = np.repeat(np.array([a for _, a, _ in fresh], dtype=np.int32), counts)
         with cur.copy(COPY_TELEMETRY) as copy:
-            copy.write(encode_telemetry(np.array(ts_all, dtype=np.int64), asset_ids,
-                                        np.array(sensors_all, dtype=np.int32),
-                                        np.array(values_all, dtype=np.float64)))
+            copy.write(encode_telemetry(np.concatenate([b.ts_ms for _, _, b in fresh]),
+                                        asset_col, sensor_col,
+                                        np.concatenate([b.values for _, _, b in fresh])))
         last_seen: dict[int, float] = {}
-        for i, asset_id, *_ in fresh:
+        for i, asset_id, _ in fresh:
             last_seen[asset_id] = max(last_seen.get(asset_id, 0.0), group[i].received_at)
         ids = sorted(last_seen)
         cur.execute(
@@ -245,10 +239,10 @@ class BatchWriter:
             (ids, [_at(last_seen[a]) for a in ids]),
         )
         result.batches += len(fresh)
-        result.readings += len(ts_all)
+        result.readings += sum(counts)
 
-    def _insert_ledger(self, cur: psycopg.Cursor, group: Sequence[Inbound], columns: list
-                       ) -> set[tuple[int, int]]:
+    def _insert_ledger(self, cur: psycopg.Cursor, group: Sequence[Inbound],
+                       todo: list[tuple[int, int, ColumnBatch]]) -> set[tuple[int, int]]:
         rows = cur.execute(
             "INSERT INTO ingest_batch (asset_id, seq, readings, first_reading_at,"
             " last_reading_at, received_at, committed_at)"
@@ -256,25 +250,26 @@ class BatchWriter:
             " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) AS v"
             " ON CONFLICT (asset_id, seq) DO NOTHING RETURNING asset_id, seq",
             (
-                [c[1] for c in columns],
-                [c[2] for c in columns],
-                [len(c[3]) for c in columns],
-                [_at(min(c[3]) / 1000) for c in columns],
-                [_at(max(c[3]) / 1000) for c in columns],
-                [_at(group[c[0]].received_at) for c in columns],
+                [a for _, a, _ in todo],
+                [b.seq for _, _, b in todo],
+                [len(b) for _, _, b in todo],
+                [_at(int(b.ts_ms.min()) / 1000) for _, _, b in todo],
+                [_at(int(b.ts_ms.max()) / 1000) for _, _, b in todo],
+                [_at(group[i].received_at) for i, _, _ in todo],
             ),
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
-    def _sensor_ids(self, cur: psycopg.Cursor, fresh: list,
+    def _sensor_ids(self, cur: psycopg.Cursor, fresh: list[tuple[int, int, ColumnBatch]],
                     new_sensors: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
         """``asset_id -> {sensor name -> sensor_id}`` for every sensor of ``fresh`` batches."""
         missing: set[tuple[int, str]] = set()
-        for _, asset_id, _, _, names, _ in fresh:
+        for _, asset_id, batch in fresh:
             known = self._sensors.get(asset_id, {})
-            missing.update((asset_id, n) for n in set(names) if n not in known)
-        ids = {asset_id: dict(self._sensors.get(asset_id, {})) for _, asset_id, *_ in fresh}
+            missing.update((asset_id, n) for n in set(batch.sensors) if n not in known)
+        ids = {asset_id: self._sensors.get(asset_id, {}) for _, asset_id, _ in fresh}
         if missing:
+            ids = {asset_id: dict(names) for asset_id, names in ids.items()}
             asset_col, name_col = zip(*sorted(missing), strict=True)
             args = (list(asset_col), list(name_col))
             cur.execute(

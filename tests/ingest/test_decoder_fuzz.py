@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assetwatch.core import wire
+from assetwatch.ingest.columns import decode_columns
 from assetwatch.ingest.inbound import classify
 
 NOW = 1_764_000_000_000
@@ -140,3 +141,25 @@ def test_documented_cases_each_have_their_reason() -> None:
         message = classify(topic, _dumps({"asset": "P", "seq": 1, "readings": ok}), PREFIX,
                            now_ms=NOW)
         assert message.error is not None and reason in message.error, (topic, message.error)
+
+
+def _outcome(decode, payload: bytes) -> object:
+    try:
+        batch = decode(payload, NOW)
+    except wire.WireError as e:
+        return ("rejected", str(e))
+    readings = batch.readings() if callable(batch.readings) else batch.readings
+    return (batch.asset, batch.seq, readings)
+
+
+@FUZZ
+@given(batch_docs)
+def test_column_decoder_agrees_with_the_wire_decoder(doc: dict) -> None:
+    payload = _dumps(doc)
+    assert _outcome(decode_columns, payload) == _outcome(wire.decode_batch, payload)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_column_decoder_agrees_on_arbitrary_bytes(payload: bytes) -> None:
+    assert _outcome(decode_columns, payload) == _outcome(wire.decode_batch, payload)
