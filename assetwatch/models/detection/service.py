@@ -247,7 +247,7 @@ class DetectionWorker:
                 summary.assets += 1
                 i = j
             if scores:
-                summary.scores = store.insert_scores(conn, scores)
+                summary.scores = store.insert_scores(conn, self.detector, scores)
             store.write_checkpoints(conn, self.detector, saved)
             store.close_stale_events(conn, self.detector, resumed)
             summary.stale_opened = store.open_stale_events(

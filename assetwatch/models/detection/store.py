@@ -114,29 +114,23 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
     ).fetchall()
 
 
-def insert_scores(conn: psycopg.Connection, rows: Iterable[tuple[datetime, int, str, float]]
-                  ) -> int:
-    """Insert ``(time, asset_id, detector, score)`` rows; a row already stored is a no-op."""
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS score_stage"
-        " (time timestamptz, asset_id integer, detector text, score real)"
-        " ON COMMIT DELETE ROWS"
+def insert_scores(conn: psycopg.Connection, detector: str,
+                  rows: Sequence[tuple[datetime, int, str, float]]) -> int:
+    """Insert ``(time, asset_id, detector, score)`` rows; a row already stored is a no-op.
+
+    One statement over arrays; returns the number of rows inserted.
+    """
+    if not rows:
+        return 0
+    cur = conn.execute(
+        "INSERT INTO anomaly_score (time, asset_id, detector, score)"
+        " SELECT r.time, r.asset_id, %s, r.score"
+        " FROM unnest(%s::timestamptz[], %s::int[], %s::real[]) AS r(time, asset_id, score)"
+        " ON CONFLICT (asset_id, detector, time) DO NOTHING",
+        (detector, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]),
+        prepare=False,
     )
-    with conn.cursor() as cur:
-        with cur.copy(
-            "COPY score_stage (time, asset_id, detector, score) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["timestamptz", "int4", "text", "float4"])
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(
-            "INSERT INTO anomaly_score (time, asset_id, detector, score)"
-            " SELECT time, asset_id, detector, score FROM score_stage"
-            " ON CONFLICT (asset_id, detector, time) DO NOTHING"
-        )
-        inserted = cur.rowcount
-        cur.execute("TRUNCATE score_stage")
-    return inserted
+    return cur.rowcount
 
 
 def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
