@@ -15,7 +15,7 @@ import argparse
 
 __all__ = ["register"]
 
-_DETECTORS = ("baseline", "robust_z", "hst")
+_DETECTORS = ("baseline", "ensemble", "robust_z", "hst")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,7 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="CSV with a 'timestamp' column and numeric sensor columns")
     csv.add_argument("--output", required=True, metavar="FILE",
                      help="where to write 'timestamp,score' rows")
-    csv.add_argument("--detector", default="baseline", choices=_DETECTORS)
+    csv.add_argument("--detector", default="ensemble", choices=_DETECTORS,
+                     help="default: ensemble (baseline + robust_z: level shifts and spikes)")
     csv.add_argument("--warmup", type=int, default=None, metavar="N",
                      help="rows learned before scoring starts (default: 400, or a third of "
                           "the rows of a shorter file, at least 30)")

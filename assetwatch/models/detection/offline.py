@@ -20,9 +20,9 @@ from typing import Any
 
 from assetwatch.models.detection.csvinput import read_rows
 from assetwatch.models.detection.errors import CsvInputError
-from assetwatch.models.detectors import DEFAULT_DETECTOR, make_detector
+from assetwatch.models.detectors import make_detector
 
-__all__ = ["OfflineSummary", "score_csv"]
+__all__ = ["OFFLINE_DETECTOR", "OfflineSummary", "score_csv"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,12 @@ class OfflineSummary:
     sensors: tuple[str, ...]
 
 
-def score_csv(input_path: Path, output_path: Path, *, detector: str = DEFAULT_DETECTOR,
+#: point-wise benchmark labels include single-sample outliers, which the service's default
+#: (smoothed) detector ignores by design; offline scoring therefore defaults to the ensemble
+OFFLINE_DETECTOR = "ensemble"
+
+
+def score_csv(input_path: Path, output_path: Path, *, detector: str = OFFLINE_DETECTOR,
               timestamp_column: str | None = None, exclude: tuple[str, ...] = (),
               **params: Any) -> OfflineSummary:
     """Score every row of ``input_path`` into ``output_path`` (``timestamp,score``).

@@ -7,6 +7,7 @@ baseline   :class:`BaselineDeviation` (default): smoothed deviation from an
            alarm-aware drifting baseline, all sensors combined
 robust_z   :class:`RobustZ`: largest per-sensor robust z-score
 hst        :class:`HalfSpaceTreesDetector`: river Half-Space Trees, multivariate
+ensemble   :class:`Ensemble`: baseline and robust_z, Bonferroni-combined
 ========== =====================================================================
 
 All return calibrated scores in ``[0, 1]`` (see :mod:`.calibration`).
@@ -19,6 +20,7 @@ from typing import Any
 from assetwatch.models.detection.errors import DetectionError
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.baseline import BaselineDeviation
+from assetwatch.models.detectors.ensemble import Ensemble
 from assetwatch.models.detectors.hst import HalfSpaceTreesDetector
 from assetwatch.models.detectors.robust import RobustZ
 
@@ -27,6 +29,7 @@ __all__ = [
     "DETECTORS",
     "BaselineDeviation",
     "Detector",
+    "Ensemble",
     "HalfSpaceTreesDetector",
     "RobustZ",
     "Sample",
@@ -38,6 +41,7 @@ DETECTORS: dict[str, type[Detector]] = {
     BaselineDeviation.name: BaselineDeviation,
     RobustZ.name: RobustZ,
     HalfSpaceTreesDetector.name: HalfSpaceTreesDetector,
+    Ensemble.name: Ensemble,
 }
 DEFAULT_DETECTOR = BaselineDeviation.name
 
