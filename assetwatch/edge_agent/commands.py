@@ -36,8 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sim.add_argument("--spool", type=Path, default=None,
                      help="spool file (default: <data dir>/edge/simulate-spool.db)")
     sim.add_argument("--host", default=os.environ.get("ASSETWATCH_MQTT_HOST", "127.0.0.1"))
-    sim.add_argument("--port", type=int,
-                     default=int(os.environ.get("ASSETWATCH_MQTT_PORT", "51883")))
+    sim.add_argument("--port", default=os.environ.get("ASSETWATCH_MQTT_PORT", "51883"),
+                     help="broker port (default: $ASSETWATCH_MQTT_PORT or 51883)")
     sim.add_argument("--prefix", default=os.environ.get("ASSETWATCH_TOPIC_PREFIX", "assetwatch"))
     sim.add_argument("--password-file", type=Path, default=None,
                      help="asset_tag:password lines (default: derive from the local device key)")
@@ -67,6 +67,11 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
             raise AgentConfigError(f"--start: {args.start!r} is not an ISO time") from None
     else:
         start = datetime.now(UTC) - timedelta(days=args.days)
+    try:
+        port = int(args.port)
+    except ValueError:
+        raise AgentConfigError(f"--port / ASSETWATCH_MQTT_PORT: {args.port!r} is not a port "
+                               "number") from None
     if args.sites < 1 or args.assets_per_site < 1 or args.days <= 0 or args.sample_interval <= 0:
         raise AgentConfigError("--sites, --assets-per-site, --days and --sample-interval "
                                "must be positive")
@@ -78,7 +83,7 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     spool = args.spool or data_dir / "edge" / "simulate-spool.db"
     summary = run_simulation(
         fleet, args.days, args.sample_interval,
-        MqttEndpoint(args.host, args.port, tls_ca=args.tls_ca), passwords, args.prefix,
+        MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix,
         spool, args.ground_truth, args.speed)
     print(f"simulated {len(fleet.assets)} assets at {len(fleet.sites)} sites for {args.days:g} "
           f"days: {summary.readings} readings in {summary.batches} batches, "
