@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup services demo test lint down clean
+.PHONY: setup services browser demo test lint down clean
 
 setup: $(VENV)/.installed
 
@@ -18,10 +18,18 @@ $(VENV)/.installed: pyproject.toml
 services: setup
 	$(BIN)/assetwatch stack up
 
+# Headless Chromium for the report's screenshot test (Debian's package, installed when missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	  else echo "chromium not found: the report screenshot test will be skipped"; fi; }
+
 demo: services
 	$(BIN)/assetwatch demo
 
-test: services
+test: services browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
