@@ -151,13 +151,16 @@ class Publisher:
             # Weighted round robin across rounds: the backlog earns ``backfill_share`` of a
             # slot per free slot, so even a window of one alternates between the lanes.
             lane.credit += free * self.backfill_share
-            k_back = min(free, int(lane.credit))
+            k_back = max(0, min(free, int(lane.credit)))
             lane.credit -= k_back
         live = self.spool.fetch(asset, lane.live_cursor, self._durable, free - k_back)
         rows: list[OutboxRow] = []
         if backlog_left:
             want = free - len(live)  # a live lane with too little to send leaves its slots
             back = self.spool.fetch(asset, lane.back_cursor, lane.live_mark, want)
+            # Slots the live lane left are charged to the backlog (down to one slot of debt),
+            # so live data gets the next turn as soon as it has some.
+            lane.credit = max(-1.0, lane.credit - max(0, len(back) - k_back))
             if len(back) < want:
                 lane.back_cursor = lane.live_mark  # backlog fully taken
                 lane.credit = 0.0

@@ -13,7 +13,11 @@ Tables
 ``asset_seq``
     The next batch ``seq`` of every asset. It is assigned when a batch is sealed, in the same
     transaction as the outbox row, so a batch re-sent after a crash carries the same ``seq``
-    and the same readings.
+    and the same readings. An asset's first ``seq`` in a new spool is the spool's
+    ``seq_base``: its creation time in seconds times 2^20. So ``seq`` keeps increasing by
+    one per batch, and stays increasing when a gateway's spool is replaced by a new one (a
+    new disk, a reinstalled gateway): the server's (asset, seq) ledger never mistakes the new
+    spool's batches for repeats of the old one's.
 ``meta``
     The source checkpoint, accepted remote configurations, counters of dropped readings.
 
@@ -37,6 +41,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +125,12 @@ class Spool:
         self.messages, self.bytes, self.readings = int(row[0]), int(row[1]), int(row[2])
         self.journal_bytes = int(self._db.execute(
             "SELECT coalesce(sum(length(readings)), 0) FROM journal").fetchone()[0])
+        base = self._db.execute("SELECT value FROM meta WHERE key = 'seq_base'").fetchone()
+        if base is None:
+            base = (str(int(time.time()) << 20),)
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('seq_base', ?)", base)
+        #: The first ``seq`` of an asset in this spool.
+        self.seq_base = int(base[0])
         #: The highest outbox id ever committed (ids are never reused: AUTOINCREMENT).
         self.last_id = int(self._db.execute(
             "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'"
@@ -181,7 +192,7 @@ class Spool:
                     if seq is None:
                         found = db.execute("SELECT next_seq FROM asset_seq WHERE asset = ?",
                                            (batch.asset,)).fetchone()
-                        seq = int(found[0]) if found else 0
+                        seq = int(found[0]) if found else self.seq_base
                     # Readings are lists (as read back from JSON); they encode like tuples.
                     payload = encode_batch(TelemetryBatch(
                         batch.asset, seq, batch.readings))  # type: ignore[arg-type]

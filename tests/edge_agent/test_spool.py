@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from assetwatch.edge_agent.spool import SealedBatch, Spool, SpoolMessage
 
@@ -23,10 +24,13 @@ def test_seq_is_assigned_when_sealed_and_survives_reopening(tmp_path) -> None:
     assert spool.get_meta("source_checkpoint") == "c1"
     spool.commit(sealed=[SealedBatch("A", _readings(1)), SealedBatch("B", _readings(1))])
     rows = spool.fetch("A", 0, None, 10)
-    assert [(r.kind, r.seq) for r in rows] == [("telemetry", 0), ("telemetry", 1),
-                                              ("events", None), ("telemetry", 2)]
-    assert json.loads(rows[0].payload) == {"asset": "A", "seq": 0, "readings": _readings(3)}
-    assert [r.seq for r in spool.fetch("B", 0, None, 10)] == [0]
+    base = spool.seq_base
+    assert abs((base >> 20) - time.time()) < 60
+    assert [(r.kind, r.seq) for r in rows] == [("telemetry", base), ("telemetry", base + 1),
+                                              ("events", None), ("telemetry", base + 2)]
+    assert json.loads(rows[0].payload) == {"asset": "A", "seq": base,
+                                           "readings": _readings(3)}
+    assert [r.seq for r in spool.fetch("B", 0, None, 10)] == [base]
     assert spool.acknowledge([rows[0].id, rows[0].id, 999]) == 1
     assert spool.readings == 4
 
@@ -51,4 +55,14 @@ def test_drop_oldest_keeps_events_and_counts(tmp_path) -> None:
     kinds = [r.kind for r in spool.fetch("A", 0, None, 100)]
     assert kinds.count("events") == 10
     first = next(r for r in spool.fetch("A", 0, None, 100) if r.kind == "telemetry")
-    assert first.seq == dropped // 100
+    assert first.seq == spool.seq_base + dropped // 100
+
+
+def test_a_new_spool_continues_the_seq_of_an_old_one(tmp_path) -> None:
+    old = Spool(tmp_path / "old.db")
+    old.commit(sealed=[SealedBatch("A", _readings(1)) for _ in range(5)])
+    time.sleep(1.1)
+    new = Spool(tmp_path / "new.db")
+    new.commit(sealed=[SealedBatch("A", _readings(1))])
+    assert new.fetch("A", 0, None, 1)[0].seq > old.fetch("A", 0, None, 10)[-1].seq
+    assert new.last_id == 1 and Spool(tmp_path / "old.db").last_id == 5
