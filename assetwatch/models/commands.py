@@ -3,6 +3,7 @@
 * ``detect run [--worker K --workers N] [--detector NAME] [--poll S]``: score new telemetry
   continuously (worker K of N owns the assets with ``asset_id % N == K``);
 * ``detect once``: score everything pending once, print a summary, exit;
+* ``detect status``: per detector, assets warm or still learning, how far behind, open events;
 * ``detect score-csv --input FILE --output FILE [--detector NAME]``: score a CSV of readings
   offline with the same detector objects, writing ``timestamp,score`` rows.
 
@@ -31,6 +32,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     once = sub.add_parser("once", help="score everything pending once and exit")
     _service_options(once)
     once.set_defaults(func=_once)
+
+    status = sub.add_parser("status", help="per detector: assets warm, learning, behind")
+    status.set_defaults(func=_status)
 
     csv = sub.add_parser("score-csv", help="score a CSV of timestamped readings offline")
     csv.add_argument("--input", required=True, metavar="FILE",
@@ -84,6 +88,34 @@ def _once(settings: object, args: argparse.Namespace) -> int:
     print(f"scored {summary.samples} samples of {summary.assets} assets: "
           f"{summary.scores} scores, {summary.events_opened} anomaly events opened, "
           f"{summary.stale_opened} stale, {summary.assets_locked_elsewhere} assets busy")
+    return 0
+
+
+def _status(settings: object, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from assetwatch.core.db import connect
+
+    with connect(settings) as conn:  # type: ignore[arg-type]
+        rows = conn.execute(
+            "SELECT s.detector, count(*), count(*) FILTER (WHERE s.warm),"
+            " max(s.scored_until), round(max(s.behind_s)::numeric, 1),"
+            " (SELECT count(*) FROM v_anomaly_event e WHERE e.detector = s.detector"
+            "  AND e.is_open AND e.kind = 'anomaly'),"
+            " (SELECT count(*) FROM v_anomaly_event e WHERE e.detector = s.detector"
+            "  AND e.is_open AND e.kind = 'stale')"
+            " FROM v_detector_status s GROUP BY s.detector ORDER BY s.detector"
+        ).fetchall()
+    table = Table(title="anomaly detection")
+    for column in ("detector", "assets", "warm", "learning", "scored until", "max behind s",
+                   "open anomalies", "stale assets"):
+        table.add_column(column, justify="left" if column == "detector" else "right")
+    for detector, assets, warm, newest, behind, anomalies, stale in rows:
+        table.add_row(detector, str(assets), str(warm), str(assets - warm),
+                      f"{newest:%Y-%m-%d %H:%M:%S}" if newest else "-", str(behind),
+                      str(anomalies), str(stale))
+    Console().print(table if rows else "no detector has scored yet")
     return 0
 
 

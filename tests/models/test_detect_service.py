@@ -214,3 +214,24 @@ def test_worker_reloads_a_state_another_worker_advanced(fresh_settings: Settings
             _insert(fresh_settings, ids["X"], start + timedelta(seconds=lo), samples[lo:hi])
             worker.score_pending()  # `first` holds a cached state that `second` made stale
     assert _scores(fresh_settings, ids["X"]) == _scores(fresh_settings, ids["TWIN"])
+
+
+def test_status_command_summarises_detectors(fresh_settings: Settings, monkeypatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from assetwatch import cli
+
+    ids = _fleet(fresh_settings, ["ST-1", "ST-2"])
+    rng = random.Random(13)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(fresh_settings, ids["ST-1"], start, [_sample(rng) for _ in range(WARMUP + 3)])
+    _insert(fresh_settings, ids["ST-2"], start, [_sample(rng) for _ in range(10)])
+    score_pending(fresh_settings, **PARAMS)
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("assetwatch.models.commands",))
+    monkeypatch.setenv("ASSETWATCH_DB_URL", fresh_settings.db_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["detect", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline" in out and "learning" in out
+    line = next(row for row in out.splitlines() if "baseline" in row)
+    assert [cell.strip() for cell in line.split("│") if cell.strip()][:4] == [
+        "baseline", "2", "1", "1"]
