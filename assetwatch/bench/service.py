@@ -56,7 +56,15 @@ def register(benches: argparse._SubParsersAction) -> None:
                         help="simulated days before the evaluation (history for the naive policy)")
     parser.add_argument("--period-days", type=int, default=30)
     parser.add_argument("--service-level", type=float, default=0.95)
-    parser.add_argument("--predictor", choices=("condition", "weibull"), default="condition")
+    parser.add_argument("--predictor", choices=("condition", "weibull", "models"),
+                        default="condition",
+                        help="condition/weibull: stand-ins on the simulator's lifecycle; models:"
+                             " the project's failure models trained and scored on simulated"
+                             " telemetry (slower)")
+    parser.add_argument("--score-every-days", type=int, default=1,
+                        help="with --predictor models: days between scoring runs")
+    parser.add_argument("--retrain-days", type=int, default=90,
+                        help="with --predictor models: days between training runs")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
@@ -74,7 +82,9 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     result = run_service_bench(settings, sites=args.sites, assets_per_site=args.assets_per_site,
                                days=args.days, history_days=args.history_days,
                                period_days=args.period_days, service_level=args.service_level,
-                               predictor=args.predictor, seed=args.seed)
+                               predictor=args.predictor, seed=args.seed,
+                               score_every_days=args.score_every_days,
+                               retrain_days=args.retrain_days)
     _print_result(result, settings, args)
     return 0
 
@@ -147,7 +157,8 @@ def _print_scale(figures: dict[str, float]) -> None:
 
 def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, days: int,
                       history_days: int, period_days: int, service_level: float,
-                      predictor: str, seed: int) -> ServiceBenchResult:
+                      predictor: str, seed: int, score_every_days: int = 1,
+                      retrain_days: int = 90) -> ServiceBenchResult:
     """Run the fleet through history and evaluation; return the figures."""
     from assetwatch.service.bench_run import ServiceRun
 
@@ -155,7 +166,8 @@ def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, d
     bench = _bench_database(settings, "service")
     run = ServiceRun(bench, sites=sites, assets_per_site=assets_per_site, start=START,
                      history_days=history_days, days=days, period_days=period_days,
-                     service_level=service_level, predictor=predictor, seed=seed)
+                     service_level=service_level, predictor=predictor, seed=seed,
+                     score_every_days=score_every_days, retrain_days=retrain_days)
     result = run.execute()
     result.seconds = time.perf_counter() - started
     return result

@@ -80,8 +80,12 @@ class ServiceRun:
 
     def __init__(self, settings: Settings, *, sites: int, assets_per_site: int,
                  start: datetime, history_days: int, days: int, period_days: int,
-                 service_level: float, predictor: str, seed: int) -> None:
+                 service_level: float, predictor: str, seed: int,
+                 sample_interval_s: float = 3600.0, score_every_days: int = 1,
+                 retrain_days: int = 90) -> None:
         self.settings = settings
+        self.sample_interval_s = sample_interval_s
+        self.score_every_days, self.retrain_days = score_every_days, retrain_days
         self.fleet = build_fleet(sites, assets_per_site, seed, start)
         self.eval_start = start + timedelta(days=history_days)
         self.end = self.eval_start + timedelta(days=days)
@@ -105,7 +109,7 @@ class ServiceRun:
                                   serial_installed=c.serial_no, at=c.installed_at,
                                   part_no=c.part_no)
         row = conn.execute("INSERT INTO model_version (model_name, version, is_current, params)"
-                           " VALUES ('failure-risk', 1, true, %s) RETURNING model_version_id",
+                           " VALUES ('bench-stand-in', 1, false, %s) RETURNING model_version_id",
                            (Jsonb({"predictor": self.predictor}),)).fetchone()
         assert row is not None
         self.model_version_id = int(row[0])
@@ -148,6 +152,8 @@ class ServiceRun:
     def execute(self) -> ServiceBenchResult:
         with psycopg.connect(self.settings.db_url, autocommit=True) as conn:
             self._register(conn)
+            if self.predictor == "models":
+                log.info("telemetry: %d readings", self._load_telemetry(conn))
             consumption = self._consumption()
             keys = set(self.initial_stock) | {k for _, k, _ in consumption}
             sims = [InventorySimulator("computed policy (predicted demand)",
@@ -217,6 +223,11 @@ class ServiceRun:
         asset_id = self.ids[f.asset_tag]
         key = (asset_id, f.failure_mode)
         if event.kind == "failure":
+            conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind,"
+                         " component_type, part_no, code) VALUES (%s, %s, %s, 'failure', %s,"
+                         " %s, %s) ON CONFLICT DO NOTHING",
+                         (f"{f.asset_tag}-F-{event.order}", asset_id, f.failed_at,
+                          f.component_type, f.part_no, f.failure_mode))
             if pending is None:
                 return
             self.result.failures += 1
@@ -258,24 +269,66 @@ class ServiceRun:
             for part_no, qty in parts.items():
                 sim.consume((part_no, site), qty)
 
+    def _load_telemetry(self, conn: psycopg.Connection) -> int:
+        """The fleet's readings for the whole window (features only read before ``as_of``)."""
+        from assetwatch.edge_agent.simulator import FleetSimulator
+        from assetwatch.edge_agent.source import Sample
+
+        sensor_ids = {(tag, name): sid for tag, name, sid in conn.execute(
+            "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a"
+            " USING (asset_id)")}
+        days = (self.end - self.fleet.start).total_seconds() / 86400.0
+        sim = FleetSimulator(self.fleet, days=days, sample_interval_s=self.sample_interval_s)
+        written = 0
+        with conn.cursor() as cur, cur.copy(
+                "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN"
+                " (FORMAT BINARY)") as copy:
+            copy.set_types(["timestamptz", "integer", "integer", "double precision"])
+            while not sim.exhausted:
+                for item in sim.poll(200_000, 0.0):
+                    if not isinstance(item, Sample):
+                        continue
+                    at = datetime.fromtimestamp(item.ts_ms / 1000, tz=self.fleet.start.tzinfo)
+                    asset_id = self.ids[item.asset]
+                    for name, value in item.values:
+                        copy.write_row((at, asset_id, sensor_ids[(item.asset, name)], value))
+                        written += 1
+        return written
+
+    def _train(self, t: datetime) -> None:
+        from assetwatch.models.prediction.training import train_models
+
+        results = train_models(self.settings, as_of=t, horizons=(7, 30))
+        log.info("trained at %s: %s", t.date(), [(r.component_type, r.kind, r.promoted)
+                                                  for r in results])
+
     def _predict(self, conn: psycopg.Connection, t: datetime) -> None:
         t_ms = int(t.timestamp() * 1000)
-        with conn.cursor() as cur:
-            cur.execute("DELETE FROM failure_prediction WHERE predicted_at < %s",
-                        (t - timedelta(days=2),))
-            with cur.copy("COPY failure_prediction (predicted_at, asset_id, component_type,"
-                          " horizon_days, failure_probability, rul_days, rul_low_days,"
-                          " rul_high_days, model_version_id) FROM STDIN") as copy:
-                for tag, timeline in self.truth.timelines.items():
-                    model_id = timeline.asset.model_id
-                    for component_type in timeline.lives:
-                        life = timeline.life_at(component_type, t_ms)
-                        probs, rul, low, high = predict_component(
-                            life, t, HORIZONS, predictor=self.predictor, seed=self.seed,
-                            model_id=model_id)
-                        for h, p in zip(HORIZONS, probs, strict=True):
-                            copy.write_row((t, self.ids[tag], component_type, h, p, rul, low,
-                                            high, self.model_version_id))
+        conn.execute("DELETE FROM failure_prediction WHERE predicted_at < %s",
+                     (t - timedelta(days=2 * self.score_every_days),))
+        if self.predictor == "models":
+            from assetwatch.models.prediction.scoring import score_assets
+
+            day = round((t - self.eval_start).total_seconds() / 86400)
+            if day % self.retrain_days == 0:
+                self._train(t)
+            if day % self.score_every_days == 0:
+                score_assets(self.settings, as_of=t)
+            return
+        with conn.cursor() as cur, cur.copy(
+                "COPY failure_prediction (predicted_at, asset_id, component_type, horizon_days,"
+                " failure_probability, rul_days, rul_low_days, rul_high_days, model_version_id)"
+                " FROM STDIN") as copy:
+            for tag, timeline in self.truth.timelines.items():
+                model_id = timeline.asset.model_id
+                for component_type in timeline.lives:
+                    life = timeline.life_at(component_type, t_ms)
+                    probs, rul, low, high = predict_component(
+                        life, t, HORIZONS, predictor=self.predictor, seed=self.seed,
+                        model_id=model_id)
+                    for h, p in zip(HORIZONS, probs, strict=True):
+                        copy.write_row((t, self.ids[tag], component_type, h, p, rul, low,
+                                        high, self.model_version_id))
 
     def _computed_levels(self, conn: psycopg.Connection,
                          t: datetime) -> dict[Key, tuple[float, float]]:
