@@ -60,3 +60,14 @@ def test_tracker_pickles_with_its_open_event() -> None:
 def test_levels_are_checked() -> None:
     with pytest.raises(ValueError):
         EventTracker(open_level=0.5, close_level=0.8)
+
+
+def test_candidate_dropped_below_close_level_does_not_linger() -> None:
+    tracker = EventTracker(open_level=0.9, close_level=0.75, min_duration_s=5)
+    tracker.observe(T0, 0.95, {"flow": 1.0})
+    assert tracker.is_active
+    tracker.observe(T0 + timedelta(seconds=1), 0.2, {})
+    assert not tracker.is_active
+    # a new blip an hour later must not inherit the old start and open at once
+    tracker.observe(T0 + timedelta(hours=1), 0.95, {"flow": 1.0})
+    assert tracker.drain() == [] and tracker.open_event is None

@@ -76,6 +76,12 @@ class EventTracker:
         """The confirmed event still open, if any."""
         return self._open
 
+    @property
+    def is_active(self) -> bool:
+        """True while an event is open or a candidate awaits its minimum duration: then every
+        score matters; otherwise only scores at or above ``close_level`` can change anything."""
+        return self._open is not None or self._candidate is not None
+
     def observe(self, time: datetime, score: float, contributions: dict[str, float]) -> None:
         """Feed one scored sample (in time order)."""
         if self._open is not None:

@@ -272,9 +272,10 @@ class DetectionWorker:
             if not warm:
                 continue
             scores.append((time, asset_id, name, score))
-            if score >= close_level or tracker.open_event is not None:
-                tracker.observe(time, score, detector.contributions(sample)
-                                if score >= close_level else {})
+            if score >= close_level:
+                tracker.observe(time, score, detector.contributions(sample))
+            elif tracker.is_active:
+                tracker.observe(time, score, {})
 
 
 def score_pending(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worker: int = 0,
