@@ -8,8 +8,9 @@ but not acknowledged).
 
 Threads: paho's network thread decodes each message as it arrives
 (:func:`assetwatch.ingest.inbound.classify`) and puts it on a bounded queue; the worker's
-own thread (the one calling :meth:`IngestWorker.run`) takes groups off the queue, writes each
-in one transaction (:class:`assetwatch.ingest.writer.BatchWriter`) and only then acknowledges
+own thread (the one calling :meth:`IngestWorker.run`) takes groups off the queue (all that is
+queued, up to ``settings.ingest_batch_max_messages``), writes each in one transaction
+(:class:`assetwatch.ingest.writer.BatchWriter`) and only then acknowledges
 its messages (paho-mqtt 2.x manual acknowledgement). In-flight work is bounded twice: the
 MQTT 5 Receive Maximum (``settings.ingest_max_inflight``) stops the broker from sending more
 unacknowledged messages, and the queue blocks the network thread if ever full.
@@ -156,7 +157,7 @@ class IngestWorker:
         while not self._stopping.is_set():
             if self._connect_error:
                 raise IngestError(self._connect_error)
-            group = self._take_group(0.2)
+            group = self._take_group(self.settings.ingest_batch_max_wait_s)
             if group:
                 self._commit_and_ack(writer, group)
         deadline = time.monotonic() + self.stop_timeout_s
@@ -168,6 +169,11 @@ class IngestWorker:
             left -= len(group)
 
     def _take_group(self, first_wait_s: float, limit: int | None = None) -> list[Inbound]:
+        """The next group: the first message (waiting up to ``first_wait_s``), then whatever
+        else is already queued, up to ``ingest_batch_max_messages`` and
+        :data:`MAX_GROUP_READINGS`. Groups are self-clocking: while one is being written the
+        next one gathers, so they grow with the load and stay small (low latency) when idle.
+        """
         try:
             first = self._inbox.get(timeout=first_wait_s) if first_wait_s else \
                 self._inbox.get_nowait()
@@ -177,12 +183,9 @@ class IngestWorker:
         readings = _readings(first)
         max_messages = min(limit or self.settings.ingest_batch_max_messages,
                            self.settings.ingest_batch_max_messages)
-        until = time.monotonic() + self.settings.ingest_batch_max_wait_s
         while len(group) < max_messages and readings < MAX_GROUP_READINGS:
             try:
-                remaining = until - time.monotonic()
-                message = self._inbox.get(timeout=remaining) if remaining > 0 and not limit \
-                    else self._inbox.get_nowait()
+                message = self._inbox.get_nowait()
             except queue.Empty:
                 break
             group.append(message)
