@@ -7,6 +7,9 @@ Two views of the same question:
   component failed within the horizon after it; an alarm is a probability at or above the
   threshold. The *lead time* of a failure is the time from the first alarm in the horizon
   before it to the failure (failures without such an alarm are missed and not averaged).
+  Event-level figures count *alarm episodes* (runs of consecutive alarmed snapshots of one
+  asset): an episode is true if one of its snapshots is positive; event recall is the share of
+  failures warned.
 - :func:`evaluate_stored_predictions` -- the same over the ``failure_prediction`` rows in the
   database against ``asset_event`` failures (the fleet simulator's ground truth). Predictions
   whose horizon reaches past the newest recorded event or telemetry are left out (their outcome
@@ -36,6 +39,16 @@ class AlarmMetrics:
     failures: int
     failures_warned: int
     mean_lead_hours: float | None
+    episodes: int = 0
+    true_episodes: int = 0
+
+    @property
+    def event_precision(self) -> float | None:
+        return self.true_episodes / self.episodes if self.episodes else None
+
+    @property
+    def event_recall(self) -> float | None:
+        return self.failures_warned / self.failures if self.failures else None
 
 
 def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days: float,
@@ -53,13 +66,29 @@ def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days:
     failures = per_failure.ngroups
     warned = events[events["alarm"]].groupby(["asset", "failure"])["at"].min().reset_index()
     leads = (warned["failure"] - warned["at"]).dt.total_seconds() / 3600.0
+    episodes, true_episodes = _episodes(frame["asset_id"].to_numpy(), at, alarm, positive)
     return AlarmMetrics(
+        episodes=episodes, true_episodes=true_episodes,
         snapshots=len(frame), positives=int(positive.sum()), alarms=int(alarm.sum()),
         precision=tp / int(alarm.sum()) if alarm.any() else None,
         recall=tp / int(positive.sum()) if positive.any() else None,
         failures=failures, failures_warned=len(warned),
         mean_lead_hours=float(np.mean(leads)) if len(warned) else None,
     )
+
+
+def _episodes(assets: np.ndarray, at: pd.Series, alarm: np.ndarray,
+              positive: np.ndarray) -> tuple[int, int]:
+    order = np.lexsort((at.to_numpy(), assets))
+    assets, alarm, positive = assets[order], alarm[order], positive[order]
+    new_asset = np.r_[True, assets[1:] != assets[:-1]]
+    prev_alarm = np.r_[False, alarm[:-1]]
+    start = alarm & (new_asset | ~prev_alarm)
+    if not start.any():
+        return 0, 0
+    episode = np.cumsum(start)[alarm]
+    hit = pd.Series(positive[alarm]).groupby(episode).any()
+    return int(start.sum()), int(hit.sum())
 
 
 _STORED_SQL = """

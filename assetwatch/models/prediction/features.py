@@ -50,7 +50,10 @@ class FeatureSpec:
 
     ``bucket`` is the ``time_bucket`` width; ``short_window`` and ``long_window`` are the rolling
     windows over buckets (each a whole number of buckets); ``event_window`` counts events;
-    ``snapshot_every`` is the spacing of training snapshots.
+    ``snapshot_every`` is the spacing of training snapshots. With ``baseline_window`` each
+    sensor also gets its baseline, the mean of the buckets from ``baseline_window`` to
+    ``long_window`` before the snapshot, and the short and long means' deviations from it
+    (``S__dev_short``, ``S__dev_long``): a drift of one asset away from its own normal.
     """
 
     bucket: timedelta = timedelta(hours=1)
@@ -58,15 +61,22 @@ class FeatureSpec:
     long_window: timedelta = timedelta(days=7)
     event_window: timedelta = timedelta(days=7)
     snapshot_every: timedelta = timedelta(days=1)
+    baseline_window: timedelta | None = None
 
-    def as_params(self) -> dict[str, float]:
+    def as_params(self) -> dict[str, float | None]:
         """The spec as JSON-friendly seconds, for the model registry."""
-        return {name: getattr(self, name).total_seconds() for name in
-                ("bucket", "short_window", "long_window", "event_window", "snapshot_every")}
+        return {name: None if getattr(self, name) is None else getattr(self, name).total_seconds()
+                for name in ("bucket", "short_window", "long_window", "event_window",
+                             "snapshot_every", "baseline_window")}
 
     @classmethod
-    def from_params(cls, params: dict[str, float]) -> FeatureSpec:
-        return cls(**{k: timedelta(seconds=v) for k, v in params.items()})
+    def from_params(cls, params: dict[str, float | None]) -> FeatureSpec:
+        return cls(**{k: None if v is None else timedelta(seconds=v) for k, v in params.items()})
+
+    @property
+    def history(self) -> timedelta:
+        """How far before a snapshot its features look."""
+        return max(self.long_window, self.baseline_window or self.long_window)
 
 
 _TELEMETRY_SQL = """
@@ -86,14 +96,19 @@ WITH bucketed AS (
            avg(sd) OVER short_w AS sd_short,
            avg(mean) OVER long_w AS mean_long,
            stddev_samp(mean) OVER long_w AS sd_long,
-           regr_slope(mean, extract(epoch FROM bucket) / 86400.0) OVER long_w AS slope_long
+           regr_slope(mean, extract(epoch FROM bucket) / 86400.0) OVER long_w AS slope_long,
+           avg(mean) OVER base_w AS mean_base
     FROM bucketed
     WINDOW short_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
                        RANGE BETWEEN %(short_back)s::interval PRECEDING AND CURRENT ROW),
            long_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
-                      RANGE BETWEEN %(long_back)s::interval PRECEDING AND CURRENT ROW)
+                      RANGE BETWEEN %(long_back)s::interval PRECEDING AND CURRENT ROW),
+           base_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
+                      RANGE BETWEEN %(base_back)s::interval PRECEDING
+                                AND %(long_window)s::interval PRECEDING)
 )
-SELECT asset_id, snapshot_at, sensor, mean_short, sd_short, mean_long, sd_long, slope_long
+SELECT asset_id, snapshot_at, sensor, mean_short, sd_short, mean_long, sd_long, slope_long,
+       mean_base
 FROM rolled
 WHERE snapshot_at >= %(first_snapshot)s
   AND mod(extract(epoch FROM %(as_of)s::timestamptz - snapshot_at)::bigint, %(every_s)s) = 0
@@ -200,27 +215,35 @@ def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: da
                        first_snapshot: datetime,
                        assets: Sequence[int] | None = None) -> pd.DataFrame:
     """Rolling telemetry statistics per (asset, snapshot), one column per ``sensor__stat``."""
-    t_from = first_snapshot - spec.long_window
+    t_from = first_snapshot - spec.history
     params = {
         "bucket": spec.bucket, "as_of": as_of, "t_from": t_from,
         "assets": list(assets) if assets is not None else None,
         "short_back": spec.short_window - spec.bucket,
         "long_back": spec.long_window - spec.bucket,
+        "long_window": spec.long_window,
+        "base_back": (spec.baseline_window or spec.long_window) - spec.bucket,
         "first_snapshot": first_snapshot,
         "every_s": max(1, int(spec.snapshot_every.total_seconds())),
     }
     with conn.cursor() as cur:
         cur.execute(_TELEMETRY_SQL, params)
         rows = cur.fetchall()
-    long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS])
+    long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS,
+                                       "mean_base"])
     if long.empty:
         return pd.DataFrame(columns=["asset_id", "snapshot_at"])
+    stats = [*_TELEMETRY_STATS, "mean_base"] if spec.baseline_window else list(_TELEMETRY_STATS)
     wide = long.pivot_table(index=["asset_id", "snapshot_at"], columns="sensor",
-                            values=list(_TELEMETRY_STATS), aggfunc="first", dropna=False)
+                            values=stats, aggfunc="first", dropna=False)
     wide.columns = [f"{sensor}__{stat}" for stat, sensor in wide.columns]
     wide = wide.astype(float)
     for sensor in long["sensor"].unique():
         wide[f"{sensor}__delta"] = wide[f"{sensor}__mean_short"] - wide[f"{sensor}__mean_long"]
+        if spec.baseline_window:
+            base = wide.pop(f"{sensor}__mean_base")
+            wide[f"{sensor}__dev_short"] = wide[f"{sensor}__mean_short"] - base
+            wide[f"{sensor}__dev_long"] = wide[f"{sensor}__mean_long"] - base
     return wide.reset_index()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,9 +91,7 @@ def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
 
 def _scoring_spec(spec: FeatureSpec) -> FeatureSpec:
     # one snapshot at as_of: any spacing works, a whole bucket keeps the filter exact
-    return FeatureSpec(bucket=spec.bucket, short_window=spec.short_window,
-                       long_window=spec.long_window, event_window=spec.event_window,
-                       snapshot_every=max(spec.bucket, timedelta(seconds=1)))
+    return replace(spec, snapshot_every=max(spec.bucket, timedelta(seconds=1)))
 
 
 def _long_rows(rows: pd.DataFrame, predicted: pd.DataFrame, model: Any,

@@ -71,17 +71,33 @@ class TrainOptions:
     min_positives: int = 3
     valid_fraction: float = 0.25
     rul_cap_days: float = 90.0
+    fit_rul: bool = True
     model_name: str = MODEL_NAME
+    #: "gradient_boosting" (histogram GBM) or "random_forest" (steadier with few failures)
+    classifier: str = "gradient_boosting"
     gbm: dict[str, Any] = field(default_factory=lambda: {
         "max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15,
         "min_samples_leaf": 20, "l2_regularization": 1.0, "random_state": 0,
+    })
+    forest: dict[str, Any] = field(default_factory=lambda: {
+        "n_estimators": 300, "min_samples_leaf": 3, "n_jobs": 2, "random_state": 0,
     })
 
     def params(self) -> dict[str, Any]:
         return {"horizons": list(self.horizons), "spec": self.spec.as_params(),
                 "history_days": self.history / timedelta(days=1),
                 "min_failures": self.min_failures, "valid_fraction": self.valid_fraction,
-                "rul_cap_days": self.rul_cap_days, "gbm": dict(self.gbm)}
+                "rul_cap_days": self.rul_cap_days, "classifier": self.classifier,
+                "gbm": dict(self.gbm), "forest": dict(self.forest)}
+
+    def make_classifier(self) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+
+        if self.classifier == "random_forest":
+            return RandomForestClassifier(**self.forest)
+        if self.classifier == "gradient_boosting":
+            return HistGradientBoostingClassifier(**self.gbm)
+        raise ValueError(f"unknown classifier {self.classifier!r}")
 
 
 @dataclass(frozen=True)
@@ -273,7 +289,7 @@ def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: Weib
                       options: TrainOptions) -> FailureRiskModel:
     """Fit the classifiers (one per horizon with enough positives) and RUL quantile
     regressors on ``frame``, labels as observed until ``observed_until``."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
     numeric = [c for c in feature_columns(frame) if frame[c].notna().any()]
     features = [*numeric, "model_code"]
@@ -287,8 +303,9 @@ def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: Weib
         y = labels[known].to_numpy(dtype=int)
         if y.sum() < options.min_positives or y.sum() == len(y):
             continue
-        classifier = HistGradientBoostingClassifier(**options.gbm)
-        model.classifiers[h] = classifier.fit(x[known], y)
+        model.classifiers[h] = options.make_classifier().fit(x[known], y)
+    if not options.fit_rul:
+        return model
     target = rul_target(frame, observed_until, options.rul_cap_days)
     known = target.notna().to_numpy()
     if known.sum() >= 30 and (target[known] < options.rul_cap_days).sum() >= options.min_positives:
