@@ -100,7 +100,8 @@ class ServiceRun:
     def _register(self, conn: psycopg.Connection) -> None:
         specs = [AssetSpec(a.asset_tag, a.site_id, a.model_id, a.sensors, a.serial_no,
                            a.commissioned_on, a.criticality) for a in self.fleet.assets]
-        self.ids = register_fleet(conn, [tuple(s) for s in self.fleet.sites],
+        self.ids = register_fleet(conn, [(s.site_id, s.name, s.customer, s.sla_hours)
+                                         for s in self.fleet.sites],
                                   self.fleet.models(), specs)
         load_sample_masterdata(conn)
         for a in self.fleet.assets:

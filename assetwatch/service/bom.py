@@ -57,7 +57,8 @@ def repair_kit(conn: psycopg.Connection, model_id: str,
     rows = conn.execute(
         "SELECT b.part_no, b.qty FROM bom_item b WHERE b.model_id = %s AND b.component_type = %s"
         " ORDER BY b.part_no", (model_id, component_type)).fetchall()
-    descriptions = dict(conn.execute("SELECT part_no, description FROM part").fetchall())
+    descriptions: dict[str, str] = dict(
+        conn.execute("SELECT part_no, description FROM part").fetchall())
     items: list[dict[str, object]] = []
     for part_no, qty in rows:
         source = part_no if part_no in kits else None

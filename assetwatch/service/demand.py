@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -65,7 +66,7 @@ class DemandTerms:
 
 
 def demand_terms(conn: psycopg.Connection, risk: RiskTable,
-                 extra_keys: list[tuple[str, str]] = ()) -> DemandTerms:  # type: ignore[assignment]
+                 extra_keys: Sequence[tuple[str, str]] = ()) -> DemandTerms:
     """Join the risk rows with the exploded BOM; ``extra_keys`` are added even without terms."""
     bom = exploded_bom(conn)
     index: dict[tuple[str, str], int] = {}
@@ -84,8 +85,8 @@ def demand_terms(conn: psycopg.Connection, risk: RiskTable,
             rows.append(i)
             keys.append(key)
             qtys.append(qty)
-    for key in extra_keys:
-        index.setdefault(key, len(index))
+    for extra in extra_keys:
+        index.setdefault(extra, len(index))
     return DemandTerms(risk, np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64),
                        np.array(qtys, dtype=np.int64), list(index))
 

@@ -243,12 +243,12 @@ def _convert(column: str, text: str) -> Any:
         return number
     if column in _DECIMAL_NON_NEGATIVE:
         try:
-            number = Decimal(text)
+            amount = Decimal(text)
         except InvalidOperation:
             raise ValueError(f"{text!r} is not a number") from None
-        if not number.is_finite() or number < 0:
+        if not amount.is_finite() or amount < 0:
             raise ValueError(f"negative or invalid value {text}; must be >= 0")
-        return number
+        return amount
     if column == "is_kit":
         lowered = text.lower()
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
@@ -262,7 +262,7 @@ def _convert(column: str, text: str) -> Any:
 def _drop_unknown_sites(data: MasterData, known: KnownMasterData) -> None:
     sites = known.sites | {r.values["site_id"] for r in data.rows("sites")}
     for section in ("lead_times", "stock"):
-        keep = []
+        keep: list[Row] = []
         for row in data.rows(section):
             site = row.values["site_id"]
             (keep if site == ALL_SITES or site in sites else data.skipped).append(row)

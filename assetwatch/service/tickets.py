@@ -296,7 +296,7 @@ def _may_open(conn: psycopg.Connection, key: tuple[int, str], risk: float, as_of
 def _open(conn: psycopg.Connection, candidates: list[tuple[Signal, float, int, datetime]],
           as_of: datetime, policy: TicketPolicy, summary: TicketSummary) -> None:
     day_start = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
-    opened_today = dict(conn.execute(
+    opened_today: dict[str, int] = dict(conn.execute(
         "SELECT a.site_id, count(*) FROM service_ticket t JOIN asset a USING (asset_id)"
         " WHERE t.opened_by = 'auto' AND t.opened_at >= %s AND t.opened_at < %s"
         " GROUP BY a.site_id", (day_start, day_start + timedelta(days=1))).fetchall())
