@@ -160,6 +160,13 @@ class EdgeAgent:
     def _open_spool(self) -> None:
         spool = Spool(self.options.spool_path, self.options.spool_sync)
         self.spool = spool
+        prefix = spool.get_meta("topic_prefix")
+        if prefix is None:
+            spool.set_meta("topic_prefix", self.options.prefix)
+        elif prefix != self.options.prefix:
+            spool.close()
+            raise AgentConfigError(f"spool {spool.path} holds messages for topic prefix "
+                                   f"{prefix!r}, not {self.options.prefix!r}; use another spool")
         checkpoint = spool.get_meta("source_checkpoint")
         if checkpoint is not None:
             try:
@@ -183,6 +190,10 @@ class EdgeAgent:
         if spool.messages:
             log.info("spool %s holds %d messages (%d readings) from an earlier run",
                      spool.path, spool.messages, spool.readings)
+            orphans = spool.messages - spool.pending(self._assets)
+            if orphans:
+                log.warning("spool %s holds %d messages of assets this agent does not serve; "
+                            "they stay in the spool", spool.path, orphans)
 
     def _start_links(self) -> None:
         assert self.spool is not None
@@ -216,7 +227,8 @@ class EdgeAgent:
         assert self.spool is not None and self.publisher is not None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         started = time.monotonic()
-        while self.spool.messages > 0:
+        served = list(self._assets)
+        while self.spool.pending(served) > 0:
             refused = sorted(a for a, link in self.links.items() if link.refused)
             if refused and time.monotonic() - started > 5:
                 raise EdgeError(f"the broker refuses the credentials of {', '.join(refused)}; "

@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sim.add_argument("--ground-truth", type=Path, default=Path("ground_truth.jsonl"),
                      help="where the failures' ground truth goes (JSON lines)")
     sim.add_argument("--spool", type=Path, default=None,
-                     help="spool file (default: <data dir>/edge/simulate-spool.db)")
+                     help="spool file (default: <data dir>/edge/<prefix>-simulate-spool.db)")
     sim.add_argument("--host", default=os.environ.get("ASSETWATCH_MQTT_HOST", "127.0.0.1"))
     sim.add_argument("--port", default=os.environ.get("ASSETWATCH_MQTT_PORT", "51883"),
                      help="broker port (default: $ASSETWATCH_MQTT_PORT or 51883)")
@@ -80,7 +80,7 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     passwords = (read_password_file(args.password_file) if args.password_file
                  else derived_passwords(tags))
     data_dir = Path(os.environ.get("ASSETWATCH_DATA_DIR", ".assetwatch"))
-    spool = args.spool or data_dir / "edge" / "simulate-spool.db"
+    spool = args.spool or data_dir / "edge" / f"{args.prefix}-simulate-spool.db"
     summary = run_simulation(
         fleet, args.days, args.sample_interval,
         MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix,

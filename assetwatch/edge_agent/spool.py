@@ -257,6 +257,13 @@ class Spool:
                     os.close(fd)
         return mark
 
+    def pending(self, assets: Iterable[str]) -> int:
+        """Outbox rows waiting for these assets."""
+        assets = list(assets)
+        with self._lock:
+            return sum(int(self._db.execute("SELECT count(*) FROM outbox WHERE asset = ?",
+                                            (a,)).fetchone()[0]) for a in assets)
+
     def max_id(self, asset: str) -> int:
         """The id of the newest outbox row of ``asset`` (0 if none)."""
         with self._lock:

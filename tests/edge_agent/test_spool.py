@@ -66,3 +66,18 @@ def test_a_new_spool_continues_the_seq_of_an_old_one(tmp_path) -> None:
     new.commit(sealed=[SealedBatch("A", _readings(1))])
     assert new.fetch("A", 0, None, 1)[0].seq > old.fetch("A", 0, None, 10)[-1].seq
     assert new.last_id == 1 and Spool(tmp_path / "old.db").last_id == 5
+
+
+def test_a_spool_serves_one_topic_prefix(tmp_path) -> None:
+    import pytest
+    from edge_support import CountingSource
+
+    from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
+    from assetwatch.edge_agent.errors import AgentConfigError
+    from assetwatch.edge_agent.link import MqttEndpoint
+
+    Spool(tmp_path / "s.db").set_meta("topic_prefix", "plant-a")
+    agent = EdgeAgent(CountingSource("A", "s", 1), AgentOptions(
+        endpoint=MqttEndpoint(), spool_path=tmp_path / "s.db", prefix="plant-b"))
+    with pytest.raises(AgentConfigError, match="'plant-a', not 'plant-b'"):
+        agent.run()
