@@ -19,8 +19,12 @@ from datetime import timedelta
 from assetwatch.core.db import connect
 from assetwatch.core.migrate import timescale_license
 from assetwatch.core.settings import Settings
+from assetwatch.ingest.errors import IngestError
 
 __all__ = ["HousekeepingReport", "apply_retention", "refresh_rollups", "run_housekeeping"]
+
+#: The refresh window of the continuous aggregate (migration 0011, timescale variant).
+CAGG_WINDOW = timedelta(days=30)
 
 
 @dataclass(slots=True)
@@ -37,15 +41,25 @@ def refresh_rollups(settings: Settings) -> int:
     (0 with a continuous aggregate, which Timescale refreshes itself)."""
     with connect(settings, autocommit=True) as conn:
         if timescale_license(conn) == "timescale":
-            conn.execute("CALL refresh_continuous_aggregate('telemetry_hourly', NULL, NULL)")
+            # the window of the refresh policy: refreshing hours whose raw chunks were
+            # dropped would erase them from the aggregate
+            conn.execute("CALL refresh_continuous_aggregate('telemetry_hourly',"
+                         " now() - %s::interval, NULL)", (CAGG_WINDOW,))
             return 0
         row = conn.execute("SELECT refresh_telemetry_hourly()").fetchone()
         return int(row[0]) if row else 0
 
 
 def apply_retention(settings: Settings, older_than: timedelta) -> tuple[int, int, int]:
-    """Drop telemetry older than ``older_than``; return (chunks, ledger rows, dead letters)."""
+    """Drop telemetry older than ``older_than``; return (chunks, ledger rows, dead letters).
+
+    With a continuous aggregate the age must exceed its refresh window (30 days), so no
+    refresh ever recomputes an hour whose raw data is gone.
+    """
     with connect(settings) as conn:
+        if timescale_license(conn) == "timescale" and older_than <= CAGG_WINDOW:
+            raise IngestError(f"retention must be longer than the rollup's refresh window "
+                              f"({CAGG_WINDOW.days} days) with continuous aggregates")
         chunks = conn.execute("SELECT count(*) FROM drop_chunks('telemetry', older_than => %s)",
                               (older_than,)).fetchone()
         ledger = conn.execute("DELETE FROM ingest_batch WHERE last_reading_at < now() - %s",
