@@ -207,7 +207,7 @@ class FleetSimulator(Source):
         values = []
         for name, normal, noise, swing, stopped_value in self._sensors[tag]:
             if stopped:
-                v = stopped_value + rng.gauss(0.0, noise * 0.2)
+                v = max(0.0, stopped_value + rng.gauss(0.0, noise * 0.2))
             else:
                 v = normal * (1.0 + shift.get(name, 0.0) + swing * load) + rng.gauss(0.0, noise)
             values.append((name, round(v, 4)))
