@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     top = parser.add_subparsers(dest="command", required=True)
     commands.register(top)
-    args = parser.parse_args(["edge", *(argv if argv is not None else sys.argv[1:])])
+    given = list(argv if argv is not None else sys.argv[1:])
+    flags = [a for a in given if a in ("-v", "--verbose")]
+    args = parser.parse_args([*flags, "edge", *(a for a in given if a not in flags)])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
