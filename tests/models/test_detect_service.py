@@ -235,3 +235,15 @@ def test_status_command_summarises_detectors(fresh_settings: Settings, monkeypat
     line = next(row for row in out.splitlines() if "baseline" in row)
     assert [cell.strip() for cell in line.split("│") if cell.strip()][:4] == [
         "baseline", "2", "1", "1"]
+
+
+def test_catch_up_runs_as_many_transactions_as_the_backlog_needs(
+        fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["BIG", "SMALL"])
+    rng = random.Random(14)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(fresh_settings, ids["BIG"], start, [_sample(rng) for _ in range(420)])
+    _insert(fresh_settings, ids["SMALL"], start, [_sample(rng) for _ in range(60)])
+    summary = score_pending(fresh_settings, max_samples=100, **PARAMS)  # 50 per asset a go
+    assert summary.samples == 480
+    assert len(_scores(fresh_settings, ids["BIG"])) == 420 - WARMUP

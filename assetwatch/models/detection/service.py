@@ -118,7 +118,8 @@ class DetectionWorker:
     chunk_assets
         Assets per transaction.
     max_samples
-        Samples read per transaction (bounds memory while catching up).
+        Samples read per transaction, split evenly over its assets (at least 50 each); bounds
+        memory and transaction size while catching up.
     settle_s
         Readings younger than this are scored in a later round.
     stale_after_s
@@ -225,7 +226,9 @@ class DetectionWorker:
                 state = checkpoints[asset_id][0]
                 states[asset_id] = state if state is not None else cache[asset_id][2]
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
-            rows = store.pending_samples(conn, since, self.settle_s, self.max_samples)
+            per_asset = max(50, self.max_samples // len(locked))
+            rows = store.pending_samples(conn, since, self.settle_s, per_asset)
+            more = False
             scores: list[tuple[datetime, int, str, float]] = []
             saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
             resumed: dict[int, datetime] = {}
@@ -235,6 +238,7 @@ class DetectionWorker:
                 j = i
                 while j < len(rows) and rows[j][0] == asset_id:
                     j += 1
+                more = more or j - i >= per_asset
                 state = states.get(asset_id) or self.new_state()
                 self._score_asset(state, asset_id, rows[i:j], names, scores)
                 summary.events_opened += store.write_events(
@@ -256,7 +260,7 @@ class DetectionWorker:
             cache[asset_id] = (scored_until, samples, state)
         if self.record_commits and rows:
             summary.score_commits.append((clock.time(), Counter(r[1] for r in rows)))
-        return summary, len(rows) >= self.max_samples
+        return summary, more
 
     def _score_asset(self, state: AssetState, asset_id: int, rows: list, names: dict[int, str],
                      scores: list[tuple[datetime, int, str, float]]) -> None:

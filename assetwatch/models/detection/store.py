@@ -87,18 +87,19 @@ def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[i
 
 
 def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
-                    settle_s: float, limit: int) -> list[tuple[int, datetime, list[int],
-                                                               list[float]]]:
-    """Samples newer than each asset's checkpoint, oldest first per asset, at most ``limit``.
+                    settle_s: float, per_asset: int
+                    ) -> list[tuple[int, datetime, list[int], list[float]]]:
+    """Samples newer than each asset's checkpoint, oldest first, at most ``per_asset`` each.
 
     A sample is all readings of an asset at one timestamp: ``(asset_id, time, sensor_ids,
-    values)``. Readings younger than ``settle_s`` seconds are left for the next round, so a
-    sample whose readings arrive in two batches is not scored half-complete.
+    values)``, ordered by asset and time. Readings younger than ``settle_s`` seconds are left
+    for the next round, so a sample whose readings arrive in two batches is not scored
+    half-complete. An asset that returned ``per_asset`` samples may have more.
     """
     assets = list(since)
     starts = [since[a] for a in assets]
-    # LATERAL: one index range scan per asset on (asset_id, time); a plain join lets the
-    # planner guess a large share of the table and choose a sequential scan.
+    # LATERAL: one index range scan per asset on (asset_id, time), stopping after per_asset
+    # samples; a plain join lets the planner guess a large share of the table and scan it.
     return conn.execute(
         "SELECT c.asset_id, s.time, s.sensor_ids, s.values"
         " FROM unnest(%(assets)s::int[], %(since)s::timestamptz[]) AS c(asset_id, since)"
@@ -108,8 +109,8 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
         "  AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
         "  AND t.time <= clock_timestamp() - make_interval(secs => %(settle)s)"
         "  GROUP BY t.time ORDER BY t.time LIMIT %(limit)s) AS s"
-        " ORDER BY c.asset_id, s.time LIMIT %(limit)s",
-        {"assets": assets, "since": starts, "settle": settle_s, "limit": limit},
+        " ORDER BY c.asset_id, s.time",
+        {"assets": assets, "since": starts, "settle": settle_s, "limit": per_asset},
         prepare=False,
     ).fetchall()
 
