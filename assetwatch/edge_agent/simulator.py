@@ -8,8 +8,9 @@ noise; while a component is failed and awaiting repair the asset is stopped and 
 stopped values. Events (failures, part replacements, controller alarms, planned maintenance)
 come from :mod:`assetwatch.edge_agent.lifecycle`, in time order with the samples.
 
-Noise is drawn from a stream seeded by (seed, asset, timestamp), so the readings are a pure
-function of the fleet and the time: the checkpoint is just the next sample time per asset.
+Noise is drawn from a seeded table of normal deviates at a hash of (asset, timestamp), so the
+readings are a pure function of the fleet and the time: the checkpoint is just the next sample
+time per asset.
 Time runs as fast as possible, or ``speed`` simulated seconds per wall-clock second.
 """
 
@@ -33,6 +34,10 @@ __all__ = ["FleetSimulator"]
 _LOAD_SWING = {"motor_current": 0.03, "flow": 0.03, "discharge_pressure": 0.02}
 #: A stopped asset reads these (by unit); temperatures fall back to the ambient.
 _STOPPED_BY_UNIT = {"degC": 25.0, "bar": 1.0}
+#: Noise is read from a table of standard normal draws (seeded by the fleet) at a hash of
+#: (time, asset): a pure function of the sample, so no random state needs checkpointing.
+_NOISE_MASK = (1 << 16) - 1
+_U64 = (1 << 64) - 1
 
 
 class FleetSimulator(Source):
@@ -66,7 +71,8 @@ class FleetSimulator(Source):
         self._next_event = {a.asset_tag: 0 for a in fleet.assets}
         self._heap: list[tuple[int, int, str]] = []
         self._clock_ms = self._start_ms
-        self._rng = random.Random()
+        noise = random.Random(f"{fleet.seed}/noise")
+        self._normals = [noise.gauss(0.0, 1.0) for _ in range(_NOISE_MASK + 1)]
         self._sensors = {a.asset_tag: self._sensor_table(a.model_id, a.index)
                          for a in fleet.assets}
         self._wall0: float | None = None
@@ -201,14 +207,23 @@ class FleetSimulator(Source):
             if w > 0.0:
                 for sensor, effect in life.effects:
                     shift[sensor] = shift.get(sensor, 0.0) + effect * w
-        rng = self._rng
-        rng.seed((self.fleet.seed * 1_000_003 + asset.index) * 10_000_000_000_000 + ts)
+        normals = self._normals
+        h = _mix(ts, asset.index)
         load = load_factor(ts, asset.index * 0.7)
         values = []
-        for name, normal, noise, swing, stopped_value in self._sensors[tag]:
+        for k, (name, normal, noise, swing, stopped_value) in enumerate(self._sensors[tag]):
+            z = normals[(h + k * 7919) & _NOISE_MASK]
             if stopped:
-                v = max(0.0, stopped_value + rng.gauss(0.0, noise * 0.2))
+                v = max(0.0, stopped_value + z * noise * 0.2)
             else:
-                v = normal * (1.0 + shift.get(name, 0.0) + swing * load) + rng.gauss(0.0, noise)
+                v = normal * (1.0 + shift.get(name, 0.0) + swing * load) + z * noise
             values.append((name, round(v, 4)))
         return values
+
+
+def _mix(ts_ms: int, asset_index: int) -> int:
+    """A well-mixed 64-bit hash of (time, asset): where a sample's noise comes from."""
+    h = (ts_ms * 0x9E3779B97F4A7C15 + (asset_index + 1) * 0xBF58476D1CE4E5B9) & _U64
+    h ^= h >> 31
+    h = (h * 0x94D049BB133111EB) & _U64
+    return h ^ (h >> 29)
