@@ -1,0 +1,62 @@
+"""``edge simulate`` from the command line, with passwords derived from the local device key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from edge_support import Collector, expected_readings
+
+from assetwatch.edge_agent.credentials import derived_passwords
+from assetwatch.edge_agent.fleet import build_fleet
+from assetwatch.stack.mosquitto import LocalMosquitto, device_password
+
+
+def test_derived_passwords_match_the_broker_s(settings) -> None:
+    tags = ["S01-P001", "S02-C004"]
+    derived = derived_passwords(tags, settings.secrets_dir / "device.key")
+    assert derived == {t: device_password(settings, t) for t in tags}
+
+
+@pytest.mark.integration
+def test_edge_simulate_command(settings, tmp_path) -> None:
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    fleet = build_fleet(1, 2, seed=8, start=start)
+    LocalMosquitto(settings).write_auth(fleet.devices())
+    collector = Collector(settings)
+    env = {**os.environ, "ASSETWATCH_TOPIC_PREFIX": settings.topic_prefix,
+           "ASSETWATCH_MQTT_HOST": settings.mqtt_host,
+           "ASSETWATCH_MQTT_PORT": str(settings.mqtt_port),
+           "ASSETWATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    gt = tmp_path / "gt.jsonl"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "assetwatch.cli", "edge", "simulate", "--sites", "1",
+             "--assets-per-site", "2", "--days", "20", "--sample-interval", "3600",
+             "--seed", "8", "--start", start.isoformat(), "--ground-truth", str(gt),
+             "--spool", str(tmp_path / "spool.db")],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "simulated 2 assets at 1 sites for 20 days" in done.stdout
+        expected = expected_readings(fleet, 20, 3600)
+        assert collector.wait_for(lambda: sum(map(len, collector.batches.values()))
+                                  >= sum(expected.values()), 10)
+        assert collector.readings() == expected
+        rows = [json.loads(line) for line in gt.read_text().splitlines()]
+        assert all(r["asset_tag"] in {a.asset_tag for a in fleet.assets} for r in rows)
+    finally:
+        collector.close()
+
+
+def test_edge_commands_need_no_server_settings(tmp_path) -> None:
+    env = {**os.environ, "ASSETWATCH_DB_URL": "mysql://not-a-postgres-url",
+           "ASSETWATCH_MQTT_PORT": "not-a-port"}
+    done = subprocess.run([sys.executable, "-m", "assetwatch.cli", "edge", "run", "--config",
+                           str(tmp_path / "missing.json")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "missing.json" in done.stderr and "Traceback" not in done.stderr
