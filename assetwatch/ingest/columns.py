@@ -12,7 +12,9 @@ both decoders agree on thousands of generated payloads.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import orjson
@@ -20,6 +22,8 @@ import orjson
 from assetwatch.core import wire
 
 __all__ = ["ColumnBatch", "decode_columns"]
+
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 @dataclass(slots=True, eq=False)
@@ -29,8 +33,9 @@ class ColumnBatch:
     asset: str
     seq: int
     ts_ms: np.ndarray  # int64, milliseconds since the Unix epoch
-    sensors: tuple[str, ...]
+    sensors: Sequence[str]
     values: np.ndarray  # float64, finite
+    distinct_sensors: int = 0  # how many different names ``sensors`` holds (0: not counted)
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -39,7 +44,21 @@ class ColumnBatch:
     def from_batch(cls, batch: wire.TelemetryBatch) -> ColumnBatch:
         ts, sensors, values = zip(*batch.readings, strict=True)
         return cls(batch.asset, batch.seq, np.array(ts, dtype=np.int64), sensors,
-                   np.array(values, dtype=np.float64))
+                   np.array(values, dtype=np.float64), len(set(sensors)))
+
+    def sensor_ids(self, ids: dict[str, int]) -> np.ndarray:
+        """The ``sensors`` column mapped through ``ids`` (name -> sensor_id), as int32.
+
+        Batches usually repeat the same sensors in the same order every tick; that pattern is
+        mapped once and tiled, anything else name by name.
+        """
+        n, period = len(self.sensors), self.distinct_sensors
+        if period and n > period:
+            reps = -(-n // period)
+            if (self.sensors[:period] * reps)[:n] == self.sensors:
+                pattern = np.array([ids[s] for s in self.sensors[:period]], dtype=np.int32)
+                return np.tile(pattern, reps)[:n]
+        return np.fromiter(map(ids.__getitem__, self.sensors), dtype=np.int32, count=n)
 
     def readings(self) -> list[wire.Reading]:
         """The readings as ``wire`` represents them."""
@@ -51,7 +70,7 @@ def decode_columns(payload: bytes, now_ms: int | None = None) -> ColumnBatch:
     latest = (now_ms if now_ms is not None else int(time.time() * 1000)) + wire.MAX_FUTURE_MS
     try:
         batch = _fast(payload, latest)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, LookupError):
         batch = None
     if batch is None:
         return ColumnBatch.from_batch(wire.decode_batch(payload, now_ms))
@@ -64,6 +83,8 @@ def _good_name(value: object) -> bool:
 
 
 def _fast(payload: bytes, latest: int) -> ColumnBatch | None:
+    """The common case in a few passes over the readings; ``None`` (or a ValueError or
+    TypeError, caught by the caller) hands the payload to ``wire.decode_batch``."""
     if len(payload) > wire.MAX_PAYLOAD_BYTES:
         return None
     doc = orjson.loads(payload)
@@ -74,19 +95,22 @@ def _fast(payload: bytes, latest: int) -> ColumnBatch | None:
         return None
     if type(raw) is not list or not 0 < len(raw) <= wire.MAX_READINGS_PER_BATCH:
         return None
-    if set(map(type, raw)) != {list} or set(map(len, raw)) != {3}:
+    if set(map(len, raw)) != {3}:
         return None
-    ts, sensors, values = zip(*raw, strict=True)
-    if set(map(type, ts)) != {int} or set(map(type, sensors)) != {str}:
+    # A reading that is not a list but has three items (a string, an object) leaves a
+    # non-integer in ``ts`` or raises (KeyError), so it is declined below.
+    ts = list(map(_FIRST, raw))
+    sensors = list(map(_SECOND, raw))
+    values = list(map(_THIRD, raw))
+    ts_ms = np.array(ts)  # int64 only if every item is an int (or a bool: 0/1, too early)
+    if ts_ms.dtype != np.int64 or ts_ms.min() < wire.MIN_TS_MS or ts_ms.max() > latest:
+        return None
+    names = set(sensors)
+    if not all(map(_good_name, names)):
         return None
     if not set(map(type, values)) <= {int, float}:
-        return None
-    ts_ms = np.array(ts, dtype=np.int64)
-    if ts_ms.min() < wire.MIN_TS_MS or ts_ms.max() > latest:
-        return None
-    if not all(map(_good_name, set(sensors))):
         return None
     value_col = np.array(values, dtype=np.float64)
     if not np.isfinite(value_col).all():
         return None
-    return ColumnBatch(asset, seq, ts_ms, sensors, value_col)  # type: ignore[arg-type]
+    return ColumnBatch(asset, seq, ts_ms, sensors, value_col, len(names))

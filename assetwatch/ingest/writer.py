@@ -36,7 +36,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
 
 import numpy as np
 import psycopg
@@ -220,9 +219,7 @@ class BatchWriter:
             return
         sensor_ids = self._sensor_ids(cur, fresh, new_sensors)
         counts = [len(b) for _, _, b in fresh]
-        sensor_col = np.fromiter(
-            chain.from_iterable(map(sensor_ids[a].__getitem__, b.sensors) for _, a, b in fresh),
-            dtype=np.int32, count=sum(counts))
+        sensor_col = np.concatenate([b.sensor_ids(sensor_ids[a]) for _, a, b in fresh])
         asset_col = np.repeat(np.array([a for _, a, _ in fresh], dtype=np.int32), counts)
         with cur.copy(COPY_TELEMETRY) as copy:
             copy.write(encode_telemetry(np.concatenate([b.ts_ms for _, _, b in fresh]),

@@ -163,3 +163,15 @@ def test_column_decoder_agrees_with_the_wire_decoder(doc: dict) -> None:
 @given(st.binary(max_size=300))
 def test_column_decoder_agrees_on_arbitrary_bytes(payload: bytes) -> None:
     assert _outcome(decode_columns, payload) == _outcome(wire.decode_batch, payload)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=6),
+       st.integers(min_value=1, max_value=9), st.integers(min_value=0, max_value=5))
+def test_sensor_ids_match_name_by_name_mapping(pattern: list, reps: int, cut: int) -> None:
+    sensors = (pattern * reps)[: max(1, len(pattern) * reps - cut)]
+    payload = _dumps({"asset": "P", "seq": 1,
+                      "readings": [[NOW, name, 1.0] for name in sensors]})
+    batch = decode_columns(payload, NOW)
+    ids = {"a": 7, "b": 8, "c": 9}
+    assert batch.sensor_ids(ids).tolist() == [ids[name] for name in sensors]
