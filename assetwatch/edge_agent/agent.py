@@ -250,6 +250,8 @@ class EdgeAgent:
         if spool is not None:
             spool_detail.update(bytes=spool.size_bytes, readings=spool.readings,
                                 max_bytes=self.options.spool_max_bytes)
+        if self.publisher is not None and self.publisher.counters.rejected:
+            spool_detail["rejected_by_broker"] = self.publisher.counters.rejected
         return AssetStatus(
             state="online", ts_ms=at_ms if at_ms is not None else self.source.clock_ms(),
             agent_version=__version__, firmware=self.source.firmware(asset),
