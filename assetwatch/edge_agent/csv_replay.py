@@ -1,6 +1,7 @@
 """CSV replay: a file of timestamped readings as a replayable source.
 
-Two layouts, told apart by the header (the delimiter ``,`` ``;`` or tab is detected):
+One row per line (quoted fields may not span lines). Two layouts, told apart by the header
+(the delimiter ``,`` ``;`` or tab is detected):
 
 * long: a timestamp column, ``sensor`` and ``value`` (and optionally ``asset``): one reading
   per row;

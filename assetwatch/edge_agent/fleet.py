@@ -100,14 +100,15 @@ def component_serial(rng: random.Random, part_no: str) -> str:
     return f"{prefix}-{rng.getrandbits(40):010X}"
 
 
-def initial_age_days(rng: random.Random, life_days: float) -> float:
+def initial_age_days(rng: random.Random, life_days: float, asset_age_days: float) -> float:
     """How old a component of this life is at the fleet's start.
 
     The installed base has history: the age is uniform over the component's life, so the
     remaining life of a component drawn from its Weibull law is seen mid-way, as in a fleet
-    running for years, and failures already occur early in a simulated run.
+    running for years, and failures already occur early in a simulated run. A part cannot be
+    older than its asset: one drawn older is the original part, installed at commissioning.
     """
-    return rng.uniform(0.0, life_days)
+    return min(rng.uniform(0.0, life_days), asset_age_days)
 
 
 def component_life_rng(seed: int, asset_tag: str, component_type: str, generation: int
@@ -150,7 +151,7 @@ def build_fleet(sites: int, assets_per_site: int, seed: int, start: datetime) ->
             for ctype, cspec in spec["components"].items():
                 crng = component_life_rng(seed, tag, ctype, 0)
                 life = crng.weibullvariate(cspec["weibull_eta_days"], cspec["weibull_beta"])
-                age = initial_age_days(crng, life)
+                age = initial_age_days(crng, life, (start.date() - commissioned).days)
                 components.append(InstalledComponent(
                     ctype, component_serial(crng, cspec["part_no"]), cspec["part_no"],
                     start - timedelta(days=age)))

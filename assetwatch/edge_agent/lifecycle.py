@@ -109,7 +109,8 @@ def _generation(fleet: Fleet, asset: FleetAsset, ctype: str, cspec: dict[str, An
     life_days = rng.weibullvariate(cspec["weibull_eta_days"], cspec["weibull_beta"])
     start_ms = int(fleet.start.timestamp() * 1000)
     if generation == 0:
-        installed_ms = start_ms - int(initial_age_days(rng, life_days) * DAY_MS)
+        asset_age = (fleet.start.date() - asset.commissioned_on).days
+        installed_ms = start_ms - int(initial_age_days(rng, life_days, asset_age) * DAY_MS)
     assert installed_ms is not None
     serial = component_serial(rng, cspec["part_no"])
     repair_days = rng.uniform(*REPAIR_DAYS)

@@ -73,3 +73,14 @@ def test_components_wear_fail_and_are_replaced(tmp_path) -> None:
     if healthy and worn:
         shift = sum(worn) / len(worn) - sum(healthy) / len(healthy)
         assert shift * effect > 0
+
+
+def test_installed_components_match_their_lives_and_are_not_older_than_the_asset() -> None:
+    fleet = build_fleet(2, 6, seed=13, start=START)
+    sim = FleetSimulator(fleet, 1, 3600)
+    for asset, tl in zip(fleet.assets, sim.timelines, strict=True):
+        for part in asset.components:
+            first = tl.lives[part.component_type][0]
+            assert part.serial_no == first.serial_no
+            assert abs(part.installed_at.timestamp() * 1000 - first.installed_ms) < 1000
+            assert part.installed_at.date() >= asset.commissioned_on
