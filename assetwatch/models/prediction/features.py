@@ -36,8 +36,8 @@ import pandas as pd
 import psycopg
 
 __all__ = ["KEY_COLUMNS", "LABEL_COLUMNS", "FeatureSpec", "build_feature_frame",
-           "component_rows", "event_features", "feature_columns", "latest_telemetry_time",
-           "telemetry_features"]
+           "component_rows", "event_features", "feature_columns", "feature_sensors",
+           "latest_telemetry_time", "telemetry_features"]
 
 KEY_COLUMNS = ("asset_id", "snapshot_at", "component_type", "model_id")
 LABEL_COLUMNS = ("days_to_failure",)
@@ -89,6 +89,7 @@ WITH bucketed AS (
     JOIN sensor s ON s.sensor_id = t.sensor_id
     WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
       AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
+      AND (%(sensors)s::text[] IS NULL OR s.name = ANY(%(sensors)s::text[]))
     GROUP BY 1, 2, 3
 ), rolled AS (
     SELECT asset_id, sensor, bucket + %(bucket)s::interval AS snapshot_at,
@@ -112,6 +113,38 @@ SELECT asset_id, snapshot_at, sensor, mean_short, sd_short, mean_long, sd_long, 
 FROM rolled
 WHERE snapshot_at >= %(first_snapshot)s
   AND mod(extract(epoch FROM %(as_of)s::timestamptz - snapshot_at)::bigint, %(every_s)s) = 0
+"""
+
+# The same statistics at the single snapshot ``as_of`` (scoring): plain FILTER aggregates over
+# the buckets instead of window frames, identical by construction to the frames above (the
+# newest bucket starts at as_of - bucket; a row needs data in it, like a window row).
+_SNAPSHOT_SQL = """
+WITH bucketed AS (
+    SELECT t.asset_id, s.name AS sensor,
+           time_bucket(%(bucket)s::interval, t.time, origin => %(as_of)s::timestamptz) AS bucket,
+           avg(t.value) AS mean,
+           coalesce(stddev_samp(t.value), 0) AS sd
+    FROM telemetry t
+    JOIN sensor s ON s.sensor_id = t.sensor_id
+    WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
+      AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
+      AND (%(sensors)s::text[] IS NULL OR s.name = ANY(%(sensors)s::text[]))
+    GROUP BY 1, 2, 3
+)
+SELECT asset_id, %(as_of)s::timestamptz AS snapshot_at, sensor,
+       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(short)s::interval),
+       avg(sd) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(short)s::interval),
+       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
+       stddev_samp(mean)
+           FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
+       regr_slope(mean, extract(epoch FROM bucket) / 86400.0)
+           FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
+       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(base)s::interval
+                           AND bucket <= %(as_of)s::timestamptz - %(bucket)s::interval
+                                         - %(long_window)s::interval)
+FROM bucketed
+GROUP BY asset_id, sensor
+HAVING max(bucket) = %(as_of)s::timestamptz - %(bucket)s::interval
 """
 
 _EVENT_SQL = """
@@ -212,22 +245,28 @@ def latest_telemetry_time(conn: psycopg.Connection) -> datetime | None:
 
 
 def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: datetime,
-                       first_snapshot: datetime,
-                       assets: Sequence[int] | None = None) -> pd.DataFrame:
-    """Rolling telemetry statistics per (asset, snapshot), one column per ``sensor__stat``."""
+                       first_snapshot: datetime, assets: Sequence[int] | None = None,
+                       sensors: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rolling telemetry statistics per (asset, snapshot), one column per ``sensor__stat``
+    (of every sensor, or of ``sensors`` only)."""
     t_from = first_snapshot - spec.history
     params = {
         "bucket": spec.bucket, "as_of": as_of, "t_from": t_from,
         "assets": list(assets) if assets is not None else None,
+        "sensors": list(sensors) if sensors is not None else None,
         "short_back": spec.short_window - spec.bucket,
         "long_back": spec.long_window - spec.bucket,
         "long_window": spec.long_window,
         "base_back": (spec.baseline_window or spec.long_window) - spec.bucket,
         "first_snapshot": first_snapshot,
         "every_s": max(1, int(spec.snapshot_every.total_seconds())),
+        "short": spec.short_window,
+        "base": spec.baseline_window or spec.long_window,
     }
+    single = first_snapshot >= as_of
     with conn.cursor() as cur:
-        cur.execute(_TELEMETRY_SQL, params)
+        cur.execute("SET LOCAL work_mem = '256MB'")   # the bucket sort stays in memory
+        cur.execute(_SNAPSHOT_SQL if single else _TELEMETRY_SQL, params)
         rows = cur.fetchall()
     long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS,
                                        "mean_base"])
@@ -293,16 +332,19 @@ def build_feature_frame(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: d
                         first_snapshot: datetime | None = None,
                         assets: Sequence[int] | None = None,
                         component_types: Sequence[str] | None = None,
+                        sensors: Sequence[str] | None = None,
                         all_assets: bool = False) -> pd.DataFrame:
     """The feature frame (see the module docstring) for snapshots from ``first_snapshot``
     (default: ``as_of`` alone) to ``as_of``.
 
     Snapshots come from the telemetry (an asset has one where its newest bucket has data);
     with ``all_assets`` every registered asset (or every one of ``assets``) gets a snapshot at
-    ``as_of`` even without recent telemetry (its telemetry features are then NaN).
+    ``as_of`` even without recent telemetry (its telemetry features are then NaN). ``sensors``
+    limits the telemetry features to those sensors (scoring reads only what its models use).
     """
     first = first_snapshot or as_of
-    telemetry = telemetry_features(conn, spec, as_of=as_of, first_snapshot=first, assets=assets)
+    telemetry = telemetry_features(conn, spec, as_of=as_of, first_snapshot=first, assets=assets,
+                                   sensors=sensors)
     snapshots = telemetry[["asset_id", "snapshot_at"]]
     if all_assets:
         ids = list(assets) if assets is not None else [
@@ -332,6 +374,12 @@ def _add_fleet_ratios(frame: pd.DataFrame) -> None:
     for column in means:
         ratio = frame[column] / medians[column].where(medians[column].abs() > 1e-9)
         frame[column.replace("__mean_short", "__vs_fleet")] = ratio
+
+
+def feature_sensors(features: Sequence[str]) -> list[str]:
+    """The telemetry sensors a feature list reads (``S`` of every ``S__stat``)."""
+    return sorted({f.split("__", 1)[0] for f in features
+                   if "__" in f and not f.startswith("errors__")})
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -23,6 +23,7 @@ from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.features import (
     FeatureSpec,
     build_feature_frame,
+    feature_sensors,
     latest_telemetry_time,
 )
 from assetwatch.models.prediction.registry import (
@@ -75,8 +76,10 @@ def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
         by_spec.setdefault(spec, []).append(version)
     parts = []
     for spec, group in by_spec.items():
+        sensors = sorted({s for v in group for s in feature_sensors(v.features)})
         frame = build_feature_frame(
             conn, _scoring_spec(spec), as_of=as_of, assets=assets, all_assets=True,
+            sensors=sensors,
             component_types=[v.component_type for v in group if v.component_type])
         for version in group:
             rows = frame[frame["component_type"] == version.component_type]

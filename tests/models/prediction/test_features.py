@@ -88,3 +88,20 @@ def test_every_asset_gets_a_row_when_asked(seeded: tuple[Settings, int]) -> None
         frame = build_feature_frame(conn, SPEC, as_of=AS_OF + 48 * H, all_assets=True)
     assert sorted(frame.asset_id) == sorted([asset_id, quiet])
     assert frame["component_age_days"].notna().all()
+
+
+def test_single_snapshot_sql_matches_the_window_frames(seeded: tuple[Settings, int]) -> None:
+    settings, _ = seeded
+    spec = FeatureSpec(bucket=H, short_window=2 * H, long_window=3 * H,
+                       event_window=timedelta(days=1), snapshot_every=H,
+                       baseline_window=6 * H)
+    with psycopg.connect(settings.db_url) as conn:
+        single = build_feature_frame(conn, spec, as_of=AS_OF)
+        windows = build_feature_frame(conn, spec, as_of=AS_OF, first_snapshot=AS_OF - 5 * H)
+    last = windows[windows.snapshot_at == AS_OF].reset_index(drop=True)
+    assert list(single.columns) == list(last.columns)
+    assert single.drop(columns=["days_to_failure"]).equals(
+        last.drop(columns=["days_to_failure"]))
+    # buckets 6.5 .. 9.5; baseline: buckets from 6 h to 4 h before as_of: 4.5, 5.5, 6.5
+    assert single.temp__dev_short[0] == pytest.approx(9.0 - 5.5)
+    assert single.temp__dev_long[0] == pytest.approx(8.5 - 5.5)
