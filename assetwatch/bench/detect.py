@@ -68,6 +68,8 @@ def register(benches: argparse._SubParsersAction) -> None:
                         help="asset-samples/s written in the lag phase")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the lag phase")
     parser.add_argument("--poll", type=float, default=0.2, help="worker poll when idle")
+    parser.add_argument("--min-round", type=float, default=1.0,
+                        help="busy rounds start at most this often (as detect run)")
     parser.set_defaults(func=_run)
 
 
@@ -79,7 +81,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     with console.status("benchmarking detection"):
         result = run_bench(settings, detector=args.detector, assets=args.assets,
                            samples=args.samples, warmup=args.warmup, rate=args.rate,
-                           seconds=args.seconds, poll_s=args.poll)
+                           seconds=args.seconds, poll_s=args.poll,
+                           min_round_s=args.min_round)
     table = Table(title=f"detection, detector {result.detector}, {result.assets} assets x "
                         f"{len(SENSORS)} sensors")
     table.add_column("figure")
@@ -215,7 +218,8 @@ def _generator(db_url: str, fleet: dict[int, list[int]], rate: float, seconds: f
 
 def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 200,
               samples: int = 500, warmup: int = 50, rate: float = 10_000.0,
-              seconds: float = 15.0, poll_s: float = 0.2) -> DetectBenchResult:
+              seconds: float = 15.0, poll_s: float = 0.2,
+              min_round_s: float = 1.0) -> DetectBenchResult:
     """Run both phases and return the figures (see the module docstring)."""
     import threading
 
@@ -268,7 +272,8 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     from assetwatch.models.detection.service import run_detection
 
     loop = threading.Thread(target=run_detection, args=(bench,), kwargs={
-        **options, "poll_s": poll_s, "stop": stop, "on_round": collect,
+        **options, "poll_s": poll_s, "min_round_s": min_round_s, "stop": stop,
+        "on_round": collect,
         "record_commits": True}, daemon=True)
     loop.start()
     generator.start()

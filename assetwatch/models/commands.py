@@ -27,6 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     _service_options(run)
     run.add_argument("--poll", type=float, default=1.0, metavar="S",
                      help="seconds to wait when nothing is pending (default: %(default)s)")
+    run.add_argument("--min-round", type=float, default=1.0, metavar="S",
+                     help="start busy rounds at most every S seconds, so each checkpoint is "
+                          "written once for several samples (default: %(default)s)")
     run.set_defaults(func=_run)
 
     once = sub.add_parser("once", help="score everything pending once and exit")
@@ -74,7 +77,8 @@ def _run(settings: object, args: argparse.Namespace) -> int:
         "detector %s, worker %d of %d", args.detector, args.worker, args.workers)
     try:
         run_detection(settings, detector=args.detector, worker=args.worker,  # type: ignore[arg-type]
-                      workers=args.workers, poll_s=args.poll, stop=stop)
+                      workers=args.workers, poll_s=args.poll, min_round_s=args.min_round,
+                      stop=stop)
     except KeyboardInterrupt:
         stop.set()
     return 0

@@ -295,12 +295,17 @@ def score_pending(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worke
 
 
 def run_detection(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worker: int = 0,
-                  workers: int = 1, poll_s: float = 1.0, stop: threading.Event | None = None,
+                  workers: int = 1, poll_s: float = 1.0, min_round_s: float = 1.0,
+                  stop: threading.Event | None = None,
                   on_round: Callable[[ScoringSummary], None] | None = None,
                   **options: object) -> None:
     """Score continuously until ``stop`` is set: a round, then sleep ``poll_s`` if idle.
 
-    A lost database connection is retried with backoff (1 s doubling to 30 s), not fatal.
+    Busy rounds start at most every ``min_round_s`` seconds, so that under a steady stream each
+    round scores several samples per asset and writes each checkpoint once for all of them
+    (instead of once per sample); this bounds database writes at the cost of up to
+    ``min_round_s`` of lag. A lost database connection is retried with backoff (1 s doubling
+    to 30 s), not fatal.
     """
     stop = stop or threading.Event()
     backoff = 1.0
@@ -309,6 +314,7 @@ def run_detection(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worke
     with DetectionWorker(settings, detector=detector, worker=worker, workers=workers,
                          **options) as job:  # type: ignore[arg-type]
         while not stop.is_set():
+            started = clock.monotonic()
             try:
                 summary = job.score_pending()
             except (psycopg.OperationalError, ServiceUnavailable) as e:
@@ -330,3 +336,5 @@ def run_detection(settings: Settings, *, detector: str = DEFAULT_DETECTOR, worke
                 reported = clock.monotonic()
             if not summary.samples:
                 stop.wait(poll_s)
+            else:
+                stop.wait(max(0.0, min_round_s - (clock.monotonic() - started)))

@@ -21,8 +21,11 @@ Columns of the frame :func:`build_feature_frame` returns:
 - ``anomaly_events``, ``controller_errors``, ``maintenance_events`` (in ``event_window``),
   ``errors__CODE`` (controller errors per code), ``asset_age_days``, ``component_age_days``,
   ``past_failures`` (of this component type on this asset);
-- ``days_to_failure``: time from the snapshot to the next ``failure`` event of that component
-  type before ``as_of`` (NaN if none observed) -- the raw label, not a feature.
+- raw labels, not features: ``days_to_failure``, the time from the snapshot to the next
+  failure of that component type before ``as_of`` (an ``asset_event`` of kind 'failure' or a
+  ``failure_label`` with ``failed``, i.e. a ticket closed as 'confirmed_failure'; NaN if none),
+  and ``days_known_ok``, the time to the newest ``failure_label`` without ``failed`` (a ticket
+  closed as 'no_fault_found': the component was known to work until then).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ __all__ = ["KEY_COLUMNS", "LABEL_COLUMNS", "FeatureSpec", "build_feature_frame",
            "latest_telemetry_time", "telemetry_features"]
 
 KEY_COLUMNS = ("asset_id", "snapshot_at", "component_type", "model_id")
-LABEL_COLUMNS = ("days_to_failure",)
+LABEL_COLUMNS = ("days_to_failure", "days_known_ok")
 _TELEMETRY_STATS = ("mean_short", "sd_short", "mean_long", "sd_long", "slope_long")
 
 
@@ -210,11 +213,19 @@ SELECT s.asset_id, s.snapshot_at, ct.component_type,
        (SELECT count(*) FROM asset_event ev
          WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
            AND ev.kind = 'failure' AND ev.time < s.snapshot_at) AS past_failures,
+       extract(epoch FROM least(
+           (SELECT min(ev.time) FROM asset_event ev
+             WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
+               AND ev.kind = 'failure' AND ev.time >= s.snapshot_at AND ev.time < %(as_of)s),
+           (SELECT min(l.time) FROM failure_label l
+             WHERE l.asset_id = s.asset_id AND l.component_type = ct.component_type
+               AND l.failed AND l.time >= s.snapshot_at AND l.time < %(as_of)s)
+       ) - s.snapshot_at) / 86400.0 AS days_to_failure,
        extract(epoch FROM (
-           SELECT min(ev.time) FROM asset_event ev
-            WHERE ev.asset_id = s.asset_id AND ev.component_type = ct.component_type
-              AND ev.kind = 'failure' AND ev.time >= s.snapshot_at AND ev.time < %(as_of)s
-       ) - s.snapshot_at) / 86400.0 AS days_to_failure
+           SELECT max(l.time) FROM failure_label l
+            WHERE l.asset_id = s.asset_id AND l.component_type = ct.component_type
+              AND NOT l.failed AND l.time >= s.snapshot_at AND l.time < %(as_of)s
+       ) - s.snapshot_at) / 86400.0 AS days_known_ok
 FROM snap s
 JOIN ct ON ct.asset_id = s.asset_id
 JOIN asset a ON a.asset_id = s.asset_id
@@ -314,7 +325,7 @@ def event_features(conn: psycopg.Connection, spec: FeatureSpec,
 def component_rows(conn: psycopg.Connection, snapshots: pd.DataFrame, *, as_of: datetime,
                    component_types: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per (asset, snapshot, component type the asset has): age, past failures and
-    the days to the next observed failure (before ``as_of``)."""
+    the raw labels (days to the next observed failure, days known to work, before ``as_of``)."""
     params = {"assets": snapshots["asset_id"].astype(int).tolist(),
               "snapshots": list(snapshots["snapshot_at"]), "as_of": as_of,
               "component_types": list(component_types) if component_types else None}
@@ -322,8 +333,8 @@ def component_rows(conn: psycopg.Connection, snapshots: pd.DataFrame, *, as_of: 
         cur.execute(_COMPONENT_SQL, params)
         frame = pd.DataFrame(cur.fetchall(), columns=[
             "asset_id", "snapshot_at", "component_type", "component_age_days",
-            "past_failures", "days_to_failure"])
-    for column in ("component_age_days", "past_failures", "days_to_failure"):
+            "past_failures", "days_to_failure", "days_known_ok"])
+    for column in ("component_age_days", "past_failures", "days_to_failure", "days_known_ok"):
         frame[column] = frame[column].astype(float)
     return frame
 

@@ -250,11 +250,15 @@ def _fit_validated(frame: pd.DataFrame, as_of: datetime, prior: WeibullPrior,
 
 
 def censor(frame: pd.DataFrame, at: datetime) -> pd.DataFrame:
-    """The frame as it was known at ``at``: failures at or after it are not yet observed."""
+    """The frame as it was known at ``at``: failures (and no-fault-found labels) at or after
+    it are not yet observed."""
     frame = frame.copy()
-    failure_at = pd.to_datetime(frame["snapshot_at"], utc=True) + pd.to_timedelta(
-        frame["days_to_failure"], unit="D")
-    frame.loc[failure_at >= pd.Timestamp(at), "days_to_failure"] = np.nan
+    for column in ("days_to_failure", "days_known_ok"):
+        if column not in frame:
+            continue
+        event_at = pd.to_datetime(frame["snapshot_at"], utc=True) + pd.to_timedelta(
+            frame[column], unit="D")
+        frame.loc[event_at >= pd.Timestamp(at), column] = np.nan
     return frame
 
 

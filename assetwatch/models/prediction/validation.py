@@ -7,10 +7,11 @@ Labels come from the raw label column ``days_to_failure`` of the feature frame (
 - negative if it did not and the whole horizon lies before the end of the observed data;
 - unlabelled (NaN, left out) otherwise: the horizon is censored.
 
-Service tickets plug in the same way: a closed ticket with resolution ``confirmed_failure`` is a
-failure event, and one with ``no_fault_found`` makes the snapshots shortly before it known
-negatives. Adding them means adding rows to the label source (``asset_event`` kind 'failure'
-with ``source = 'ticket'``), not changing this module.
+Service tickets plug in through the ``failure_label`` table that closing a ticket fills: a
+label with ``failed`` (resolution 'confirmed_failure') is a failure like an ``asset_event`` of
+kind 'failure'; one without (resolution 'no_fault_found') says the component worked until the
+label's time, so a snapshot whose whole horizon ends by then is a known negative even where the
+data would otherwise censor it (``days_known_ok`` of the feature frame).
 
 Validation is by time only: the validation fold is the newest snapshots; a training row is kept
 only if its whole label window ends before the first validation snapshot, so no training row
@@ -37,6 +38,8 @@ def horizon_labels(frame: pd.DataFrame, horizon_days: float,
                  ) / pd.Timedelta(days=1)
     labels = pd.Series(np.nan, index=frame.index)
     labels[remaining >= horizon_days] = 0.0
+    if "days_known_ok" in frame:
+        labels[frame["days_known_ok"].astype(float) >= horizon_days] = 0.0
     labels[dtf < horizon_days] = 1.0
     return labels
 
