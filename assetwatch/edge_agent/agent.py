@@ -28,6 +28,7 @@ from typing import Any
 
 from assetwatch import __version__
 from assetwatch.core.wire import AssetStatus, encode_event, encode_status
+from assetwatch.edge_agent.batching import Batcher
 from assetwatch.edge_agent.errors import (
     AgentConfigError,
     CheckpointMismatch,
@@ -43,7 +44,7 @@ from assetwatch.edge_agent.remote_config import (
     parse_remote_config,
 )
 from assetwatch.edge_agent.source import Sample, Source, SourceEvent
-from assetwatch.edge_agent.spool import SealedBatch, Spool, SpoolMessage
+from assetwatch.edge_agent.spool import Spool, SpoolMessage
 
 __all__ = ["AgentOptions", "AgentSummary", "EdgeAgent"]
 
@@ -89,14 +90,6 @@ class AgentSummary:
     drained: bool = False
 
 
-@dataclass
-class _Open:
-    readings: list[list[Any]] = field(default_factory=list)
-    fresh: list[list[Any]] = field(default_factory=list)
-    bytes: int = 0
-    opened_at: float = 0.0
-
-
 class EdgeAgent:
     """Runs one source through the spool to the broker; see the module docstring."""
 
@@ -111,7 +104,7 @@ class EdgeAgent:
         self._remote: dict[str, dict[str, Any]] = {a: {} for a in self._assets}
         self._config_state: dict[str, dict[str, Any]] = {a: {"state": "local"}
                                                           for a in self._assets}
-        self._open = {a: _Open() for a in self._assets}
+        self._batcher = Batcher(self._assets, self._settings)
         self._paused = False
         self._spool_state: dict[str, Any] = {"state": "ok",
                                              "policy": options.spool_full_policy}
@@ -174,13 +167,7 @@ class EdgeAgent:
             except CheckpointMismatch as e:
                 log.warning("%s; the source starts from its beginning (spooled messages are "
                             "still sent)", e)
-        now = time.monotonic()
-        for asset, readings in spool.load_journal().items():
-            if asset in self._open:
-                ob = self._open[asset]
-                ob.readings.extend(readings)
-                ob.bytes = sum(len(r[1]) + 28 for r in readings)
-                ob.opened_at = now
+        self._batcher.restore(spool.load_journal(), time.monotonic())
         for asset in self._assets:
             text = spool.get_meta(f"remote_config:{asset}")
             if text:
@@ -331,34 +318,12 @@ class EdgeAgent:
 
     # -- batching -----------------------------------------------------------------------
     def _take(self, items: list[Sample | SourceEvent]) -> None:
+        """Batch the polled items and commit them (journal, sealed batches, events)."""
         messages: list[SpoolMessage] = []
-        sealed: list[SealedBatch] = []
-        sealed_assets: set[str] = set()
         now = time.monotonic()
         for item in items:
             if type(item) is Sample:
-                asset, ts, values = item
-                ob = self._open.get(asset)
-                if ob is None:
-                    continue
-                enabled = self._settings[asset].sensors_enabled
-                new: list[list[Any]]
-                if enabled is None:
-                    new = [[ts, s, v] for s, v in values]
-                else:
-                    new = [[ts, s, v] for s, v in values if s in enabled]
-                if not new:
-                    continue
-                if not ob.readings:
-                    ob.opened_at = now
-                ob.readings.extend(new)
-                ob.fresh.extend(new)
-                ob.bytes += sum(len(r[1]) for r in new) + 28 * len(new)
-                self.summary.readings += len(new)
-                st = self._settings[asset]
-                if len(ob.readings) >= st.batch_max_readings or ob.bytes >= st.batch_max_bytes:
-                    self._seal(asset, sealed, whole=False)
-                    sealed_assets.add(asset)
+                self._batcher.add(item.asset, item.ts_ms, item.values, now)
             else:
                 assert isinstance(item, SourceEvent)
                 messages.append(SpoolMessage(item.asset, "events", encode_event(item.event)))
@@ -367,53 +332,19 @@ class EdgeAgent:
                     birth = self.birth(item.asset, at_ms=item.event.ts_ms)
                     messages.append(SpoolMessage(item.asset, "status", encode_status(birth),
                                                  retain=True))
-        for asset, ob in self._open.items():
-            if ob.readings and asset not in sealed_assets and \
-                    now - ob.opened_at >= self._settings[asset].batch_max_age_s:
-                self._seal(asset, sealed, whole=True)
-                sealed_assets.add(asset)
-        self._commit(seal_all=False, sealed=sealed, sealed_assets=sealed_assets,
-                     messages=messages)
+        self._batcher.seal_due(now)
+        self._commit(seal_all=False, messages=messages)
 
-    def _seal(self, asset: str, sealed: list[SealedBatch], whole: bool) -> None:
-        """Close full batches of ``asset``; with ``whole`` (age) the remainder too."""
-        ob = self._open[asset]
-        st = self._settings[asset]
-        before = len(sealed)
-        readings = ob.readings
-        while len(readings) >= st.batch_max_readings:
-            sealed.append(SealedBatch(asset, readings[:st.batch_max_readings]))
-            readings = readings[st.batch_max_readings:]
-        if readings and (whole or ob.bytes >= st.batch_max_bytes):
-            sealed.append(SealedBatch(asset, readings))
-            readings = []
-        ob.readings = readings
-        ob.fresh = []
-        ob.bytes = sum(len(r[1]) + 28 for r in readings)
-        self.summary.batches += len(sealed) - before
-
-    def _commit(self, *, seal_all: bool, sealed: list[SealedBatch] | None = None,
-                sealed_assets: set[str] | None = None,
-                messages: list[SpoolMessage] | None = None) -> None:
+    def _commit(self, *, seal_all: bool, messages: list[SpoolMessage] | None = None) -> None:
         assert self.spool is not None
-        sealed = sealed if sealed is not None else []
-        sealed_assets = sealed_assets if sealed_assets is not None else set()
         if seal_all:
-            for asset, ob in self._open.items():
-                if ob.readings:
-                    before = len(sealed)
-                    sealed.append(SealedBatch(asset, ob.readings))
-                    self.summary.batches += len(sealed) - before
-                    ob.readings, ob.fresh, ob.bytes = [], [], 0
-                    sealed_assets.add(asset)
-        appended = {a: ob.fresh for a, ob in self._open.items()
-                    if ob.fresh and a not in sealed_assets}
-        reopened = {a: self._open[a].readings for a in sealed_assets}
-        if not (appended or sealed or reopened or messages):
+            self._batcher.seal_all()
+        work = self._batcher.take()
+        self.summary.readings = self._batcher.readings
+        self.summary.batches = self._batcher.batches
+        if not (work or messages):
             return
-        self.spool.commit(appended=appended, sealed=sealed, reopened=reopened,
+        self.spool.commit(appended=work.appended, sealed=work.sealed, reopened=work.reopened,
                           messages=messages or (), checkpoint=self.source.checkpoint())
-        for ob in self._open.values():
-            ob.fresh = []
         if self.publisher is not None:
             self.publisher.wake.set()

@@ -9,7 +9,7 @@ import textwrap
 BLOCKED = ("psycopg", "psycopg_pool", "pydantic", "pydantic_settings", "numpy", "pandas",
            "river", "sklearn", "scipy", "prefect", "pyarrow", "rich", "yaml", "grafana_client")
 
-MODULES = ("agent", "catalogue", "commands", "config_file", "credentials", "csv_replay",
+MODULES = ("agent", "batching", "catalogue", "commands", "config_file", "credentials", "csv_replay",
            "errors", "fleet", "lifecycle", "link", "publisher", "remote_config", "simulate",
            "simulator", "source", "spool")
 
