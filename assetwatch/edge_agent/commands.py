@@ -1,4 +1,4 @@
-"""``assetwatch edge simulate`` and ``assetwatch edge run`` (cheap to import).
+"""``assetwatch edge simulate``, ``edge run`` and ``edge status`` (cheap to import).
 
 Both run without server settings (``edge_only``): the broker, topic prefix and passwords come
 from options, the agent configuration file or ``ASSETWATCH_MQTT_HOST`` / ``_PORT`` /
@@ -43,6 +43,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="asset_tag:password lines (default: derive from the local device key)")
     sim.add_argument("--tls-ca", default=None)
     sim.set_defaults(edge_only=True, func=_simulate)
+
+    status = sub.add_parser("status", help="what a spool holds: backlog per asset, seq, drops")
+    status.add_argument("spool", type=Path)
+    status.set_defaults(edge_only=True, func=_status)
 
     run = sub.add_parser("run", help="run the edge agent from a JSON configuration file")
     run.add_argument("--config", type=Path, required=True)
@@ -119,3 +123,24 @@ def _stop_on_sigterm(agent: object) -> None:
         agent.stop()  # type: ignore[attr-defined]
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def _status(settings: object, args: argparse.Namespace) -> int:
+    from assetwatch.edge_agent.errors import AgentConfigError
+    from assetwatch.edge_agent.spool import Spool
+
+    if not args.spool.is_file():
+        raise AgentConfigError(f"{args.spool}: no such spool")
+    spool = Spool(args.spool)
+    try:
+        print(f"spool {args.spool}: prefix {spool.get_meta('topic_prefix')!r}, "
+              f"{spool.messages} messages ({spool.readings} readings, {spool.bytes} bytes) "
+              f"waiting, {spool.journal_bytes} bytes of open readings, "
+              f"{spool.get_meta('dropped_readings') or 0} readings dropped")
+        print(f"{'asset':<20}{'messages':>10}{'readings':>12}{'next seq':>22}")
+        for asset, messages, readings, next_seq in spool.per_asset():
+            seq = "-" if next_seq is None else str(next_seq)
+            print(f"{asset:<20}{messages:>10}{readings:>12}{seq:>22}")
+    finally:
+        spool.close()
+    return 0

@@ -338,6 +338,15 @@ class Spool:
                 raise
         return dropped
 
+    def per_asset(self) -> list[tuple[str, int, int, int | None]]:
+        """``(asset, messages waiting, readings waiting, next seq)`` of every known asset."""
+        with self._lock:
+            waiting = {a: (int(m), int(r)) for a, m, r in self._db.execute(
+                "SELECT asset, count(*), sum(readings) FROM outbox GROUP BY asset")}
+            seqs = dict(self._db.execute("SELECT asset, next_seq FROM asset_seq").fetchall())
+        return [(a, *waiting.get(a, (0, 0)), seqs.get(a))
+                for a in sorted(set(waiting) | set(seqs))]
+
     @property
     def size_bytes(self) -> int:
         """Bytes of payload waiting (outbox) plus journaled readings."""

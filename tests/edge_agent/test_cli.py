@@ -60,3 +60,18 @@ def test_edge_commands_need_no_server_settings(tmp_path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 2
     assert "missing.json" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_edge_status_shows_the_backlog(tmp_path, capsys) -> None:
+    from assetwatch.edge_agent.__main__ import main
+    from assetwatch.edge_agent.spool import SealedBatch, Spool
+
+    spool = Spool(tmp_path / "s.db")
+    spool.set_meta("topic_prefix", "plant")
+    spool.commit(sealed=[SealedBatch("P-1", [[1_767_225_600_000, "flow", 1.0]] * 7)] * 2)
+    spool.close()
+    assert main(["status", str(tmp_path / "s.db")]) == 0
+    out = capsys.readouterr().out
+    assert "prefix 'plant', 2 messages (14 readings" in out
+    assert f"{'P-1':<20}{2:>10}{14:>12}" in out
+    assert main(["status", str(tmp_path / "none.db")]) == 2
