@@ -71,13 +71,16 @@ class AssetState:
     interval_s: float | None = None
     last_time: datetime | None = None
 
-    def note_time(self, time: datetime) -> None:
-        if self.last_time is not None:
-            gap = (time - self.last_time).total_seconds()
-            if gap > 0:
-                self.interval_s = gap if self.interval_s is None else (
-                    0.95 * self.interval_s + 0.05 * gap)
-        self.last_time = time
+    def note_times(self, first: datetime, last: datetime, count: int) -> None:
+        """Fold ``count`` samples from ``first`` to ``last`` into the reporting interval."""
+        start = self.last_time if self.last_time is not None else first
+        gaps = count if self.last_time is not None else count - 1
+        if gaps > 0 and last > start:
+            gap = (last - start).total_seconds() / gaps
+            weight = 1.0 - 0.95 ** gaps
+            self.interval_s = gap if self.interval_s is None else (
+                (1.0 - weight) * self.interval_s + weight * gap)
+        self.last_time = last
 
 
 @dataclass
@@ -268,8 +271,8 @@ class DetectionWorker:
         tracker = state.events
         close_level = tracker.close_level
         name = self.detector
+        state.note_times(rows[0][1], rows[-1][1], len(rows))
         for _, time, sensor_ids, values in rows:
-            state.note_time(time)
             sample = {names.get(s, str(s)): v for s, v in zip(sensor_ids, values, strict=True)}
             warm = detector.is_warm
             score = detector.score_learn_one(sample)

@@ -111,7 +111,7 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
         "  GROUP BY t.time ORDER BY t.time LIMIT %(limit)s) AS s"
         " ORDER BY c.asset_id, s.time",
         {"assets": assets, "since": starts, "settle": settle_s, "limit": per_asset},
-        prepare=False,
+        prepare=False, binary=True,  # binary results: timestamps and arrays load fast
     ).fetchall()
 
 
@@ -126,10 +126,10 @@ def insert_scores(conn: psycopg.Connection, detector: str,
     cur = conn.execute(
         "INSERT INTO anomaly_score (time, asset_id, detector, score)"
         " SELECT r.time, r.asset_id, %s, r.score"
-        " FROM unnest(%s::timestamptz[], %s::int[], %s::real[]) AS r(time, asset_id, score)"
+        " FROM unnest(%b::timestamptz[], %b::int4[], %b::float8[]) AS r(time, asset_id, score)"
         " ON CONFLICT (asset_id, detector, time) DO NOTHING",
         (detector, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]),
-        prepare=False,
+        prepare=False,  # binary parameters: arrays of thousands of values dump fast
     )
     return cur.rowcount
 
