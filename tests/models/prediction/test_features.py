@@ -12,6 +12,7 @@ from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.features import (
     FeatureSpec,
     build_feature_frame,
+    feature_columns,
     latest_telemetry_time,
 )
 from assetwatch.models.prediction.synthetic import add_assets, add_event, add_readings
@@ -105,3 +106,18 @@ def test_single_snapshot_sql_matches_the_window_frames(seeded: tuple[Settings, i
     # buckets 6.5 .. 9.5; baseline: buckets from 6 h to 4 h before as_of: 4.5, 5.5, 6.5
     assert single.temp__dev_short[0] == pytest.approx(9.0 - 5.5)
     assert single.temp__dev_long[0] == pytest.approx(8.5 - 5.5)
+
+
+def test_ticket_labels_feed_the_raw_labels(seeded: tuple[Settings, int]) -> None:
+    settings, asset_id = seeded
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO failure_label (asset_id, component_type, failure_mode, time, failed,"
+            " resolution_code) VALUES (%s, 'bearing', 'bearing_wear', %s, %s, %s)",
+            [(asset_id, AS_OF - 2 * H, True, "confirmed_failure"),
+             (asset_id, AS_OF - 3 * H, False, "no_fault_found")])
+        frame = build_feature_frame(conn, SPEC, as_of=AS_OF, first_snapshot=AS_OF - 12 * H)
+    row = frame[frame.snapshot_at == AS_OF - 4 * H].iloc[0]
+    assert row.days_to_failure == pytest.approx(2 / 24)     # the confirmed ticket
+    assert row.days_known_ok == pytest.approx(1 / 24)       # no fault found an hour later
+    assert "days_known_ok" not in feature_columns(frame)

@@ -47,6 +47,15 @@ def test_labels_positive_negative_and_censored() -> None:
     assert rul[0] == 3.0 and rul[1] == 20.0 and np.isnan(rul[2]) and rul[3] == 2.0
 
 
+def test_no_fault_found_makes_known_negatives() -> None:
+    frame = pd.DataFrame({"snapshot_at": [T0 + timedelta(days=25)] * 2,
+                          "days_to_failure": [np.nan, 3.0], "days_known_ok": [4.0, 4.0]})
+    labels = horizon_labels(frame, 3, T0 + timedelta(days=26))
+    assert labels.tolist() == [0.0, 0.0]        # worked for 4 days; the failure came at day 3
+    assert horizon_labels(frame, 2.5, T0 + timedelta(days=26)).tolist() == [0.0, 0.0]
+    assert horizon_labels(frame, 7, T0 + timedelta(days=26)).isna().tolist() == [True, False]
+
+
 def test_censor_hides_failures_after_the_cutoff() -> None:
     frame = pd.DataFrame({"snapshot_at": [T0, T0], "days_to_failure": [2.0, 10.0]})
     seen = censor(frame, T0 + timedelta(days=5))
