@@ -6,9 +6,11 @@ import math
 import statistics
 from typing import Any
 
-from assetwatch.models.detectors.base import Detector
+from assetwatch.models.detectors.base import Detector, Sample
 
 __all__ = ["BaselineDeviation"]
+
+_INF = float("inf")
 
 
 class BaselineDeviation(Detector):
@@ -162,13 +164,17 @@ class BaselineDeviation(Detector):
         if self._recorded is not None:
             self._recorded.append(self._deviations(x))
         a = self.fast_alpha
-        alarm = score >= self.alarm_level
+        present = []
         for i, name in enumerate(self._sensors):
             value = x.get(name)
-            if value is None:
-                continue
-            z = (value - self._center[i]) * self._inv_scale[i]
-            fast = a * z + (1.0 - a) * self._fast[i]
+            if value is not None:
+                z = (value - self._center[i]) * self._inv_scale[i]
+                present.append((i, z, a * z + (1.0 - a) * self._fast[i]))
+        self._advance(present, score >= self.alarm_level)
+
+    def _advance(self, present: list[tuple[int, float, float]], alarm: bool) -> None:
+        """Move the averages of the sensors present (``(index, z, new fast average)``)."""
+        for i, z, fast in present:
             level, trend = self._base[i], self._trend[i]
             held = False
             if alarm and abs((fast - level + trend * self._lag) * self._inv_dev[i]) >= \
@@ -184,6 +190,32 @@ class BaselineDeviation(Detector):
             self._fast[i] = fast
             self._base[i] = new_level
             self._trend[i] = g * (new_level - level) + (1.0 - g) * trend
+
+    def score_learn_one(self, x: Sample) -> float:
+        """Score, then learn, in one pass over the sensors (same result as the two calls)."""
+        calibrator = self._calibrator
+        if calibrator is None or self._recorded is not None:
+            return super().score_learn_one(x)
+        self._n_learned += 1
+        a = self.fast_alpha
+        lag = self._lag
+        total = 0.0
+        count = 0
+        present: list[tuple[int, float, float]] = []
+        for i, name in enumerate(self._sensors):
+            value = x.get(name)
+            if value is None or value != value or value in (_INF, -_INF):
+                continue
+            z = (float(value) - self._center[i]) * self._inv_scale[i]
+            fast = a * z + (1.0 - a) * self._fast[i]
+            d = (fast - self._base[i] + self._trend[i] * lag) * self._inv_dev[i]
+            total += d * d
+            count += 1
+            present.append((i, z, fast))
+        raw = math.sqrt(total / count) if count else 0.0
+        score = calibrator.score(raw)
+        self._advance(present, score >= self.alarm_level)
+        return score
 
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {self._sensors[i]: d * d for i, d in enumerate(self._deviations(x))
