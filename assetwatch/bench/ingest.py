@@ -3,7 +3,8 @@
 In one run on one machine it measures
 
 (a) the raw speed of binary COPY of the benchmark's rows straight into the ``telemetry``
-    hypertable (one connection, transactions as large as an ingest batch group);
+    hypertable: the better of one connection and as many connections as workers, with
+    transactions as large as an ingest batch group;
 (b) readings/s end to end: device publishers -> Mosquitto -> ``--workers`` ingest worker
     processes (shared subscription) -> committed rows, from the first publish to the moment
     the last batch is visible in the database;
@@ -47,7 +48,9 @@ class IngestBenchResult:
     readings: int
     batch_readings: int
     workers: int
-    copy_readings_per_s: float
+    copy_1_connection_readings_per_s: float
+    copy_n_connections_readings_per_s: float
+    copy_readings_per_s: float  # the better of the two: the raw speed (a)
     e2e_readings_per_s: float
     ratio: float
     latency_rate: float
@@ -75,7 +78,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
                        batch_readings=args.batch_readings, workers=args.workers,
                        latency_seconds=args.latency_seconds, progress=print)
     print()
-    print(f"(a) raw binary COPY into telemetry : {result.copy_readings_per_s:>12,.0f} readings/s")
+    print(f"(a) raw binary COPY into telemetry : {result.copy_readings_per_s:>12,.0f} readings/s"
+          f" (1 connection {result.copy_1_connection_readings_per_s:,.0f}, {result.workers}: "
+          f"{result.copy_n_connections_readings_per_s:,.0f})")
     print(f"(b) end to end, {result.workers} worker(s)        : "
           f"{result.e2e_readings_per_s:>12,.0f} readings/s")
     print(f"    ratio (b)/(a)                  : {result.ratio:>12.2f}")
@@ -100,8 +105,11 @@ def run_bench(settings: Settings, *, readings: int, assets: int, batch_readings:
     say(f"preparing {total_readings:,} readings in {per_asset * assets:,} batches "
         f"of {batch_readings} from {assets} devices")
     t0_ms = int(time.time() * 1000) - 6 * 3600 * 1000
-    copy_rate = _raw_copy(bench, tags, per_asset, batch_readings, t0_ms)
-    say(f"(a) raw binary COPY: {copy_rate:,.0f} readings/s")
+    copy_single = _raw_copy(bench, tags, per_asset, batch_readings, t0_ms, 1)
+    copy_parallel = _raw_copy(bench, tags, per_asset, batch_readings, t0_ms, workers)
+    copy_rate = max(copy_single, copy_parallel)
+    say(f"(a) raw binary COPY: {copy_single:,.0f} readings/s over 1 connection, "
+        f"{copy_parallel:,.0f} over {workers}")
 
     ctx = mp.get_context("spawn")
     procs = _start_workers(ctx, bench, workers)
@@ -119,8 +127,9 @@ def run_bench(settings: Settings, *, readings: int, assets: int, batch_readings:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 \
         if latencies else float("nan")  # noqa: E731
-    return IngestBenchResult(total_readings, batch_readings, workers, copy_rate, e2e_rate,
-                             e2e_rate / copy_rate, rate, pick(0.5), pick(0.99), len(latencies))
+    return IngestBenchResult(total_readings, batch_readings, workers, copy_single,
+                             copy_parallel, copy_rate, e2e_rate, e2e_rate / copy_rate, rate,
+                             pick(0.5), pick(0.99), len(latencies))
 
 
 # -- set-up ---------------------------------------------------------------------------------
@@ -183,43 +192,63 @@ def _batch(tag: str, seq: int, n: int, t0_ms: int, rng: random.Random) -> list[l
 
 # -- (a) raw COPY ---------------------------------------------------------------------------
 
-def _raw_copy(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms: int
-              ) -> float:
+def _raw_copy(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms: int,
+              connections: int) -> float:
+    """Readings/s of binary COPY of the benchmark's rows over ``connections`` connections
+    (transactions of one ingest group's size each); the table is emptied afterwards."""
     import numpy as np
     import psycopg
 
-    from assetwatch.ingest.rows import COPY_TELEMETRY, encode_telemetry
+    from assetwatch.ingest.rows import encode_telemetry
 
     with psycopg.connect(settings.db_url) as conn:
         sensor_ids = {(t, s): i for t, s, i in conn.execute(
             "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a USING (asset_id)")}
         asset_ids = dict(conn.execute("SELECT asset_tag, asset_id FROM asset").fetchall())
-        rng = random.Random(1)
-        group_rows = settings.ingest_batch_max_messages * n
-        chunks, ts, aid, sid, val = [], [], [], [], []
-        for seq in range(per_asset):
-            for tag in tags:
-                for t, s, v in _batch(tag, seq, n, t0_ms, rng):
-                    ts.append(t)
-                    aid.append(asset_ids[tag])
-                    sid.append(sensor_ids[(tag, s)])
-                    val.append(v)
-                if len(ts) >= group_rows:
-                    chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
-                                                   np.array(val)))
-                    ts, aid, sid, val = [], [], [], []
-        if ts:
-            chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
-                                           np.array(val)))
-        rows = per_asset * len(tags) * n
-        started = time.perf_counter()
-        for chunk in chunks:
-            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_TELEMETRY) as copy:
-                copy.write(chunk)
-        elapsed = time.perf_counter() - started
+    rng = random.Random(1)
+    group_rows = settings.ingest_batch_max_messages * n
+    chunks, ts, aid, sid, val = [], [], [], [], []
+    for seq in range(per_asset):
+        for tag in tags:
+            for t, s, v in _batch(tag, seq, n, t0_ms, rng):
+                ts.append(t)
+                aid.append(asset_ids[tag])
+                sid.append(sensor_ids[(tag, s)])
+                val.append(v)
+            if len(ts) >= group_rows:
+                chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
+                                               np.array(val)))
+                ts, aid, sid, val = [], [], [], []
+    if ts:
+        chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
+                                       np.array(val)))
+    rows = per_asset * len(tags) * n
+    shares = [chunks[i::connections] for i in range(connections)]
+    conns = [psycopg.connect(settings.db_url) for _ in range(connections)]
+    barrier = threading.Barrier(connections + 1)
+    threads = [threading.Thread(target=_copy_chunks, args=(c, share, barrier))
+               for c, share in zip(conns, shares, strict=True)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    with psycopg.connect(settings.db_url) as conn:
         conn.execute("TRUNCATE telemetry")
-        conn.commit()
     return rows / elapsed
+
+
+def _copy_chunks(conn: Any, chunks: list[bytes], barrier: threading.Barrier) -> None:
+    from assetwatch.ingest.rows import COPY_TELEMETRY
+
+    barrier.wait()
+    for chunk in chunks:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_TELEMETRY) as copy:
+            copy.write(chunk)
 
 
 # -- (b) end to end -------------------------------------------------------------------------
