@@ -9,7 +9,8 @@ but not acknowledged).
 Threads: paho's network thread decodes each message as it arrives
 (:func:`assetwatch.ingest.inbound.classify`) and puts it on a bounded queue; the worker's
 own thread (the one calling :meth:`IngestWorker.run`) takes groups off the queue (all that is
-queued, up to ``settings.ingest_batch_max_messages``), writes each in one transaction
+queued, up to ``settings.ingest_batch_max_messages``; a small group lingers up to
+:data:`LINGER_S` for more), writes each in one transaction
 (:class:`assetwatch.ingest.writer.BatchWriter`) and only then acknowledges
 its messages (paho-mqtt 2.x manual acknowledgement). In-flight work is bounded twice: the
 MQTT 5 Receive Maximum (``settings.ingest_max_inflight``) stops the broker from sending more

@@ -7,6 +7,8 @@ import time
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ingest_support import SITE, Fleet, batch_payload, register, telemetry_counts
 
 from assetwatch.core.settings import Settings
@@ -174,3 +176,34 @@ def test_database_rejection_of_one_message_does_not_block_the_group(
     assert result.outcomes == [STORED, DEAD]
     assert result.reasons[1].startswith("database rejected:")
     assert telemetry_counts(s)[2] == 1
+
+
+_bad_payloads = st.one_of(
+    st.binary(max_size=120),
+    st.builds(lambda seq, ts, v: json.dumps({"asset": "P-1", "seq": seq,
+                                             "readings": [[ts, "vibration_rms", v]]}).encode(),
+              st.one_of(st.integers(max_value=-1), st.text(max_size=3)),
+              st.integers(), st.floats()),
+    st.builds(lambda ts: json.dumps({"asset": "P-1", "seq": 1,
+                                     "readings": [[ts, "x", 1.0]]}).encode(),
+              st.one_of(st.integers(max_value=946_684_799_999),
+                        st.integers(min_value=NOW_MS + 2 * 86_400_000))),
+)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=_bad_payloads, kind=st.sampled_from(["telemetry", "status", "events"]))
+def test_every_bad_message_lands_in_dead_letters_with_its_reason(
+        fleet: Fleet, writer: BatchWriter, payload: bytes, kind: str) -> None:
+    s = fleet.settings
+    message = _msg(s, payload, kind=kind)
+    result = writer.write([message])
+    if message.error is None:  # hypothesis found a valid message: it is stored instead
+        assert result.outcomes[0] in (STORED, DUPLICATE)
+        return
+    assert result.outcomes == [DEAD] and result.reasons == [message.error]
+    with psycopg.connect(s.db_url) as conn:
+        row = conn.execute("SELECT reason FROM dead_letter WHERE topic = %s AND payload = %s",
+                           (message.topic, payload)).fetchone()
+    assert row == (message.error.replace("\x00", "\\x00"),)
