@@ -161,7 +161,7 @@ def _run(settings: object, args: argparse.Namespace) -> int:
         for name in names:
             results[name] = [evaluate_file(p, name) for p in skab_files(Path(args.data))]
             free[name] = anomaly_free_far(Path(args.data), name, args.threshold)
-    if args.per_file:
+    if not args.summary_only:
         table = Table(title=f"SKAB valve1 per file (threshold {args.threshold})")
         table.add_column("file")
         for name in names:
@@ -202,5 +202,6 @@ def register(benches: argparse._SubParsersAction) -> None:
                         help="detector to evaluate (repeatable; default: all)")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                         help="calibrated alarm level (default: %(default)s)")
-    parser.add_argument("--per-file", action="store_true", help="also print each file")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="print the aggregate table only, not each file")
     parser.set_defaults(func=_run)
