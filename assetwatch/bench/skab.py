@@ -165,8 +165,8 @@ def _run(settings: object, args: argparse.Namespace) -> int:
         table = Table(title=f"SKAB valve1 per file (threshold {args.threshold})")
         table.add_column("file")
         for name in names:
-            table.add_column(f"{name} F1", justify="right")
-            table.add_column("FAR %", justify="right")
+            table.add_column(f"{name}\nF1", justify="right", min_width=len(name))
+            table.add_column("\nFAR %", justify="right")
         for i, first in enumerate(results[names[0]]):
             cells = [first.name]
             for name in names:
