@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -121,33 +122,43 @@ class EdgeAgent:
         """Poll the source until it is exhausted or :meth:`stop`; then, with ``drain``, wait
         until every spooled message has been acknowledged (or the timeout passed)."""
         t0 = time.monotonic()
-        self._open_spool()
+        try:
+            self._open_spool()
+        except sqlite3.Error as e:
+            raise EdgeError(f"spool {self.options.spool_path}: {e}") from e
         self._start_links()
         try:
-            while not self._stop.is_set():
-                self._apply_remote_configs()
-                self._enforce_spool_limit()
-                if self._paused:
-                    self._stop.wait(0.1)
-                    continue
-                try:
-                    items = self.source.poll(self.options.max_poll_readings, 0.1)
-                except EdgeError:
-                    self._commit(seal_all=True)
-                    if drain:
-                        self._drain(drain_timeout_s if drain_timeout_s is not None else 30.0)
-                    raise
-                self._take(items)
-                if self.source.exhausted:
-                    self._commit(seal_all=True)
-                    break
-            else:
-                self._commit(seal_all=False)
-            if drain:
-                self.summary.drained = self._drain(drain_timeout_s)
+            return self._run(drain, drain_timeout_s)
+        except sqlite3.Error as e:
+            raise EdgeError(f"spool {self.options.spool_path}: {e}; what was committed stays "
+                            "there") from e
         finally:
             self._shutdown()
             self.summary.elapsed_s = time.monotonic() - t0
+
+    def _run(self, drain: bool, drain_timeout_s: float | None) -> AgentSummary:
+        """The poll loop, then the drain (see :meth:`run`)."""
+        while not self._stop.is_set():
+            self._apply_remote_configs()
+            self._enforce_spool_limit()
+            if self._paused:
+                self._stop.wait(0.1)
+                continue
+            try:
+                items = self.source.poll(self.options.max_poll_readings, 0.1)
+            except EdgeError:
+                self._commit(seal_all=True)
+                if drain:
+                    self._drain(drain_timeout_s if drain_timeout_s is not None else 30.0)
+                raise
+            self._take(items)
+            if self.source.exhausted:
+                self._commit(seal_all=True)
+                break
+        else:
+            self._commit(seal_all=False)
+        if drain:
+            self.summary.drained = self._drain(drain_timeout_s)
         return self.summary
 
     def _open_spool(self) -> None:

@@ -81,3 +81,18 @@ def test_a_spool_serves_one_topic_prefix(tmp_path) -> None:
         endpoint=MqttEndpoint(), spool_path=tmp_path / "s.db", prefix="plant-b"))
     with pytest.raises(AgentConfigError, match="'plant-a', not 'plant-b'"):
         agent.run()
+
+
+def test_an_unreadable_spool_is_a_clear_error(tmp_path) -> None:
+    import pytest
+    from edge_support import CountingSource
+
+    from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
+    from assetwatch.edge_agent.errors import EdgeError
+    from assetwatch.edge_agent.link import MqttEndpoint
+
+    (tmp_path / "s.db").write_bytes(b"this is not a database" * 100)
+    agent = EdgeAgent(CountingSource("A", "s", 1), AgentOptions(
+        endpoint=MqttEndpoint(), spool_path=tmp_path / "s.db"))
+    with pytest.raises(EdgeError, match=r"s\.db: file is not a database"):
+        agent.run()
