@@ -1,7 +1,7 @@
 """``assetwatch bench detect``: detection throughput per worker and end-to-end lag under load.
 
-In a database of its own (``<database>_bench_detect``, recreated each run) with ``--assets``
-assets of 8 sensors each, it measures
+In a database of its own (``<database>_bench_detect``, created for the run and dropped after
+it) with ``--assets`` assets of 8 sensors each, it measures
 
 (a) **throughput**: each asset is warmed up, then ``--samples`` samples per asset are written
     and one worker scores them all (read, pivot, score, write scores and checkpoints). Printed:
@@ -107,7 +107,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_settings(settings: Settings) -> Settings:
-    import psycopg
     from psycopg import sql
 
     from assetwatch.core.db import connect
@@ -121,8 +120,18 @@ def _bench_settings(settings: Settings) -> Settings:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     bench = settings.model_copy(update={"db_url": urlunsplit(parts._replace(path=f"/{name}"))})
     migrate(bench)
-    del psycopg
     return bench
+
+
+def _drop_bench_database(settings: Settings, bench: Settings) -> None:
+    from psycopg import sql
+
+    from assetwatch.core.db import connect
+
+    name = urlsplit(bench.db_url).path.lstrip("/")
+    with connect(settings, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
 
 
 def _register(bench: Settings, assets: int) -> dict[int, list[int]]:
@@ -299,6 +308,7 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     def pct(q: float) -> float:
         return lags[min(len(lags) - 1, int(q * len(lags)))] if lags else float("nan")
 
+    _drop_bench_database(settings, bench)
     return DetectBenchResult(
         detector=detector, assets=assets, samples=done.samples, wall_s=wall,
         worker_cpu_s=cpu, backend_cpu_s=backend, memory_samples_per_s=memory,
