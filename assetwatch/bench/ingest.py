@@ -204,7 +204,8 @@ def _raw_copy(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms
     with psycopg.connect(settings.db_url) as conn:
         sensor_ids = {(t, s): i for t, s, i in conn.execute(
             "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a USING (asset_id)")}
-        asset_ids = dict(conn.execute("SELECT asset_tag, asset_id FROM asset").fetchall())
+        asset_ids: dict[str, int] = dict(
+            conn.execute("SELECT asset_tag, asset_id FROM asset").fetchall())
     rng = random.Random(1)
     group_rows = settings.ingest_batch_max_messages * n
     chunks, ts, aid, sid, val = [], [], [], [], []
@@ -282,7 +283,7 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
     settings = Settings(**settings_doc)
     rng = random.Random(1)
     order = [(tag, seq) for seq in seqs for tag in tags]
-    payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))
+    payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))  # type: ignore[arg-type]
                 for tag, seq in order]
     clients = {}
     for tag in tags:

@@ -55,8 +55,9 @@ class ColumnBatch:
         n, period = len(self.sensors), self.distinct_sensors
         if period and n > period:
             reps = -(-n // period)
-            if (self.sensors[:period] * reps)[:n] == self.sensors:
-                pattern = np.array([ids[s] for s in self.sensors[:period]], dtype=np.int32)
+            head = list(self.sensors[:period])
+            if (head * reps)[:n] == list(self.sensors):
+                pattern = np.array([ids[s] for s in head], dtype=np.int32)
                 return np.tile(pattern, reps)[:n]
         return np.fromiter(map(ids.__getitem__, self.sensors), dtype=np.int32, count=n)
 
@@ -113,4 +114,4 @@ def _fast(payload: bytes, latest: int) -> ColumnBatch | None:
     value_col = np.array(values, dtype=np.float64)
     if not np.isfinite(value_col).all():
         return None
-    return ColumnBatch(asset, seq, ts_ms, sensors, value_col, len(names))
+    return ColumnBatch(asset, seq, ts_ms, sensors, value_col, len(names))  # type: ignore[arg-type]

@@ -315,7 +315,7 @@ class IngestWorker:
                 topic = msg.topic
             except UnicodeDecodeError:
                 topic = msg._topic.decode("utf-8", "replace")
-            message = classify(topic, msg.payload, self.settings.topic_prefix)
+            message = classify(topic, bytes(msg.payload), self.settings.topic_prefix)
         except Exception as e:  # never let one message break the network loop
             log.exception("cannot classify a message on %r", msg._topic)
             message = Inbound(repr(msg._topic), bytes(msg.payload), time.time(),
