@@ -27,8 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="simulated seconds between samples of an asset (default 600)")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--start", default=None,
-                     help="ISO time the simulation starts (default: DAYS before now); give "
-                          "it to resume an interrupted run from its spool")
+                     help="ISO time the simulation starts (default: where the unfinished run "
+                          "in the spool started, else DAYS before now)")
     sim.add_argument("--speed", type=float, default=None,
                      help="simulated seconds per second (default: as fast as possible)")
     sim.add_argument("--ground-truth", type=Path, default=Path("ground_truth.jsonl"),
@@ -56,21 +56,31 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _simulate(settings: object, args: argparse.Namespace) -> int:
+    import logging
     from datetime import datetime, timedelta
 
     from assetwatch.edge_agent.credentials import derived_passwords, read_password_file
     from assetwatch.edge_agent.errors import AgentConfigError
     from assetwatch.edge_agent.fleet import build_fleet
     from assetwatch.edge_agent.link import MqttEndpoint
-    from assetwatch.edge_agent.simulate import run_simulation
+    from assetwatch.edge_agent.simulate import run_simulation, unfinished_start
 
+    data_dir = Path(os.environ.get("ASSETWATCH_DATA_DIR", ".assetwatch"))
+    spool = args.spool or data_dir / "edge" / f"{args.prefix}-simulate-spool.db"
     if args.start:
         try:
             start = datetime.fromisoformat(args.start)
         except ValueError:
             raise AgentConfigError(f"--start: {args.start!r} is not an ISO time") from None
     else:
-        start = datetime.now(UTC) - timedelta(days=args.days)
+        probe = build_fleet(max(args.sites, 1), max(args.assets_per_site, 1), args.seed,
+                            datetime.now(UTC))
+        resumed = unfinished_start(spool, args.seed, [a.asset_tag for a in probe.assets])
+        if resumed is not None:
+            logging.getLogger(__name__).info(
+                "resuming the unfinished simulated run in %s (start %s)", spool,
+                resumed.isoformat())
+        start = resumed or datetime.now(UTC) - timedelta(days=args.days)
     try:
         port = int(args.port)
     except ValueError:
@@ -83,8 +93,6 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     tags = [a.asset_tag for a in fleet.assets]
     passwords = (read_password_file(args.password_file) if args.password_file
                  else derived_passwords(tags))
-    data_dir = Path(os.environ.get("ASSETWATCH_DATA_DIR", ".assetwatch"))
-    spool = args.spool or data_dir / "edge" / f"{args.prefix}-simulate-spool.db"
     summary = run_simulation(
         fleet, args.days, args.sample_interval,
         MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix,

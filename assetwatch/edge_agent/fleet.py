@@ -22,7 +22,10 @@ from typing import NamedTuple
 
 from assetwatch.edge_agent.catalogue import load_catalogue
 
-__all__ = ["Fleet", "FleetAsset", "FleetSite", "InstalledComponent", "build_fleet"]
+__all__ = [
+    "Fleet", "FleetAsset", "FleetSite", "InstalledComponent", "build_fleet", "epoch_ms",
+    "from_epoch_ms",
+]
 
 _SITE_NAMES = (
     "Riverside Water Works", "North Harbour Terminal", "Eastfield Chemicals", "Valley Brewery",
@@ -92,6 +95,21 @@ class Fleet:
     def devices(self) -> list[tuple[str, str]]:
         """``(site_id, asset_tag)`` of every asset, for the broker's users and ACL."""
         return [(a.site_id, a.asset_tag) for a in self.assets]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch, exactly (integer arithmetic, no float rounding)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    """The UTC time ``ms`` milliseconds after the Unix epoch (inverse of :func:`epoch_ms`)."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def component_serial(rng: random.Random, part_no: str) -> str:

@@ -32,6 +32,7 @@ from assetwatch.edge_agent.fleet import (
     FleetAsset,
     component_life_rng,
     component_serial,
+    epoch_ms,
     initial_age_days,
 )
 
@@ -107,7 +108,7 @@ def _generation(fleet: Fleet, asset: FleetAsset, ctype: str, cspec: dict[str, An
                 generation: int, installed_ms: int | None) -> ComponentLife:
     rng = component_life_rng(fleet.seed, asset.asset_tag, ctype, generation)
     life_days = rng.weibullvariate(cspec["weibull_eta_days"], cspec["weibull_beta"])
-    start_ms = int(fleet.start.timestamp() * 1000)
+    start_ms = epoch_ms(fleet.start)
     if generation == 0:
         asset_age = (fleet.start.date() - asset.commissioned_on).days
         installed_ms = start_ms - int(initial_age_days(rng, life_days, asset_age) * DAY_MS)
@@ -127,7 +128,7 @@ def _generation(fleet: Fleet, asset: FleetAsset, ctype: str, cspec: dict[str, An
 def build_timeline(fleet: Fleet, asset: FleetAsset, end_ms: int) -> AssetTimeline:
     """Component lives and events of ``asset`` from the fleet's start to ``end_ms``."""
     spec = model_spec(asset.model_id)
-    start_ms = int(fleet.start.timestamp() * 1000)
+    start_ms = epoch_ms(fleet.start)
     lives: dict[str, list[ComponentLife]] = {}
     for ctype, cspec in spec["components"].items():
         chain = [_generation(fleet, asset, ctype, cspec, 0, None)]

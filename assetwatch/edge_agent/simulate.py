@@ -7,20 +7,23 @@ and returns once everything spooled has been acknowledged by the broker.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
 from assetwatch.edge_agent.errors import EdgeError
-from assetwatch.edge_agent.fleet import Fleet
+from assetwatch.edge_agent.fleet import Fleet, from_epoch_ms
 from assetwatch.edge_agent.lifecycle import write_ground_truth
 from assetwatch.edge_agent.link import MqttEndpoint
 from assetwatch.edge_agent.remote_config import AssetSettings
 from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.edge_agent.spool import Spool
 
-__all__ = ["SimulationSummary", "run_simulation"]
+__all__ = ["SimulationSummary", "run_simulation", "unfinished_start"]
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +68,29 @@ def run_simulation(fleet: Fleet, days: float, sample_interval_s: float, mqtt: Mq
                         f"spooled message within {drain_timeout_s} s; they stay in {spool_path}")
     return SimulationSummary(summary.readings, summary.batches, summary.events, failures,
                              summary.acked_readings, summary.elapsed_s)
+
+
+def unfinished_start(spool_path: Path, seed: int, asset_tags: Iterable[str]) -> datetime | None:
+    """The start of an unfinished simulated run of this fleet whose checkpoint is in the spool.
+
+    ``assetwatch edge simulate`` without ``--start`` resumes such a run after a crash or a
+    restart (instead of streaming the history again from a new start); a finished run, another
+    seed or another fleet gives ``None``.
+    """
+    if not Path(spool_path).is_file():
+        return None
+    spool = Spool(spool_path)
+    try:
+        text = spool.get_meta("source_checkpoint")
+    finally:
+        spool.close()
+    try:
+        state = json.loads(text or "")
+        next_ms = state["next_ms"]
+        if state["seed"] != seed or set(next_ms) != set(asset_tags):
+            return None
+        if all(int(ms) >= int(state["end_ms"]) for ms in next_ms.values()):
+            return None
+        return from_epoch_ms(int(state["start_ms"]))
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from assetwatch.edge_agent.catalogue import model_spec
 from assetwatch.edge_agent.errors import CheckpointMismatch
-from assetwatch.edge_agent.fleet import Fleet
+from assetwatch.edge_agent.fleet import Fleet, epoch_ms
 from assetwatch.edge_agent.lifecycle import DAY_MS, AssetTimeline, build_timeline, load_factor
 from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
 
@@ -62,7 +62,7 @@ class FleetSimulator(Source):
         self.sample_interval_s = sample_interval_s
         self.speed = speed
         self._assets = {a.asset_tag: a for a in fleet.assets}
-        self._start_ms = int(fleet.start.timestamp() * 1000)
+        self._start_ms = epoch_ms(fleet.start)
         self._end_ms = self._start_ms + int(days * DAY_MS)
         self._timelines = {a.asset_tag: build_timeline(fleet, a, self._end_ms)
                            for a in fleet.assets}
@@ -123,7 +123,8 @@ class FleetSimulator(Source):
         return out
 
     def checkpoint(self) -> str | None:
-        return json.dumps({"start_ms": self._start_ms, "seed": self.fleet.seed,
+        return json.dumps({"start_ms": self._start_ms, "end_ms": self._end_ms,
+                           "seed": self.fleet.seed,
                            "next_ms": self._next_ms, "next_event": self._next_event,
                            "interval_ms": self._interval_ms}, sort_keys=True)
 

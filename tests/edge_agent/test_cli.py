@@ -75,3 +75,40 @@ def test_edge_status_shows_the_backlog(tmp_path, capsys) -> None:
     assert "prefix 'plant', 2 messages (14 readings" in out
     assert f"{'P-1':<20}{2:>10}{14:>12}" in out
     assert main(["status", str(tmp_path / "none.db")]) == 2
+
+
+@pytest.mark.integration
+def test_edge_simulate_killed_and_rerun_resumes_its_run(settings, tmp_path) -> None:
+    import signal
+
+    from assetwatch.edge_agent.simulate import unfinished_start
+
+    probe = build_fleet(1, 2, seed=9, start=datetime.now(UTC))
+    LocalMosquitto(settings).write_auth(probe.devices())
+    collector = Collector(settings)
+    env = {**os.environ, "ASSETWATCH_TOPIC_PREFIX": settings.topic_prefix,
+           "ASSETWATCH_MQTT_HOST": settings.mqtt_host,
+           "ASSETWATCH_MQTT_PORT": str(settings.mqtt_port),
+           "ASSETWATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    spool = tmp_path / "spool.db"
+    argv = [sys.executable, "-m", "assetwatch.edge_agent", "simulate", "--sites", "1",
+            "--assets-per-site", "2", "--days", "2", "--sample-interval", "60", "--seed", "9",
+            "--ground-truth", str(tmp_path / "gt.jsonl"), "--spool", str(spool)]
+    try:
+        first = subprocess.Popen([*argv, "--speed", str(2 * 86_400 / 5)], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert collector.wait_for(lambda: len(collector.batches) > 5, 20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        start = unfinished_start(spool, 9, [a.asset_tag for a in probe.assets])
+        assert start is not None
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "resuming the unfinished simulated run" in done.stderr
+        expected = expected_readings(build_fleet(1, 2, seed=9, start=start), 2, 60)
+        assert collector.wait_for(lambda: sum(map(len, collector.batches.values()))
+                                  >= sum(expected.values()), 20)
+        assert collector.readings() == expected
+        assert unfinished_start(spool, 9, [a.asset_tag for a in probe.assets]) is None
+    finally:
+        collector.close()
