@@ -3,7 +3,7 @@
 The simulated fleet (:mod:`assetwatch.edge_agent.fleet`, lifecycle of every component) runs
 for ``--history-days`` (consumption history for the naive policy) and then ``--days`` of
 evaluation, one step per simulated day, in a database of its own (``<database>_bench_service``,
-recreated each run). Each day:
+created for the run and dropped after it unless ``--keep-database``). Each day:
 
 1. ground-truth events up to that day happen: planned maintenance and component failures
    consume parts at their site (in both simulated stocks); a replacement closes the open
@@ -66,6 +66,8 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--retrain-days", type=int, default=90,
                         help="with --predictor models: days between training runs")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-database", action="store_true",
+                        help="keep the benchmark's database for inspection")
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
     parser.add_argument("--scale-assets", type=int, default=10_000)
@@ -76,7 +78,8 @@ def register(benches: argparse._SubParsersAction) -> None:
 def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("assetwatch.service").setLevel(logging.WARNING)
     if args.scale:
-        figures = run_scale(settings, assets=args.scale_assets, part_numbers=args.scale_parts)
+        figures = run_scale(settings, assets=args.scale_assets, part_numbers=args.scale_parts,
+                            keep_database=args.keep_database)
         _print_scale(figures)
         return 0
     result = run_service_bench(settings, sites=args.sites, assets_per_site=args.assets_per_site,
@@ -84,7 +87,8 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
                                period_days=args.period_days, service_level=args.service_level,
                                predictor=args.predictor, seed=args.seed,
                                score_every_days=args.score_every_days,
-                               retrain_days=args.retrain_days)
+                               retrain_days=args.retrain_days,
+                               keep_database=args.keep_database)
     _print_result(result, settings, args)
     return 0
 
@@ -106,7 +110,18 @@ def _bench_database(settings: Settings, suffix: str) -> Settings:
     return bench
 
 
-def run_scale(settings: Settings, *, assets: int, part_numbers: int) -> dict[str, float]:
+def _drop_database(settings: Settings, bench: Settings) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(bench.db_url).path.lstrip("/")
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+def run_scale(settings: Settings, *, assets: int, part_numbers: int,
+              keep_database: bool = False) -> dict[str, float]:
     """Seconds to compute demand, policy and tickets for ``assets`` assets."""
     import psycopg
 
@@ -115,7 +130,7 @@ def run_scale(settings: Settings, *, assets: int, part_numbers: int) -> dict[str
     from assetwatch.service.scale import seed_scale
     from assetwatch.service.tickets import update_tickets
 
-    bench = _bench_database(settings, "scale")
+    bench = _bench_database(settings, "service_scale")
     as_of = START
     figures: dict[str, float] = {"assets": assets}
     with psycopg.connect(bench.db_url, autocommit=True) as conn:
@@ -132,6 +147,8 @@ def run_scale(settings: Settings, *, assets: int, part_numbers: int) -> dict[str
         t0 = time.perf_counter()
         update_tickets(conn, as_of=as_of)
         figures["tickets_s"] = time.perf_counter() - t0
+    if not keep_database:
+        _drop_database(settings, bench)
     return figures
 
 
@@ -158,7 +175,8 @@ def _print_scale(figures: dict[str, float]) -> None:
 def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, days: int,
                       history_days: int, period_days: int, service_level: float,
                       predictor: str, seed: int, score_every_days: int = 1,
-                      retrain_days: int = 90) -> ServiceBenchResult:
+                      retrain_days: int = 90, keep_database: bool = False
+                      ) -> ServiceBenchResult:
     """Run the fleet through history and evaluation; return the figures."""
     from assetwatch.service.bench_run import ServiceRun
 
@@ -168,7 +186,11 @@ def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, d
                      history_days=history_days, days=days, period_days=period_days,
                      service_level=service_level, predictor=predictor, seed=seed,
                      score_every_days=score_every_days, retrain_days=retrain_days)
-    result = run.execute()
+    try:
+        result = run.execute()
+    finally:
+        if not keep_database:
+            _drop_database(settings, bench)
     result.seconds = time.perf_counter() - started
     return result
 
