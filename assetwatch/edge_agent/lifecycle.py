@@ -10,7 +10,8 @@ so a timeline is a pure function of the fleet and the simulated window.
 The ground truth file (:func:`write_ground_truth`) is JSON lines, one object per failure
 inside the window: ``asset_tag, site_id, model_id, component_type, failure_mode, part_no,
 serial_no, onset_at, failed_at, replaced_at`` (ISO 8601 UTC; ``replaced_at`` is null when the
-repair falls after the window's end).
+repair falls after the window's end; ``onset_at`` may lie before the window's start for a part
+already wearing when the run began).
 """
 
 from __future__ import annotations
