@@ -247,3 +247,15 @@ def test_catch_up_runs_as_many_transactions_as_the_backlog_needs(
     summary = score_pending(fresh_settings, max_samples=100, **PARAMS)  # 50 per asset a go
     assert summary.samples == 480
     assert len(_scores(fresh_settings, ids["BIG"])) == 420 - WARMUP
+
+
+def test_a_database_without_the_detection_schema_is_one_clear_error(
+        make_database, base_settings: Settings) -> None:
+    from assetwatch.models.detection.errors import DetectionError
+
+    fresh = make_database()
+    with psycopg.connect(fresh.db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = 21")
+    with pytest.raises(DetectionError, match=r"lacks schema migration\(s\) 0021; run "
+                                             r"'assetwatch db migrate'"):
+        score_pending(fresh)

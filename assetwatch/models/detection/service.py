@@ -42,6 +42,7 @@ from datetime import datetime
 import psycopg
 
 from assetwatch.core.db import connect
+from assetwatch.core.migrate import applied_versions
 from assetwatch.core.settings import Settings
 from assetwatch.errors import ServiceUnavailable
 from assetwatch.models.detection import store
@@ -59,6 +60,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 60.0
+_REQUIRED_MIGRATIONS = {3, 20, 21}  # anomaly tables; detection columns and views
 
 
 @dataclass
@@ -172,7 +174,16 @@ class DetectionWorker:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.settings)
+            conn = connect(self.settings)
+            missing = _REQUIRED_MIGRATIONS - applied_versions(conn)
+            conn.rollback()
+            if missing:
+                conn.close()
+                raise DetectionError(
+                    f"the database at {self.settings.db_endpoint} lacks schema migration(s) "
+                    f"{', '.join(f'{v:04d}' for v in sorted(missing))}; run "
+                    "'assetwatch db migrate'")
+            self._conn = conn
         return self._conn
 
     def new_state(self) -> AssetState:
