@@ -127,3 +127,19 @@ def test_short_file_gets_a_shorter_default_warmup(tmp_path: Path) -> None:
     source = _write(tmp_path / "short.csv", _readings(150))
     summary = score_csv(source, tmp_path / "out.csv")
     assert summary.warmup_rows == 50  # a third of 150 rows, instead of 400
+
+
+def test_european_and_other_common_layouts(tmp_path: Path) -> None:
+    source = tmp_path / "eu.csv"
+    source.write_text("timestamp;flow;temp\n31.12.2024 23:59:58;12,5;60\n"
+                      "31/12/2024 23:59:59;12.75;60,25\n2024/12/31 23:59;13;61\n")
+    rows = list(read_rows(source))
+    assert [r.readings for r in rows] == [
+        {"flow": 12.5, "temp": 60.0}, {"flow": 12.75, "temp": 60.25}, {"flow": 13.0,
+                                                                        "temp": 61.0}]
+    assert rows[0].timestamp.isoformat() == "2024-12-31T23:59:58+00:00"
+    # in a comma-separated file a comma is a field separator, never a decimal mark
+    comma = tmp_path / "comma.csv"
+    comma.write_text('timestamp,flow\n2024-12-31T00:00:00,"12,5"\n')
+    with pytest.raises(CsvInputError, match=r"comma\.csv:2: column 'flow': not a number"):
+        list(read_rows(comma))

@@ -2,11 +2,12 @@
 
 The file has a header row with a timestamp column (``timestamp``; ``datetime`` or ``time`` if
 there is none) and one or more numeric columns, one per sensor. The delimiter is ``,``, ``;``
-or a tab, taken from the header. Timestamps are ISO 8601 (naive means UTC) or epoch seconds
-(epoch milliseconds when larger than 1e11). An empty cell, ``nan``, ``NA`` or ``null`` is a
-missing reading (detectors tolerate it). Label columns (``anomaly``, ``changepoint``,
-``label``, ``labels``, ``is_anomaly``) are never used as sensors, so a labelled file cannot
-leak its answers into the scores.
+or a tab, taken from the header; in a ``;`` or tab separated file a decimal comma (``12,5``) is
+read as a decimal point. Timestamps are ISO 8601 (naive means UTC), epoch seconds (epoch
+milliseconds when larger than 1e11) or one of a few common day/month layouts. An empty
+cell, ``nan``, ``NA`` or ``null`` is a missing reading (detectors tolerate it). Label
+columns (``anomaly``, ``changepoint``, ``label``, ``labels``, ``is_anomaly``) are never used
+as sensors, so a labelled file cannot leak its answers into the scores.
 """
 
 from __future__ import annotations
@@ -37,19 +38,51 @@ class CsvRow:
     readings: dict[str, float]
 
 
+_OTHER_FORMATS = (
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+)
+
+
 def parse_timestamp(text: str) -> datetime:
-    """An aware datetime from ISO 8601 or epoch seconds / milliseconds; ``ValueError`` if not."""
+    """An aware datetime from ISO 8601 or epoch seconds / milliseconds; ``ValueError`` if not.
+
+    A few common day-first and month-first layouts (``31/12/2024 23:59:59``,
+    ``12/31/2024 23:59``, ``31.12.2024 23:59``, ``2024/12/31 23:59``) are accepted too; when a
+    date reads both ways the day-first reading wins (offline scoring only echoes timestamps).
+    """
     text = text.strip()
     try:
         number = float(text)
     except ValueError:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = _other_layouts(text)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if not math.isfinite(number):
         raise ValueError(f"not a timestamp: {text!r}")
     if abs(number) > 1e11:
         number /= 1000.0
     return datetime.fromtimestamp(number, tz=UTC)
+
+
+def _other_layouts(text: str) -> datetime:
+    for layout in _OTHER_FORMATS:
+        try:
+            return datetime.strptime(text, layout)
+        except ValueError:
+            continue
+    raise ValueError(f"not a timestamp: {text!r}")
+
+
+def _number(cell: str, decimal_comma: bool) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        if decimal_comma and cell.count(",") == 1:
+            return float(cell.replace(",", "."))
+        raise
 
 
 def _delimiter(header: str) -> str:
@@ -81,6 +114,7 @@ def read_rows(path: Path, *, timestamp_column: str | None = None,
                    if i != ts_index and name.lower() not in skip]
         if not sensors:
             raise CsvInputError(f"{path}:1: no sensor columns besides {header[ts_index]!r}")
+        decimal_comma = delimiter != ","  # '12,5' in a ';' or tab separated file
         reader = csv.reader(handle, delimiter=delimiter)
         for fields in reader:
             line = reader.line_num + 1  # the header, read apart, is line 1
@@ -100,7 +134,7 @@ def read_rows(path: Path, *, timestamp_column: str | None = None,
                 if cell.lower() in _MISSING:
                     continue
                 try:
-                    value = float(cell)
+                    value = _number(cell, decimal_comma)
                 except ValueError:
                     raise CsvInputError(
                         f"{path}:{line}: column {name!r}: not a number: {cell!r}") from None
