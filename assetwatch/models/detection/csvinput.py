@@ -1,7 +1,7 @@
 """Reading timestamped readings from a CSV file, with errors that name the line.
 
-The file has a header row with a timestamp column (``timestamp``; ``datetime`` or ``time`` if
-there is none) and one or more numeric columns, one per sensor. The delimiter is ``,``, ``;``
+The file has a header row with a timestamp column (``timestamp``; else ``datetime``, ``time``,
+``date`` or ``ts``) and one or more numeric columns, one per sensor. The delimiter is ``,``, ``;``
 or a tab, taken from the header; in a ``;`` or tab separated file a decimal comma (``12,5``) is
 read as a decimal point. Timestamps are ISO 8601 (naive means UTC), epoch seconds (epoch
 milliseconds when larger than 1e11) or one of a few common day/month layouts. An empty
@@ -24,7 +24,7 @@ from assetwatch.models.detection.errors import CsvInputError
 __all__ = ["LABEL_COLUMNS", "CsvRow", "parse_timestamp", "read_rows"]
 
 LABEL_COLUMNS = frozenset({"anomaly", "changepoint", "label", "labels", "is_anomaly"})
-_TIMESTAMP_COLUMNS = ("timestamp", "datetime", "time")
+_TIMESTAMP_COLUMNS = ("timestamp", "datetime", "time", "date", "ts")
 _MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
 
 
