@@ -50,7 +50,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="rows learned before scoring starts (default: 400, or a third of "
                           "the rows of a shorter file, at least 30)")
     csv.add_argument("--timestamp-column", default=None, metavar="NAME",
-                     help="name of the timestamp column (default: timestamp, datetime or time)")
+                     help="name of the timestamp column (default: timestamp, else datetime, "
+                          "time, date or ts)")
     csv.add_argument("--exclude", action="append", default=[], metavar="COLUMN",
                      help="a column not to use as a sensor (repeatable)")
     csv.set_defaults(func=_score_csv, edge_only=True)
