@@ -147,9 +147,31 @@ def run_scale(settings: Settings, *, assets: int, part_numbers: int,
         t0 = time.perf_counter()
         update_tickets(conn, as_of=as_of)
         figures["tickets_s"] = time.perf_counter() - t0
+    figures["flow_s"] = _time_demand_flow(bench, as_of)
     if not keep_database:
         _drop_database(settings, bench)
     return figures
+
+
+def _time_demand_flow(bench: Settings, as_of: datetime) -> float:
+    """Seconds of one ``demand`` flow run (Prefect, the flow reads settings from the
+    environment), including the flow's start-up."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from assetwatch.flows.demand import demand_flow
+
+    previous = os.environ.get("ASSETWATCH_DB_URL")
+    os.environ["ASSETWATCH_DB_URL"] = bench.db_url
+    try:
+        t0 = time.perf_counter()
+        demand_flow(as_of=as_of)
+        return time.perf_counter() - t0
+    finally:
+        if previous is None:
+            del os.environ["ASSETWATCH_DB_URL"]
+        else:
+            os.environ["ASSETWATCH_DB_URL"] = previous
 
 
 def _print_scale(figures: dict[str, float]) -> None:
@@ -167,8 +189,10 @@ def _print_scale(figures: dict[str, float]) -> None:
     table.add_row("compute_inventory_policy", str(int(figures["policy_rows"])),
                   f"{figures['policy_s']:.1f}")
     table.add_row("update_tickets", "", f"{figures['tickets_s']:.1f}")
-    table.add_row("demand flow total (demand + policy)", "",
-                  f"{figures['demand_s'] + figures['policy_s']:.1f}  (target < 60)")
+    table.add_row("demand + policy (functions)", "",
+                  f"{figures['demand_s'] + figures['policy_s']:.1f}")
+    table.add_row("demand flow (Prefect: demand, policy, warranty; with start-up)", "",
+                  f"{figures['flow_s']:.1f}  (target < 60)")
     Console().print(table)
 
 
