@@ -94,3 +94,22 @@ def test_inventory_policy_flags(fleet_db: tuple[psycopg.Connection, dict],
     assert short and p_short > 0.9 and not over and cards >= 2
     assert policy["FLT-AIR-75"][3]    # 50 air filters against a few services: over-stocked
     assert not policy["FLT-AIR-75"][2]
+
+
+def test_planned_maintenance_alone_gives_a_baseline(fleet_db: tuple[psycopg.Connection, dict]
+                                                    ) -> None:
+    conn, ids = fleet_db
+    compressor = ids["a01-01"]     # SC-75: oil service every 120 days
+    conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, code) VALUES"
+                 " ('m1', %s, %s, 'maintenance', 'oil_service')",
+                 (compressor, AS_OF - timedelta(days=115)))
+    assert compute_demand(conn, as_of=AS_OF, horizon_days=60, period_days=30) > 0
+    rows = dict(conn.execute(
+        "SELECT period_start, planned_qty FROM v_parts_demand WHERE part_no = 'OIL-SC46-5L'"
+        " AND site_id = 'site-01'").fetchall())
+    assert rows == {AS_OF.date(): 4.0, (AS_OF + timedelta(days=30)).date(): 0.0}
+    assert conn.execute("SELECT max(expected_qty) FROM v_parts_demand").fetchone() == (0.0,)
+    assert compute_inventory_policy(conn, as_of=AS_OF) > 0
+    rop = conn.execute("SELECT reorder_point FROM v_inventory_policy WHERE part_no ="
+                       " 'OIL-SC46-5L' AND site_id = 'site-01'").fetchone()[0]
+    assert rop >= 4.0
