@@ -171,8 +171,14 @@ def test_bad_remote_config_is_rejected_reported_and_the_old_one_kept(settings, t
         latest = max(seq for a, seq in collector.batches if a == tag)
         assert {r[1] for r in collector.batches[(tag, latest)]} == {"flow", "vibration_rms"}
         assert len(collector.batches[(tag, latest)]) <= 50
-        times = sorted({r[0] for seq in (latest - 2, latest - 1, latest)
-                        for r in collector.batches[(tag, seq)]})
+        # Batches sealed after the change: only the enabled sensors (the readings sampled
+        # before it may still be sealed after it, in batches of all eight sensors).
+        after = [seq for (a, seq), rs in sorted(collector.batches.items())
+                 if a == tag and {r[1] for r in rs} == {"flow", "vibration_rms"}]
+        recent = [after[-1]]  # the trailing run of consecutive such batches, three at most
+        while len(recent) < 3 and recent[-1] - 1 in after:
+            recent.append(recent[-1] - 1)
+        times = sorted({r[0] for seq in recent for r in collector.batches[(tag, seq)]})
         assert {b - a for a, b in itertools.pairwise(times)} == {30_000}
         server.publish(config_topic, b'{"sensors_enabled": ["warp_drive"]}', qos=1,
                        retain=True).wait_for_publish(5)
