@@ -62,7 +62,7 @@ class IngestBenchResult:
 def register(benches: argparse._SubParsersAction) -> None:
     parser = benches.add_parser("ingest", help="raw COPY vs end-to-end ingest readings/s, "
                                                "and publish-to-commit latency")
-    parser.add_argument("--readings", type=int, default=1_500_000,
+    parser.add_argument("--readings", type=int, default=3_000_000,
                         help="readings in the throughput runs (default: %(default)s)")
     parser.add_argument("--assets", type=int, default=10, help="publishing devices")
     parser.add_argument("--batch-readings", type=int, default=500,

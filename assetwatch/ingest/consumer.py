@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP_READINGS = 100_000
 #: A group smaller than this waits up to LINGER_S for more messages: fewer, larger
 #: transactions under load, at most LINGER_S more latency when the stream is thin.
-MIN_GROUP_READINGS = 20_000
+MIN_GROUP_READINGS = 50_000
 LINGER_S = 0.05
 INGESTED_KINDS = ("telemetry", "status", "events")
 
