@@ -105,6 +105,9 @@ class IngestWorker:
         How long shutdown may spend finishing in-flight messages.
     on_ready:
         Called once the worker is connected and subscribed.
+    connect_timeout_s:
+        :meth:`run` raises :class:`IngestError` if the broker has not accepted the first
+        connection by then (later disconnects are retried for ever).
 
     Examples
     --------
@@ -115,18 +118,21 @@ class IngestWorker:
 
     def __init__(self, settings: Settings, client_id: str | None = None, *,
                  session_expiry_s: int = 3600, stop_timeout_s: float = 10.0,
-                 on_ready: Callable[[], None] | None = None) -> None:
+                 on_ready: Callable[[], None] | None = None,
+                 connect_timeout_s: float = 15.0) -> None:
         self.settings = settings
         self.client_id = client_id or default_client_id(settings)
         self.session_expiry_s = session_expiry_s
         self.stop_timeout_s = stop_timeout_s
         self.on_ready = on_ready
+        self.connect_timeout_s = connect_timeout_s
         self.stats = WorkerStats()
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._inbox: queue.Queue[Inbound] = queue.Queue(maxsize=settings.ingest_max_inflight)
         self._generation = 0
         self._connect_error: str | None = None
+        self._connected = threading.Event()
         self._client: mqtt.Client | None = None
         self._conn: psycopg.Connection | None = None
 
@@ -159,9 +165,15 @@ class IngestWorker:
     # -- the writer loop ------------------------------------------------------------------
 
     def _consume(self, writer: BatchWriter) -> None:
+        give_up_at = time.monotonic() + self.connect_timeout_s
         while not self._stopping.is_set():
             if self._connect_error:
                 raise IngestError(self._connect_error)
+            if not self._connected.is_set() and time.monotonic() > give_up_at:
+                raise IngestError(
+                    f"cannot connect to the MQTT broker at {self.settings.mqtt_host}:"
+                    f"{self.settings.mqtt_port} within {self.connect_timeout_s:.0f} s; start it "
+                    "with 'assetwatch stack up' or set ASSETWATCH_MQTT_HOST/_PORT")
             group = self._take_group(self.settings.ingest_batch_max_wait_s)
             if group:
                 self._commit_and_ack(writer, group)
@@ -285,6 +297,7 @@ class IngestWorker:
             log.error("%s", message)
             return
         self._generation += 1
+        self._connected.set()
         log.info("ingest worker %s connected (session present: %s)", self.client_id,
                  flags.session_present)
         client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in

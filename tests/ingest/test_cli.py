@@ -68,3 +68,9 @@ def test_database_down_at_start_is_one_clear_error(fleet: Fleet) -> None:
     assert done.returncode == 3
     assert "cannot connect to PostgreSQL at 127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_unreachable_broker_is_one_clear_error(fleet: Fleet) -> None:
+    s = fleet.settings.model_copy(update={"mqtt_port": 9})
+    with pytest.raises(IngestError, match=r"cannot connect to the MQTT broker at 127\.0\.0\.1:9"):
+        IngestWorker(s, f"{s.topic_prefix}-nobroker", connect_timeout_s=1.0).run()
