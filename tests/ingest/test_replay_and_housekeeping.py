@@ -9,12 +9,15 @@ import time
 from datetime import timedelta
 
 import psycopg
+import pytest
 from ingest_support import SITE, Fleet, batch_payload, register, telemetry_counts
 
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import topic_for
+from assetwatch.ingest.errors import IngestError
 from assetwatch.ingest.housekeeping import apply_retention, refresh_rollups, run_housekeeping
 from assetwatch.ingest.inbound import classify
+from assetwatch.ingest.monitor import wait_idle
 from assetwatch.ingest.replay import replay_dead_letters
 from assetwatch.ingest.writer import BatchWriter
 
@@ -82,3 +85,11 @@ def test_hourly_rollup_is_kept_current_and_retention_drops_old_chunks(fleet: Fle
     assert report.licence in ("apache", "timescale") and report.chunks_dropped == 0
     with psycopg.connect(s.db_url) as conn:  # the rollup keeps the long-range history
         assert conn.execute("SELECT count(*) FROM v_telemetry_hourly").fetchone() == (2,)
+
+
+def test_wait_idle_returns_when_quiet_and_raises_on_timeout(fleet: Fleet) -> None:
+    s = fleet.settings
+    _write(s, [("P-1", batch_payload("P-1", 0)), ("P-1", b"{")])
+    assert wait_idle(s, quiet_s=0.2, timeout=5) == (1, 1)
+    with pytest.raises(IngestError, match="did not catch up"):
+        wait_idle(s, expected_batches=5, timeout=0.3)
