@@ -20,6 +20,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--client-id", default=None,
                      help="MQTT client id (with --workers N: the prefix, '-<i>' is appended);"
                           " reuse it on restart to receive what the broker kept")
+    run.add_argument("--leave-group", action="store_true",
+                     help="on SIGTERM leave the shared group and end the session (to remove "
+                          "workers for good; without it the broker keeps their share queued "
+                          "until they return)")
     run.set_defaults(func=ingest_run)
 
     replay = actions.add_parser("replay-dead-letters",
@@ -38,7 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def ingest_run(settings: Settings, args: argparse.Namespace) -> int:
     from assetwatch.ingest.service import run_workers
 
-    return run_workers(settings, workers=args.workers, client_id=args.client_id)
+    return run_workers(settings, workers=args.workers, client_id=args.client_id,
+                       leave_group=args.leave_group)
 
 
 def ingest_replay(settings: Settings, args: argparse.Namespace) -> int:

@@ -105,6 +105,11 @@ class IngestWorker:
         How long shutdown may spend finishing in-flight messages.
     on_ready:
         Called once the worker is connected and subscribed.
+    leave_group:
+        On stop, unsubscribe from the shared group before draining and, when everything was
+        written, end the MQTT session. Use it to remove a worker for good: the broker (Mosquitto
+        2.0) keeps routing a share of the group's messages to a stopped member's session until
+        it comes back or the session expires.
     connect_timeout_s:
         :meth:`run` raises :class:`IngestError` if the broker has not accepted the first
         connection by then (later disconnects are retried for ever).
@@ -119,13 +124,15 @@ class IngestWorker:
     def __init__(self, settings: Settings, client_id: str | None = None, *,
                  session_expiry_s: int = 3600, stop_timeout_s: float = 10.0,
                  on_ready: Callable[[], None] | None = None,
-                 connect_timeout_s: float = 15.0) -> None:
+                 leave_group: bool = False, connect_timeout_s: float = 15.0) -> None:
         self.settings = settings
         self.client_id = client_id or default_client_id(settings)
         self.session_expiry_s = session_expiry_s
         self.stop_timeout_s = stop_timeout_s
         self.on_ready = on_ready
+        self.leave_group = leave_group
         self.connect_timeout_s = connect_timeout_s
+        self._drained = False
         self.stats = WorkerStats()
         self.ready = threading.Event()
         self._stopping = threading.Event()
@@ -154,7 +161,11 @@ class IngestWorker:
             client.loop_start()
             self._consume(writer)
         finally:
-            client.disconnect()
+            props = None
+            if self.leave_group and self._drained:  # nothing left: the session can go
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+            client.disconnect(properties=props)
             client.loop_stop()
             if self._conn is not None:
                 self._conn.close()
@@ -178,12 +189,25 @@ class IngestWorker:
             if group:
                 self._commit_and_ack(writer, group)
         deadline = time.monotonic() + self.stop_timeout_s
+        if self.leave_group:
+            self._unsubscribe(deadline)
         left = self._inbox.qsize()
         while left > 0 and time.monotonic() < deadline:
             group = self._take_group(0.0, limit=left)
             if not group or not self._commit_and_ack(writer, group, deadline):
                 break
             left -= len(group)
+        self._drained = left == 0 and self._inbox.empty()
+
+    def _unsubscribe(self, deadline: float) -> None:
+        """Leave the shared group; messages sent before the UNSUBACK are still drained."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return
+        done = threading.Event()
+        client.on_unsubscribe = lambda *args: done.set()
+        client.unsubscribe(subscriptions(self.settings))
+        done.wait(max(0.0, deadline - time.monotonic()))
 
     def _take_group(self, first_wait_s: float, limit: int | None = None) -> list[Inbound]:
         """The next group: the first message (waiting up to ``first_wait_s``), then whatever

@@ -15,19 +15,23 @@ __all__ = ["run_worker_process", "run_workers"]
 log = logging.getLogger(__name__)
 
 
-def run_worker_process(settings_doc: dict[str, Any], client_id: str, ready: Any = None) -> None:
+def run_worker_process(settings_doc: dict[str, Any], client_id: str, ready: Any = None,
+                       leave_group: bool = False) -> None:
     """Entry point of one worker process (``settings_doc`` is ``Settings.model_dump()``)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards SIGTERM
     settings = Settings(**settings_doc)
-    IngestWorker(settings, client_id, on_ready=ready.set if ready is not None else None).run()
+    IngestWorker(settings, client_id, on_ready=ready.set if ready is not None else None,
+                 leave_group=leave_group).run()
 
 
-def run_workers(settings: Settings, *, workers: int = 1, client_id: str | None = None) -> int:
+def run_workers(settings: Settings, *, workers: int = 1, client_id: str | None = None,
+                leave_group: bool = False) -> int:
     """Run ``workers`` consumers until SIGTERM/SIGINT; return an exit code."""
     if workers <= 1:
-        worker = IngestWorker(settings, client_id or default_client_id(settings))
+        worker = IngestWorker(settings, client_id or default_client_id(settings),
+                              leave_group=leave_group)
         signal.signal(signal.SIGINT, lambda signum, frame: worker.stop())
         worker.run()
         return 0
@@ -36,7 +40,7 @@ def run_workers(settings: Settings, *, workers: int = 1, client_id: str | None =
     processes = [
         ctx.Process(target=run_worker_process, name=f"ingest-{i}",
                     args=(doc, f"{client_id}-{i}" if client_id else
-                          default_client_id(settings, i)))
+                          default_client_id(settings, i), None, leave_group))
         for i in range(workers)
     ]
     for p in processes:

@@ -89,3 +89,17 @@ def test_a_device_cannot_publish_into_another_devices_topics(fleet: Fleet, devic
     assert telemetry_counts(s)[2] == 1
     with psycopg.connect(s.db_url) as conn:
         assert conn.execute("SELECT count(*) FROM dead_letter").fetchone() == (0,)
+
+
+def test_a_worker_that_leaves_the_group_gets_no_share_while_gone(
+        fleet: Fleet, devices, start_worker) -> None:
+    s = fleet.settings
+    leaving = start_worker(s, f"{s.topic_prefix}-leaving", leave_group=True)
+    staying = start_worker(s, f"{s.topic_prefix}-staying")
+    leaving.stop()
+    device = devices(s, fleet.site, "P-1")
+    for seq in range(20):
+        device.publish(batch_payload("P-1", seq, n=2))
+    wait_idle(s, expected_batches=20, timeout=20)
+    staying.stop()
+    assert staying.worker.stats.batches == 20
