@@ -105,11 +105,35 @@ def latest_prediction_time(conn: psycopg.Connection) -> datetime | None:
     return row[0] if row else None
 
 
+# Index lookups (the primary key starts with asset, component, horizon, time), so the cost does
+# not grow with the prediction history: the newest row per (asset, component, horizon) for the
+# components the installed base has (BOM, installed components) or the newest run names, and
+# the horizons of the newest run.
 _QUERY = """
-WITH newest AS (
-    SELECT asset_id, component_type, max(predicted_at) AS predicted_at
-    FROM failure_prediction
+WITH latest AS (
+    SELECT max(predicted_at) AS at FROM failure_prediction
     WHERE predicted_at <= %(as_of)s AND predicted_at >= %(as_of)s - %(max_age)s * interval '1 day'
+), horizons AS (
+    SELECT DISTINCT horizon_days FROM failure_prediction, latest WHERE predicted_at = latest.at
+), pairs AS (
+    SELECT a.asset_id, b.component_type FROM asset a
+    JOIN (SELECT DISTINCT model_id, component_type FROM bom_item) b USING (model_id)
+    UNION
+    SELECT asset_id, component_type FROM installed_component WHERE valid_to IS NULL
+    UNION
+    SELECT asset_id, component_type FROM failure_prediction, latest WHERE predicted_at = latest.at
+), found AS (
+    SELECT pr.asset_id, pr.component_type, h.horizon_days, n.*
+    FROM pairs pr CROSS JOIN horizons h
+    CROSS JOIN LATERAL (
+        SELECT fp.predicted_at, fp.failure_probability, fp.rul_days, fp.rul_low_days,
+               fp.rul_high_days, fp.model_version_id FROM failure_prediction fp
+        WHERE fp.asset_id = pr.asset_id AND fp.component_type = pr.component_type
+          AND fp.horizon_days = h.horizon_days AND fp.predicted_at <= %(as_of)s
+          AND fp.predicted_at >= %(as_of)s - %(max_age)s * interval '1 day'
+        ORDER BY fp.predicted_at DESC LIMIT 1) n
+), newest AS (
+    SELECT asset_id, component_type, max(predicted_at) AS predicted_at FROM found
     GROUP BY asset_id, component_type
 )
 SELECT p.asset_id, a.site_id, a.model_id, p.component_type, a.criticality, p.predicted_at,
@@ -119,7 +143,7 @@ SELECT p.asset_id, a.site_id, a.model_id, p.component_type, a.criticality, p.pre
        (array_agg(p.rul_low_days ORDER BY p.horizon_days))[1],
        (array_agg(p.rul_high_days ORDER BY p.horizon_days))[1],
        max(p.model_version_id)
-FROM failure_prediction p
+FROM found p
 JOIN newest n USING (asset_id, component_type, predicted_at)
 JOIN asset a USING (asset_id)
 GROUP BY p.asset_id, a.site_id, a.model_id, p.component_type, a.criticality, p.predicted_at
@@ -130,7 +154,8 @@ ORDER BY p.asset_id, p.component_type
 def load_risk(conn: psycopg.Connection, as_of: datetime, *, max_age_days: float = 30.0,
               rul_interval: float = 0.8) -> RiskTable:
     """The newest prediction per (asset, component) made at most ``max_age_days`` before
-    ``as_of``. ``rul_interval`` is the central probability of ``[rul_low, rul_high]``."""
+    ``as_of``, with the horizons of the newest scoring run. ``rul_interval`` is the central
+    probability of ``[rul_low, rul_high]``."""
     rows = conn.execute(_QUERY, {"as_of": as_of, "max_age": max_age_days}).fetchall()
     n = len(rows)
     k = max((len(r[6]) for r in rows), default=1)
