@@ -193,7 +193,10 @@ def run_pdm_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 1 
         spec = FeatureSpec(bucket=timedelta(hours=3), short_window=timedelta(hours=3),
                            long_window=timedelta(hours=24), event_window=timedelta(hours=24),
                            snapshot_every=timedelta(hours=3), baseline_window=BASELINE)
-        first, last = conn.execute("SELECT min(time), max(time) FROM telemetry").fetchone()
+        span = conn.execute("SELECT min(time), max(time) FROM telemetry").fetchone()
+        if span is None or span[0] is None:
+            raise PredictionError(f"no telemetry was loaded from {folder}")
+        first, last = span
         as_of = last + timedelta(hours=1)
         # snapshots start once every machine has a full baseline behind it
         frame = build_feature_frame(conn, spec, as_of=as_of, first_snapshot=first + BASELINE)
@@ -304,7 +307,7 @@ def run_scoring_benchmark(settings: Any, *, assets: int = 10_000, days: int = 8,
 
 def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_site: int,
                          days: float, sample_interval_s: float, seed: int,
-                         start: datetime) -> dict[str, int]:
+                         start: datetime) -> dict[str, Any]:
     """Register a :func:`~assetwatch.edge_agent.fleet.build_fleet` fleet and write what its
     simulator produces (readings by binary COPY, events into ``asset_event``)."""
     from assetwatch.core.registry import AssetSpec, register_fleet

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from assetwatch.models.prediction.estimators import FailureRiskModel, WeibullPrior
 from assetwatch.models.prediction.training import (
     TrainOptions,
     censor,
@@ -39,7 +40,7 @@ def walk_forward(frame: pd.DataFrame, options: TrainOptions, *, start: datetime,
         for component, rows in upcoming.groupby("component_type"):
             history = censor(known[known["component_type"] == component], at.to_pydatetime())
             prior = fleet_prior(str(component), history, options)
-            model = prior
+            model: WeibullPrior | FailureRiskModel = prior
             if count_failures(history) >= options.min_failures:
                 model = fit_failure_model(history, at.to_pydatetime(), prior, options)
             predicted = model.predict(rows)

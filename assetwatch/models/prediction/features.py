@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,9 @@ class FeatureSpec:
 
     @classmethod
     def from_params(cls, params: dict[str, float | None]) -> FeatureSpec:
-        return cls(**{k: None if v is None else timedelta(seconds=v) for k, v in params.items()})
+        values: dict[str, Any] = {k: None if v is None else timedelta(seconds=v)
+                                  for k, v in params.items()}
+        return cls(**values)
 
     @property
     def history(self) -> timedelta:
