@@ -47,10 +47,12 @@ def prune(settings: Settings, days: float) -> int:
 
 
 @flow(name="housekeeping")
-def housekeeping_flow(retention_days: float | None = 365.0,
+def housekeeping_flow(retention_days: float | None = None,
                       prediction_days: float = 90.0) -> dict[str, Any]:
-    """Refresh the hourly rollup, then drop telemetry older than ``retention_days`` (None:
-    keep all) and predictions older than ``prediction_days``; return the counts."""
+    """Refresh the hourly rollup, then drop telemetry older than ``retention_days`` (relative
+    to now; None, the default, keeps all: retention is opt-in, e.g. ``flows run housekeeping
+    -p retention_days=365``) and predictions older than ``prediction_days`` before the newest
+    one; return the counts."""
     settings = load_settings()
     report: dict[str, Any] = {"buckets_refreshed": refresh(settings)}
     if retention_days is not None:

@@ -33,8 +33,16 @@ def test_train_score_housekeeping(fleet_settings: Settings) -> None:
             " USING (model_version_id) WHERE v.is_current").fetchone()
     assert named == (written,)
 
-    report = housekeeping_flow(retention_days=None)
-    assert report["predictions_deleted"] == 0
+    with psycopg.connect(fleet_settings.db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO failure_prediction (predicted_at, asset_id, component_type,"
+            " horizon_days, failure_probability, model_version_id)"
+            " SELECT predicted_at - interval '100 days', asset_id, component_type, horizon_days,"
+            " failure_probability, model_version_id FROM failure_prediction LIMIT 1")
+    report = housekeeping_flow(retention_days=None, prediction_days=90)
+    assert report["predictions_deleted"] == 1
+    assert "chunks_dropped" not in housekeeping_flow()           # retention is opt-in
+    assert housekeeping_flow(retention_days=36500)["chunks_dropped"] == 0
 
 
 def test_flows_run_with_defaults_on_a_new_install(fresh_settings: Settings,

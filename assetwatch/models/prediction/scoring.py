@@ -3,7 +3,9 @@
 One row per (asset, component type, horizon) at ``predicted_at = as_of``; the RUL columns
 repeat across horizons; every row names the model version that made it. Scoring the same
 ``as_of`` again replaces those rows (idempotent), so a retried or repeated run is harmless.
-Without any registered model (a new installation), the Weibull priors are registered first.
+Without any registered model (a new installation) the trainer runs first (registering the
+Weibull priors where there is no failure history); a component type added since the last
+training gets its prior registered, so every component of every asset is scored.
 """
 
 from __future__ import annotations
@@ -52,13 +54,16 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
     with connect(settings) as conn:
         as_of = as_of or latest_telemetry_time(conn) or datetime.now(UTC)
         versions = current_versions(conn, model_name)
-    if not versions:
-        from assetwatch.models.prediction.training import train_models
+    from assetwatch.models.prediction.training import register_priors, train_models
 
-        log.info("no %s model registered yet: registering the priors", model_name)
+    if not versions:
+        log.info("no %s model registered yet: training (priors where history is short)",
+                 model_name)
         train_models(settings, as_of=as_of)
-        with connect(settings) as conn:
-            versions = current_versions(conn, model_name)
+    else:
+        register_priors(settings, as_of=as_of, model_name=model_name)
+    with connect(settings) as conn:
+        versions = current_versions(conn, model_name)
     with connect(settings) as conn:
         rows = predict_frame(conn, versions, as_of=as_of, assets=assets)
         written = write_predictions(conn, rows)

@@ -54,7 +54,8 @@ from assetwatch.models.prediction.validation import (
 )
 
 __all__ = ["TrainOptions", "TrainResult", "TrainingSet", "count_failures", "fit_failure_model",
-           "fleet_prior", "load_training_set", "train_component", "train_models"]
+           "fleet_prior", "load_training_set", "register_priors", "train_component",
+           "train_models"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,34 @@ def train_models(settings: Settings, *, as_of: datetime | None = None,
     training_set = load_training_set(settings, as_of=as_of, options=options)
     return [train_component(settings, training_set, ct, options=options)
             for ct in training_set.component_types]
+
+
+def register_priors(settings: Settings, *, as_of: datetime | None = None,
+                    model_name: str = MODEL_NAME) -> list[TrainResult]:
+    """Register (and make current) the prior of every component type of the installed base or
+    the bills of materials that has no current version of ``model_name`` yet."""
+    options = replace(TrainOptions(), model_name=model_name)
+    empty = pd.DataFrame(columns=["asset_id", "snapshot_at", "days_to_failure"])
+    results = []
+    with session(settings) as conn:
+        missing = [r[0] for r in conn.execute(
+            "SELECT component_type FROM installed_component UNION"
+            " SELECT component_type FROM bom_item EXCEPT"
+            " SELECT component_type FROM model_version WHERE model_name = %s AND is_current"
+            " ORDER BY 1", (model_name,))]
+        for component_type in missing:
+            prior = fleet_prior(component_type, empty, options)
+            params = {**options.params(), **prior.params(), "component_type": component_type}
+            version = register_version(
+                conn, model_name=model_name, component_type=component_type, model=prior,
+                params=params, features=["component_age_days", "model_id"],
+                metrics={"score": None, "failures": 0, "note": "registered for scoring"},
+                train_from=None, train_to=as_of)
+            decision = promote_if_better(conn, version)
+            results.append(TrainResult(component_type, version.model_version_id,
+                                       version.version, prior.kind, decision.promoted,
+                                       decision.reason, 0, version.metrics))
+    return results
 
 
 def count_failures(frame: pd.DataFrame) -> int:

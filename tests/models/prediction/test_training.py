@@ -9,7 +9,7 @@ import psycopg
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.features import FeatureSpec
 from assetwatch.models.prediction.scoring import score_assets
-from assetwatch.models.prediction.synthetic import START, seed_fleet
+from assetwatch.models.prediction.synthetic import START, add_assets, seed_fleet
 from assetwatch.models.prediction.training import TrainOptions, train_models
 
 OPTIONS = TrainOptions(horizons=(3, 7), history=timedelta(days=60),
@@ -59,5 +59,13 @@ def test_no_failure_history_registers_the_prior(fresh_settings: Settings) -> Non
 
 def test_scoring_a_new_install_registers_priors(fresh_settings: Settings) -> None:
     with psycopg.connect(fresh_settings.db_url, autocommit=True) as conn:
-        seed_fleet(conn, assets=2, days=3, failures=False)
+        ids = seed_fleet(conn, assets=2, days=3, failures=False)
     assert score_assets(fresh_settings) == 2 * 2   # default horizons 7 and 30
+    with psycopg.connect(fresh_settings.db_url, autocommit=True) as conn:
+        add_assets(conn, ["F00000"], components=("bearing", "seal"))   # a new component type
+    assert score_assets(fresh_settings) == 2 * 2 * 2
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        kinds = conn.execute("SELECT component_type, params->>'kind' FROM model_version"
+                             " WHERE is_current ORDER BY 1").fetchall()
+    assert kinds == [("bearing", "weibull_prior"), ("seal", "weibull_prior")]
+    assert len(ids) == 2
