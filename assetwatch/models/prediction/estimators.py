@@ -133,6 +133,9 @@ class FailureRiskModel:
         self.rul_regressors = dict(rul_regressors)
         self.prior = prior
         self.rul_cap_days = rul_cap_days
+        #: widening of the RUL interval on both sides, calibrated by the trainer on the
+        #: validation fold (split-conformal), so the interval covers about 80 % in practice
+        self.rul_margin_days = 0.0
 
     def design(self, frame: pd.DataFrame) -> np.ndarray:
         """The input matrix in ``features`` order (``model_code`` derived from ``model_id``)."""
@@ -150,7 +153,11 @@ class FailureRiskModel:
         if self.rul_regressors:
             quantiles = np.column_stack([self.rul_regressors[q].predict(x)
                                          for q in RUL_QUANTILES])
-            quantiles = np.sort(np.clip(quantiles, 0, self.rul_cap_days), axis=1)
+            quantiles = np.sort(quantiles, axis=1)
+            margin = getattr(self, "rul_margin_days", 0.0)
+            quantiles[:, 0] -= margin
+            quantiles[:, 2] += margin
+            quantiles = np.clip(quantiles, 0, self.rul_cap_days)
             out["rul_low_days"], out["rul_days"], out["rul_high_days"] = quantiles.T
         # a longer horizon never has a lower probability than a shorter one
         probs = [f"prob_{h}" for h in sorted(self.horizons)]

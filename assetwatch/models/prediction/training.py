@@ -274,8 +274,30 @@ def _fit_validated(frame: pd.DataFrame, as_of: datetime, prior: WeibullPrior,
     if current_model is not None:
         metrics["baseline"] = {"model_version_id": current_id,
                                "score": evaluate(current_model, valid, as_of, options)["score"]}
+    margin = rul_margin(fold_model, valid, options)
+    metrics["rul_margin_days"] = margin
     model = fit_failure_model(frame, as_of, prior, options)
+    model.rul_margin_days = margin
     return model, metrics
+
+
+def rul_margin(model: Any, frame: pd.DataFrame, options: TrainOptions,
+               coverage: float = 0.8) -> float:
+    """Split-conformal widening of the RUL interval: the ``coverage`` quantile of how far the
+    observed remaining lives fall outside the predicted intervals on ``frame`` (a fold the
+    model did not see); 0 with fewer than 10 observed failures there."""
+    if not getattr(model, "rul_regressors", None):
+        return 0.0
+    dtf = frame["days_to_failure"].to_numpy(dtype=float)
+    seen = ~np.isnan(dtf) & (dtf < options.rul_cap_days)
+    if seen.sum() < 10:
+        return 0.0
+    predicted = model.predict(frame[seen])
+    outside = np.maximum(predicted["rul_low_days"].to_numpy() - dtf[seen],
+                         dtf[seen] - predicted["rul_high_days"].to_numpy())
+    n = int(seen.sum())
+    level = min(1.0, np.ceil((n + 1) * coverage) / n)
+    return max(0.0, float(np.quantile(outside, level)))
 
 
 def censor(frame: pd.DataFrame, at: datetime) -> pd.DataFrame:

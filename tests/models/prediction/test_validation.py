@@ -74,3 +74,22 @@ def test_weibull_prior_is_the_conditional_weibull() -> None:
     assert (out["rul_low_days"] <= out["rul_days"]).all()
     assert (out["rul_days"] <= out["rul_high_days"]).all()
     assert out["prob_7"][1] > out["prob_7"][0]            # older is riskier (beta > 1)
+
+
+def test_rul_margin_is_the_conformal_widening() -> None:
+    from assetwatch.models.prediction.training import TrainOptions, rul_margin
+
+    class Fixed:
+        rul_regressors = {0.5: None}
+
+        def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({"rul_low_days": 10.0, "rul_days": 15.0,
+                                 "rul_high_days": 20.0}, index=frame.index)
+
+    # observed lives 1..19 days: the interval [10, 20] misses 1..9 by 9..1 days
+    frame = pd.DataFrame({"days_to_failure": np.arange(1.0, 20.0)})
+    margin = rul_margin(Fixed(), frame, TrainOptions())
+    outside = np.maximum(10 - frame["days_to_failure"], frame["days_to_failure"] - 20)
+    assert margin == pytest.approx(np.quantile(outside, np.ceil(20 * 0.8) / 19))
+    assert ((10 - margin <= frame["days_to_failure"]).mean()) >= 0.8
+    assert rul_margin(Fixed(), frame.head(5), TrainOptions()) == 0.0   # too few failures
