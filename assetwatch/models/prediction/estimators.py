@@ -7,7 +7,7 @@
   history, and inside :class:`FailureRiskModel` for a horizon it could not learn.
 - :class:`FailureRiskModel` -- scikit-learn histogram gradient boosting: one classifier per
   horizon (probability of failure within it) and quantile regressors (10 %, 50 %, 90 %) of the
-  remaining useful life in days (capped).
+  remaining useful life in days (capped), the interval widened by a conformal margin.
 
 ``predict`` returns one row per input row, same index, with ``prob_<h>`` for every horizon and
 ``rul_days``, ``rul_low_days``, ``rul_high_days``. Both classes pickle (the registry stores the
