@@ -2,8 +2,8 @@
 
 A *snapshot* is the moment a prediction is made: every feature uses only rows strictly before
 it, and the label (see :mod:`.validation`) only rows at or after it. The database does what it
-does best: ``time_bucket`` aggregates of the long-format telemetry, rolling means, spreads and
-trends over the buckets with window frames (``RANGE ... PRECEDING``), counts of anomaly events
+does best: ``time_bucket`` aggregates of the long-format telemetry, then per snapshot the
+means, spreads and trends (``regr_slope``) of the buckets in each window, counts of anomaly events
 and controller errors, and the time since each component was last replaced from the installed
 base (``installed_component.valid_from``) and ``part_replaced`` events. pandas only pivots the
 result into one row per (asset, component type, snapshot) and adds fleet-relative ratios.
@@ -85,45 +85,52 @@ class FeatureSpec:
         return max(self.long_window, self.baseline_window or self.long_window)
 
 
-_TELEMETRY_SQL = """
-WITH bucketed AS (
-    SELECT t.asset_id, s.name AS sensor,
-           time_bucket(%(bucket)s::interval, t.time, origin => %(as_of)s::timestamptz) AS bucket,
-           avg(t.value) AS mean,
-           coalesce(stddev_samp(t.value), 0) AS sd
-    FROM telemetry t
-    JOIN sensor s ON s.sensor_id = t.sensor_id
-    WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
-      AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
-      AND (%(sensors)s::text[] IS NULL OR s.name = ANY(%(sensors)s::text[]))
-    GROUP BY 1, 2, 3
-), rolled AS (
-    SELECT asset_id, sensor, bucket + %(bucket)s::interval AS snapshot_at,
-           avg(mean) OVER short_w AS mean_short,
-           avg(sd) OVER short_w AS sd_short,
-           avg(mean) OVER long_w AS mean_long,
-           stddev_samp(mean) OVER long_w AS sd_long,
-           regr_slope(mean, extract(epoch FROM bucket) / 86400.0) OVER long_w AS slope_long,
-           avg(mean) OVER base_w AS mean_base
-    FROM bucketed
-    WINDOW short_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
-                       RANGE BETWEEN %(short_back)s::interval PRECEDING AND CURRENT ROW),
-           long_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
-                      RANGE BETWEEN %(long_back)s::interval PRECEDING AND CURRENT ROW),
-           base_w AS (PARTITION BY asset_id, sensor ORDER BY bucket
-                      RANGE BETWEEN %(base_back)s::interval PRECEDING
-                                AND %(long_window)s::interval PRECEDING)
-)
-SELECT asset_id, snapshot_at, sensor, mean_short, sd_short, mean_long, sd_long, slope_long,
-       mean_base
-FROM rolled
-WHERE snapshot_at >= %(first_snapshot)s
-  AND mod(extract(epoch FROM %(as_of)s::timestamptz - snapshot_at)::bigint, %(every_s)s) = 0
+# Many snapshots (training): the buckets go into an indexed temporary table once, then each
+# snapshot aggregates its own range of buckets -- the same FILTER aggregates as the single
+# snapshot below with ``as_of`` replaced by the snapshot time. (Window frames give the same
+# values but recompute every frame for every bucket: 4 times slower on 180 days of 30-minute
+# readings.)
+_BUCKETS_SQL = """
+CREATE TEMPORARY TABLE _feature_bucket AS
+SELECT t.asset_id, s.name AS sensor,
+       time_bucket(%(bucket)s::interval, t.time, origin => %(as_of)s::timestamptz) AS bucket,
+       avg(t.value) AS mean,
+       coalesce(stddev_samp(t.value), 0) AS sd
+FROM telemetry t
+JOIN sensor s ON s.sensor_id = t.sensor_id
+WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
+  AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
+  AND (%(sensors)s::text[] IS NULL OR s.name = ANY(%(sensors)s::text[]))
+GROUP BY 1, 2, 3
 """
 
-# The same statistics at the single snapshot ``as_of`` (scoring): plain FILTER aggregates over
-# the buckets instead of window frames, identical by construction to the frames above (the
-# newest bucket starts at as_of - bucket; a row needs data in it, like a window row).
+_SNAPSHOTS_SQL = """
+SELECT sn.asset_id, sn.snapshot_at, sn.sensor, w.*
+FROM (
+    SELECT asset_id, sensor, bucket + %(bucket)s::interval AS snapshot_at
+    FROM _feature_bucket
+    WHERE bucket + %(bucket)s::interval >= %(first_snapshot)s
+      AND mod(extract(epoch FROM %(as_of)s::timestamptz - bucket - %(bucket)s::interval)::bigint,
+              %(every_s)s) = 0
+) sn
+CROSS JOIN LATERAL (
+    SELECT avg(b.mean) FILTER (WHERE b.bucket >= sn.snapshot_at - %(short)s::interval),
+           avg(b.sd) FILTER (WHERE b.bucket >= sn.snapshot_at - %(short)s::interval),
+           avg(b.mean),
+           stddev_samp(b.mean),
+           regr_slope(b.mean, extract(epoch FROM b.bucket) / 86400.0),
+           (SELECT avg(c.mean) FROM _feature_bucket c
+             WHERE c.asset_id = sn.asset_id AND c.sensor = sn.sensor
+               AND c.bucket >= sn.snapshot_at - %(base)s::interval
+               AND c.bucket <= sn.snapshot_at - %(bucket)s::interval - %(long_window)s::interval)
+    FROM _feature_bucket b
+    WHERE b.asset_id = sn.asset_id AND b.sensor = sn.sensor
+      AND b.bucket >= sn.snapshot_at - %(long_window)s::interval AND b.bucket < sn.snapshot_at
+) w
+"""
+
+# The same statistics at the single snapshot ``as_of`` (scoring), without the temporary table:
+# a snapshot row needs data in its newest bucket (as_of - bucket), like the rows above.
 _SNAPSHOT_SQL = """
 WITH bucketed AS (
     SELECT t.asset_id, s.name AS sensor,
@@ -268,22 +275,28 @@ def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: da
         "bucket": spec.bucket, "as_of": as_of, "t_from": t_from,
         "assets": list(assets) if assets is not None else None,
         "sensors": list(sensors) if sensors is not None else None,
-        "short_back": spec.short_window - spec.bucket,
-        "long_back": spec.long_window - spec.bucket,
         "long_window": spec.long_window,
-        "base_back": (spec.baseline_window or spec.long_window) - spec.bucket,
         "first_snapshot": first_snapshot,
         "every_s": max(1, int(spec.snapshot_every.total_seconds())),
         "short": spec.short_window,
         "base": spec.baseline_window or spec.long_window,
     }
-    single = first_snapshot >= as_of
     with conn.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '256MB'")   # the bucket sort stays in memory
-        cur.execute(_SNAPSHOT_SQL if single else _TELEMETRY_SQL, params)
-        rows = cur.fetchall()
+        if first_snapshot >= as_of:
+            cur.execute(_SNAPSHOT_SQL, params)
+            rows = cur.fetchall()
+        else:
+            cur.execute("DROP TABLE IF EXISTS _feature_bucket")
+            cur.execute(_BUCKETS_SQL, params)
+            cur.execute("CREATE INDEX ON _feature_bucket (asset_id, sensor, bucket)")
+            cur.execute("ANALYZE _feature_bucket")
+            cur.execute(_SNAPSHOTS_SQL, params)
+            rows = cur.fetchall()
+            cur.execute("DROP TABLE _feature_bucket")
     long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS,
-                                       "mean_base"])
+                                       "mean_base"]).sort_values(["asset_id", "snapshot_at",
+                                                                  "sensor"])
     if long.empty:
         return pd.DataFrame(columns=["asset_id", "snapshot_at"])
     stats = [*_TELEMETRY_STATS, "mean_base"] if spec.baseline_window else list(_TELEMETRY_STATS)
