@@ -119,7 +119,6 @@ def _register(demo: Settings, fleet: Fleet) -> None:
     from assetwatch.service.masterdata_load import load_sample_masterdata
 
     with connect(demo) as conn, conn.transaction():
-        load_sample_masterdata(conn)
         ids = register_fleet(
             conn,
             [(s.site_id, s.name, s.customer, s.sla_hours) for s in fleet.sites],
@@ -127,6 +126,7 @@ def _register(demo: Settings, fleet: Fleet) -> None:
             [AssetSpec(a.asset_tag, a.site_id, a.model_id, a.sensors, a.serial_no,
                        a.commissioned_on, a.criticality) for a in fleet.assets],
         )
+        load_sample_masterdata(conn)  # after the sites, so site lead times apply
         _register_installed_base(conn, fleet, ids)
     if demo.manage_services:
         from assetwatch.stack.mosquitto import LocalMosquitto

@@ -31,6 +31,7 @@ FLOWS: dict[str, tuple[str, str]] = {
     "demand": ("assetwatch.flows.demand:demand_flow", "30 * * * *"),
     "tickets": ("assetwatch.flows.tickets:tickets_flow", "15 * * * *"),
     "housekeeping": ("assetwatch.flows.housekeeping:housekeeping_flow", "0 2 * * *"),
+    "pipeline": ("assetwatch.flows.pipeline:pipeline_flow", "45 * * * *"),
 }
 
 

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.flows.hooks import STATE_HOOKS
 
 __all__ = ["demand_flow"]
 
@@ -57,7 +58,7 @@ def warranty_claims(settings: Settings, as_of: datetime, computed_at: datetime) 
         return compute_warranty_forecast(conn, as_of=as_of, computed_at=computed_at)
 
 
-@flow(name="demand")
+@flow(name="demand", **STATE_HOOKS)
 def demand_flow(as_of: datetime | None = None, horizon_days: int = 90, period_days: int = 30,
                 quantile: float = 0.95, service_level: float = 0.95) -> dict[str, Any]:
     """Demand per part, site and period, the inventory policy and the warranty-claims forecast.

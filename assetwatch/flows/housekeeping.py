@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.flows.hooks import STATE_HOOKS
 from assetwatch.ingest.housekeeping import apply_retention, refresh_rollups
 
 __all__ = ["housekeeping_flow", "prune_predictions"]
@@ -46,7 +47,7 @@ def prune(settings: Settings, days: float) -> int:
     return prune_predictions(settings, timedelta(days=days))
 
 
-@flow(name="housekeeping")
+@flow(name="housekeeping", **STATE_HOOKS)
 def housekeeping_flow(retention_days: float | None = None,
                       prediction_days: float = 90.0) -> dict[str, Any]:
     """Refresh the hourly rollup, then drop telemetry older than ``retention_days`` (relative

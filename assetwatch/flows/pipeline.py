@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow
 
 from assetwatch.flows.demand import demand_flow
+from assetwatch.flows.hooks import STATE_HOOKS
 from assetwatch.flows.score import score_flow
 from assetwatch.flows.tickets import tickets_flow
 from assetwatch.flows.train import train_flow
@@ -20,7 +21,7 @@ from assetwatch.flows.train import train_flow
 __all__ = ["pipeline_flow"]
 
 
-@flow(name="pipeline")
+@flow(name="pipeline", **STATE_HOOKS)
 def pipeline_flow(as_of: datetime | None = None, train: bool = True) -> dict[str, Any]:
     """Train (if ``train``), score, demand, tickets; return each subflow's result."""
     results: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.flows.hooks import STATE_HOOKS
 from assetwatch.models.prediction.scoring import score_assets
 
 __all__ = ["score_flow"]
@@ -22,7 +23,7 @@ def score(settings: Settings, as_of: datetime | None) -> int:
     return score_assets(settings, as_of=as_of)
 
 
-@flow(name="score")
+@flow(name="score", **STATE_HOOKS)
 def score_flow(as_of: datetime | None = None) -> int:
     """Score every asset; return the prediction rows written. ``as_of`` defaults to the
     newest telemetry time."""

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.flows.hooks import STATE_HOOKS
 
 __all__ = ["tickets_flow"]
 
@@ -28,7 +29,7 @@ def update(settings: Settings, as_of: datetime | None, daily_cap_per_site: int,
         return asdict(update_tickets(conn, as_of=as_of, policy=policy))
 
 
-@flow(name="tickets")
+@flow(name="tickets", **STATE_HOOKS)
 def tickets_flow(as_of: datetime | None = None, daily_cap_per_site: int = 25,
                  open_threshold: float = 0.5) -> dict[str, int]:
     """Open, update and close tickets at ``as_of`` (default: the newest prediction time, else

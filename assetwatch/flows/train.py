@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.flows.hooks import STATE_HOOKS
 from assetwatch.models.prediction.training import (
     TrainingSet,
     TrainOptions,
@@ -38,7 +39,7 @@ def fit_and_register(settings: Settings, training_set: TrainingSet, component_ty
     return train_component(settings, training_set, component_type, options=options)
 
 
-@flow(name="train")
+@flow(name="train", **STATE_HOOKS)
 def train_flow(horizons: tuple[int, ...] = (7, 30), as_of: datetime | None = None,
                history_days: float = 180.0) -> list[dict[str, Any]]:
     """Train, register and promote (if better) a model per component type; return a summary
