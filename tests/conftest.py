@@ -8,6 +8,7 @@ runs never see each other's data.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -17,6 +18,10 @@ import pytest
 
 from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings, load_settings
+
+# Prefect's temporary API server logs its shutdown from an exit hook, after pytest has closed
+# the captured streams; don't print "--- Logging error ---" blocks for that.
+logging.raiseExceptions = False
 
 
 def _with_database(url: str, database: str) -> str:
