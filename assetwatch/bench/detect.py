@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from assetwatch.core.settings import Settings
 
@@ -104,34 +104,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     table.add_row("samples with a measured lag", f"{result.lag_samples:,}")
     console.print(table)
     return 0
-
-
-def _bench_settings(settings: Settings) -> Settings:
-    from psycopg import sql
-
-    from assetwatch.core.db import connect
-    from assetwatch.core.migrate import migrate
-
-    parts = urlsplit(settings.db_url)
-    name = f"{(parts.path.lstrip('/') or 'assetwatch')}_bench_detect"
-    with connect(settings, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    bench = settings.model_copy(update={"db_url": urlunsplit(parts._replace(path=f"/{name}"))})
-    migrate(bench)
-    return bench
-
-
-def _drop_bench_database(settings: Settings, bench: Settings) -> None:
-    from psycopg import sql
-
-    from assetwatch.core.db import connect
-
-    name = urlsplit(bench.db_url).path.lstrip("/")
-    with connect(settings, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
 
 
 def _register(bench: Settings, assets: int) -> dict[int, list[int]]:
@@ -232,6 +204,7 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     """Run both phases and return the figures (see the module docstring)."""
     import threading
 
+    from assetwatch.core.scratch import drop_database, fresh_database
     from assetwatch.models.detection.errors import DetectionError
 
     if assets < rate * TICK_S:
@@ -240,7 +213,7 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
 
     from assetwatch.models.detection.service import DetectionWorker, ScoringSummary
 
-    bench = _bench_settings(settings)
+    bench = fresh_database(settings, "bench_detect")
     fleet = _register(bench, assets)
     rng = random.Random(0)
     old = datetime.now(UTC) - timedelta(days=1)
@@ -308,7 +281,7 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     def pct(q: float) -> float:
         return lags[min(len(lags) - 1, int(q * len(lags)))] if lags else float("nan")
 
-    _drop_bench_database(settings, bench)
+    drop_database(settings, bench)
     return DetectBenchResult(
         detector=detector, assets=assets, samples=done.samples, wall_s=wall,
         worker_cpu_s=cpu, backend_cpu_s=backend, memory_samples_per_s=memory,

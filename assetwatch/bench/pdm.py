@@ -28,6 +28,8 @@ from typing import Any
 
 import psycopg
 
+from assetwatch.core.scratch import fresh_database
+
 __all__ = ["ComponentResult", "ingest_azure", "register", "run_pdm_benchmark"]
 
 HORIZON = timedelta(hours=48)
@@ -124,22 +126,6 @@ def ingest_azure(conn: psycopg.Connection, folder: Path) -> dict[str, int]:
     return counts
 
 
-def _scratch_settings(settings: Any, suffix: str = "bench_pdm") -> Any:
-    from urllib.parse import urlsplit, urlunsplit
-
-    from assetwatch.core.migrate import migrate
-
-    parts = urlsplit(settings.db_url)
-    name = f"{parts.path.lstrip('/') or 'assetwatch'}_{suffix}"
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            psycopg.sql.Identifier(name)))
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    scratch = settings.model_copy(update={"db_url": urlunsplit(parts._replace(path=f"/{name}"))})
-    migrate(scratch)
-    return scratch
-
-
 def _choose_threshold(frame: Any, options: Any, prior: Any, horizon_days: float) -> float:
     """The threshold with the best recall at precision >= 0.8 (the target's operating point;
     else the best F1) on the newest quarter of the training fold, from a model fitted on the
@@ -185,7 +171,7 @@ def run_pdm_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 1 
     if missing:
         raise PredictionError(f"Azure PdM files not found in {folder}: {', '.join(missing)}")
     started = time.perf_counter()
-    scratch = _scratch_settings(settings)
+    scratch = fresh_database(settings, "bench_pdm")
     with psycopg.connect(scratch.db_url) as conn:
         counts = ingest_azure(conn, folder)
         conn.commit()
@@ -271,7 +257,7 @@ def run_scoring_benchmark(settings: Any, *, assets: int = 10_000, days: int = 8,
     from assetwatch.models.prediction.synthetic import START, seed_fleet
     from assetwatch.models.prediction.training import TrainOptions, train_models
 
-    scratch = _scratch_settings(settings, "bench_score")
+    scratch = fresh_database(settings, "bench_score")
     end = START + timedelta(days=60)
     with psycopg.connect(scratch.db_url, autocommit=True) as conn:
         seed_fleet(conn, assets=20, days=60)
@@ -373,7 +359,7 @@ def run_fleet_benchmark(settings: Any, *, sites: int = 3, assets_per_site: int =
     from assetwatch.models.prediction.validation import classification_metrics
 
     started = time.perf_counter()
-    scratch = _scratch_settings(settings, "bench_fleet")
+    scratch = fresh_database(settings, "bench_fleet")
     start = datetime(2025, 1, 1, tzinfo=UTC)
     options = replace(TrainOptions(), fit_rul=False)
     with psycopg.connect(scratch.db_url) as conn:

@@ -32,7 +32,6 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from assetwatch.core.settings import Settings
 
@@ -93,44 +92,18 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_database(settings: Settings, suffix: str) -> Settings:
-    import psycopg
-    from psycopg import sql
-
-    from assetwatch.core.migrate import migrate
-
-    url = urlsplit(settings.db_url)
-    name = f"{url.path.lstrip('/') or 'assetwatch'}_bench_{suffix}"
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    bench = settings.model_copy(update={"db_url": urlunsplit(url._replace(path=f"/{name}"))})
-    migrate(bench)
-    return bench
-
-
-def _drop_database(settings: Settings, bench: Settings) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = urlsplit(bench.db_url).path.lstrip("/")
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-
-
 def run_scale(settings: Settings, *, assets: int, part_numbers: int,
               keep_database: bool = False) -> dict[str, float]:
     """Seconds to compute demand, policy and tickets for ``assets`` assets."""
     import psycopg
 
+    from assetwatch.core.scratch import drop_database, fresh_database
     from assetwatch.service.demand import compute_demand
     from assetwatch.service.policy import compute_inventory_policy
     from assetwatch.service.scale import seed_scale
     from assetwatch.service.tickets import update_tickets
 
-    bench = _bench_database(settings, "service_scale")
+    bench = fresh_database(settings, "bench_service_scale")
     as_of = START
     figures: dict[str, float] = {"assets": assets}
     with psycopg.connect(bench.db_url, autocommit=True) as conn:
@@ -149,7 +122,7 @@ def run_scale(settings: Settings, *, assets: int, part_numbers: int,
         figures["tickets_s"] = time.perf_counter() - t0
     figures["flow_s"] = _time_demand_flow(bench, as_of)
     if not keep_database:
-        _drop_database(settings, bench)
+        drop_database(settings, bench)
     return figures
 
 
@@ -202,10 +175,11 @@ def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, d
                       retrain_days: int = 90, keep_database: bool = False
                       ) -> ServiceBenchResult:
     """Run the fleet through history and evaluation; return the figures."""
+    from assetwatch.core.scratch import drop_database, fresh_database
     from assetwatch.service.bench_run import ServiceRun
 
     started = time.perf_counter()
-    bench = _bench_database(settings, "service")
+    bench = fresh_database(settings, "bench_service")
     run = ServiceRun(bench, sites=sites, assets_per_site=assets_per_site, start=START,
                      history_days=history_days, days=days, period_days=period_days,
                      service_level=service_level, predictor=predictor, seed=seed,
@@ -214,7 +188,7 @@ def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, d
         result = run.execute()
     finally:
         if not keep_database:
-            _drop_database(settings, bench)
+            drop_database(settings, bench)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -17,22 +17,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 from rich.console import Console
 
 from assetwatch.core.db import connect
 from assetwatch.core.migrate import migrate
 from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.scratch import fresh_database
 from assetwatch.core.settings import Settings
 from assetwatch.demo.options import DemoOptions
 from assetwatch.demo.summary import DemoSummary, read_summary
 from assetwatch.edge_agent.fleet import Fleet, build_fleet
 from assetwatch.errors import AssetwatchError
 
-__all__ = ["demo_settings", "run_demo"]
+__all__ = ["run_demo"]
 
 T = TypeVar("T")
 
@@ -41,22 +40,11 @@ class DemoError(AssetwatchError):
     """A demo stage could not run."""
 
 
-def demo_settings(settings: Settings, run_id: str) -> Settings:
-    """Settings for the demo: database ``<name>_demo``, topic prefix ``<prefix>-demo-<run>``."""
-    parts = urlsplit(settings.db_url)
-    database = (parts.path.lstrip("/") or "assetwatch") + "_demo"
-    return settings.model_copy(update={
-        "db_url": urlunsplit(parts._replace(path=f"/{database}")),
-        "topic_prefix": f"{settings.topic_prefix}-demo-{run_id}",
-    })
-
-
 def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None
              ) -> DemoSummary:
     """Run every stage on a simulated fleet and return what the database holds afterwards."""
     console = console or Console()
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    demo = demo_settings(settings, run_id)
     out_dir = (options.out_dir or settings.output_dir / "demo").resolve()
     timings: dict[str, float] = {}
 
@@ -69,7 +57,8 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
         return result
 
     stage("local services", lambda: _services_up(settings))
-    stage("fresh demo database", lambda: _recreate_database(settings, demo))
+    demo = stage("fresh demo database", lambda: fresh_database(
+        settings, "demo", topic_prefix=f"{settings.topic_prefix}-demo-{run_id}"))
     end = datetime.now(UTC).replace(microsecond=0)
     fleet = build_fleet(options.sites, options.assets_per_site, options.seed,
                         start=end - timedelta(days=options.days))
@@ -98,19 +87,6 @@ def _services_up(settings: Settings) -> None:
         LocalPostgres(settings).up()
         LocalMosquitto(settings).up()
     migrate(settings)
-
-
-def _recreate_database(settings: Settings, demo: Settings) -> None:
-    name = urlsplit(demo.db_url).path.lstrip("/")
-    try:
-        with psycopg.connect(settings.db_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.errors.InsufficientPrivilege:
-        raise DemoError(f"the database user may not create the demo database {name!r}; "
-                        "grant CREATEDB or run the demo on the local stack") from None
-    migrate(demo)
 
 
 def _register(demo: Settings, fleet: Fleet) -> None:
