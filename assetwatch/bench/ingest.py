@@ -28,7 +28,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from assetwatch.core.settings import Settings
 from assetwatch.ingest.errors import IngestError
@@ -136,22 +135,12 @@ def run_bench(settings: Settings, *, readings: int, assets: int, batch_readings:
 
 def _prepare(settings: Settings, assets: int) -> Settings:
     import psycopg
-    from psycopg import sql
 
-    from assetwatch.core.migrate import migrate
     from assetwatch.core.registry import AssetSpec, register_fleet
+    from assetwatch.core.scratch import fresh_database
     from assetwatch.stack.mosquitto import LocalMosquitto
 
-    url = urlsplit(settings.db_url)
-    name = f"{url.path.lstrip('/') or 'assetwatch'}_bench"
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    bench = settings.model_copy(update={
-        "db_url": urlunsplit(url._replace(path=f"/{name}")),
-        "topic_prefix": PREFIX, "ingest_group": GROUP})
-    migrate(bench)
+    bench = fresh_database(settings, "bench", topic_prefix=PREFIX, ingest_group=GROUP)
     tags = [f"BENCH-{i:03d}" for i in range(assets)]
     with psycopg.connect(bench.db_url) as conn:
         register_fleet(conn, [(SITE, "Benchmark site", None, 24)],
