@@ -1,28 +1,20 @@
-"""``assetwatch bench pdm``: the Microsoft Azure predictive-maintenance sample, through the
-database, and ``--fleet``: the stored predictions against the fleet's recorded failures.
+"""``assetwatch bench pdm``: failure prediction against ground truth.
 
-Azure sample protocol: a scratch database (``<database>_bench_pdm``, recreated) receives the
-CSVs through the normal tables -- machines as assets (model, commissioning date from the age),
-telemetry by binary COPY, errors as ``controller_error`` events, maintenance as
-``part_replaced`` events plus installed-base records, failures as ``failure`` events. Features
-are computed in SQL (:mod:`assetwatch.models.prediction.features`: 3-hour buckets, 3-hour and
-24-hour windows, error counts per code over 24 hours, component age) every 3 hours; per
-component the label is "fails within 48 h". The newest third of the period validates (the
-training fold ends 48 h before it, censored there); the alarm threshold is chosen on the last
-part of the training fold alone (best recall at precision >= 0.8 there). Printed per
-component: precision and recall of the 48 h alarms on the validation snapshots, alarm
-episodes that were followed by the failure, failures warned and the mean warning lead time.
+- default: the Microsoft Azure predictive-maintenance sample (:mod:`.azure`), 48 h warnings
+  per component with a time split;
+- ``--simulate``: a simulated fleet, walking forward with retraining every 14 days;
+- ``--scale N``: the time to score N synthetic assets through the ``score`` flow;
+- ``--fleet``: the predictions stored in the configured database against its recorded
+  failures.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,193 +22,7 @@ import psycopg
 
 from assetwatch.core.scratch import fresh_database
 
-__all__ = ["ComponentResult", "ingest_azure", "register", "run_pdm_benchmark"]
-
-HORIZON = timedelta(hours=48)
-BASELINE = timedelta(days=10)
-_SENSORS = (("volt", "V"), ("rotate", "rpm"), ("pressure", "psi"), ("vibration", "mm/s"))
-_FILES = ("PdM_machines.csv", "PdM_telemetry.csv", "PdM_errors.csv", "PdM_maint.csv",
-          "PdM_failures.csv")
-
-
-@dataclass(frozen=True)
-class ComponentResult:
-    component_type: str
-    threshold: float
-    precision: float | None
-    recall: float | None
-    positives: int
-    failures: int
-    failures_warned: int
-    mean_lead_hours: float | None
-    average_precision: float | None
-    event_precision: float | None
-    episodes: int
-
-
-def _rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(newline="") as handle:
-        yield from csv.DictReader(handle)
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def ingest_azure(conn: psycopg.Connection, folder: Path) -> dict[str, int]:
-    """Load the sample CSVs into the registry, telemetry and event tables; return counts."""
-    from assetwatch.core.registry import AssetSpec, register_fleet
-
-    start = date(2015, 1, 1)
-    machines = list(_rows(folder / "PdM_machines.csv"))
-    models = sorted({m["model"] for m in machines})
-    ids = register_fleet(
-        conn, [("AZURE", "Azure PdM sample", "Microsoft sample", 48)],
-        [(m, "azure_machine", None) for m in models],
-        [AssetSpec(f"M{int(m['machineID']):03d}", "AZURE", m["model"], _SENSORS,
-                   commissioned_on=start.replace(year=start.year - int(m["age"])))
-         for m in machines])
-    asset_of = {str(int(tag[1:])): asset_id for tag, asset_id in ids.items()}
-    sensor_of = {(a, n): s for s, a, n in conn.execute(
-        "SELECT sensor_id, asset_id, name FROM sensor WHERE asset_id = ANY(%s)",
-        (list(asset_of.values()),))}
-    counts = {"assets": len(ids), "readings": 0}
-    with conn.cursor() as cur, cur.copy(
-            "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN (FORMAT BINARY)") as cp:
-        cp.set_types(["timestamptz", "integer", "integer", "double precision"])
-        for row in _rows(folder / "PdM_telemetry.csv"):
-            asset_id = asset_of.get(row["machineID"])
-            if asset_id is None:
-                continue
-            at = _at(row["datetime"])
-            for name, _unit in _SENSORS:
-                cp.write_row((at, asset_id, sensor_of[asset_id, name], float(row[name])))
-                counts["readings"] += 1
-    components = sorted({r["comp"] for r in _rows(folder / "PdM_maint.csv")}
-                        | {r["failure"] for r in _rows(folder / "PdM_failures.csv")})
-    conn.cursor().executemany("INSERT INTO component_type (component_type) VALUES (%s)"
-                              " ON CONFLICT DO NOTHING", [(c,) for c in components])
-    events: list[tuple[Any, ...]] = []
-    for kind, file, column in (("controller_error", "PdM_errors.csv", "errorID"),
-                               ("part_replaced", "PdM_maint.csv", "comp"),
-                               ("failure", "PdM_failures.csv", "failure")):
-        for row in _rows(folder / file):
-            asset_id = asset_of.get(row["machineID"])
-            if asset_id is None:
-                continue
-            value = row[column]
-            component, code = (None, value) if kind == "controller_error" else (value, None)
-            events.append((f"azure-{kind}-{row['machineID']}-{row['datetime']}-{value}",
-                           asset_id, _at(row["datetime"]), kind, component, code))
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO asset_event (event_id, asset_id, time, kind, component_type, code,"
-            " source) VALUES (%s, %s, %s, %s, %s, %s, 'import') ON CONFLICT DO NOTHING",
-            events)
-        # the installed base: each replacement starts a record, the next one ends it
-        cur.execute(
-            "INSERT INTO installed_component (asset_id, component_type, serial_no, valid_from,"
-            " valid_to)"
-            " SELECT asset_id, component_type, asset_id || '-' || component_type || '-'"
-            "        || row_number() OVER w, time, lead(time) OVER w"
-            " FROM asset_event WHERE kind = 'part_replaced' AND asset_id = ANY(%s)"
-            " WINDOW w AS (PARTITION BY asset_id, component_type ORDER BY time)",
-            (list(asset_of.values()),))
-    counts["events"] = len(events)
-    return counts
-
-
-def _choose_threshold(frame: Any, options: Any, prior: Any, horizon_days: float) -> float:
-    """The threshold with the best recall at precision >= 0.8 (the target's operating point;
-    else the best F1) on the newest quarter of the training fold, from a model fitted on the
-    rest of it (no validation row involved)."""
-    import numpy as np
-
-    from assetwatch.models.prediction.evaluation import alarm_metrics
-    from assetwatch.models.prediction.training import censor, fit_failure_model
-    from assetwatch.models.prediction.validation import time_split
-
-    inner = time_split(frame["snapshot_at"], gap=HORIZON, valid_fraction=0.25)
-    fit = censor(frame[inner.train], inner.cutoff.to_pydatetime())
-    model = fit_failure_model(fit, inner.cutoff.to_pydatetime(), prior, options)
-    tune = frame[inner.valid]
-    probability = model.predict(tune)[f"prob_{options.horizons[0]}"].to_numpy()
-    best, best_key = 0.5, (-1.0, -1.0)
-    for threshold in np.arange(0.1, 0.91, 0.05):
-        m = alarm_metrics(tune, probability, horizon_days=horizon_days, threshold=threshold)
-        if m.precision is None or m.recall is None or m.precision + m.recall == 0:
-            continue
-        f1 = 2 * m.precision * m.recall / (m.precision + m.recall)
-        key = (1.0, m.recall) if m.precision >= 0.8 else (0.0, f1)
-        if key > best_key:
-            best, best_key = float(threshold), key
-    return best
-
-
-def run_pdm_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 1 / 3
-                      ) -> tuple[list[ComponentResult], dict[str, Any]]:
-    """Ingest, featurise in SQL, train per component with a time split, evaluate."""
-    from assetwatch.models.prediction.errors import PredictionError
-    from assetwatch.models.prediction.evaluation import alarm_metrics
-    from assetwatch.models.prediction.features import FeatureSpec, build_feature_frame
-    from assetwatch.models.prediction.training import (
-        TrainOptions,
-        censor,
-        fit_failure_model,
-        fleet_prior,
-    )
-    from assetwatch.models.prediction.validation import classification_metrics, time_split
-
-    missing = [f for f in _FILES if not (folder / f).is_file()]
-    if missing:
-        raise PredictionError(f"Azure PdM files not found in {folder}: {', '.join(missing)}")
-    started = time.perf_counter()
-    scratch = fresh_database(settings, "bench_pdm")
-    with psycopg.connect(scratch.db_url) as conn:
-        counts = ingest_azure(conn, folder)
-        conn.commit()
-        ingested = time.perf_counter()
-        spec = FeatureSpec(bucket=timedelta(hours=3), short_window=timedelta(hours=3),
-                           long_window=timedelta(hours=24), event_window=timedelta(hours=24),
-                           snapshot_every=timedelta(hours=3), baseline_window=BASELINE)
-        span = conn.execute("SELECT min(time), max(time) FROM telemetry").fetchone()
-        if span is None or span[0] is None:
-            raise PredictionError(f"no telemetry was loaded from {folder}")
-        first, last = span
-        as_of = last + timedelta(hours=1)
-        # snapshots start once every machine has a full baseline behind it
-        frame = build_feature_frame(conn, spec, as_of=as_of, first_snapshot=first + BASELINE)
-    featurised = time.perf_counter()
-    horizon_days = HORIZON / timedelta(days=1)
-    options = replace(TrainOptions(), horizons=(2,), spec=spec, fit_rul=False,
-                      classifier="random_forest", min_positives=3)
-    results = []
-    for component in sorted(frame["component_type"].unique()):
-        rows = frame[frame["component_type"] == component].reset_index(drop=True)
-        # the 48 h label, exactly (the horizon column is in whole days: 2 days = 48 h)
-        split = time_split(rows["snapshot_at"], gap=HORIZON, valid_fraction=valid_fraction)
-        cutoff = split.cutoff.to_pydatetime()
-        train = censor(rows[split.train], cutoff)
-        prior = fleet_prior(component, train, options)
-        threshold = _choose_threshold(train, options, prior, horizon_days)
-        model = fit_failure_model(train, cutoff, prior, options)
-        valid = rows[split.valid]
-        probability = model.predict(valid)["prob_2"].to_numpy()
-        known = valid["days_to_failure"].notna() | (
-            (as_of - valid["snapshot_at"]) >= HORIZON)
-        valid, probability = valid[known.to_numpy()], probability[known.to_numpy()]
-        m = alarm_metrics(valid, probability, horizon_days=horizon_days, threshold=threshold)
-        labels = (valid["days_to_failure"].fillna(1e9) < horizon_days).to_numpy()
-        ap = classification_metrics(labels, probability)["average_precision"]
-        results.append(ComponentResult(component, threshold, m.precision, m.recall,
-                                       m.positives, m.failures, m.failures_warned,
-                                       m.mean_lead_hours, ap, m.event_precision,
-                                       m.episodes))
-    timing = {**counts, "snapshots": int(frame[["asset_id", "snapshot_at"]]
-                                         .drop_duplicates().shape[0]),
-              "ingest_s": ingested - started, "features_s": featurised - ingested,
-              "train_s": time.perf_counter() - featurised, "database": scratch.db_url}
-    return results, timing
+__all__ = ["load_simulated_fleet", "register", "run_fleet_benchmark", "run_scoring_benchmark"]
 
 
 _SCALE_ASSETS_SQL = """
@@ -417,6 +223,12 @@ def register(benches: argparse._SubParsersAction) -> None:
                              "forward, score against the simulator's recorded failures")
     parser.add_argument("--scale", type=int, metavar="ASSETS",
                         help="instead: time scoring this many synthetic assets (e.g. 10000)")
+    parser.add_argument("--valid-fraction", type=float, default=1 / 3, metavar="F",
+                        help="Azure sample: the newest share of the period that validates "
+                             "(default: a third)")
+    parser.add_argument("--retrain-days", type=float, metavar="DAYS",
+                        help="Azure sample: walk the validation period forward, retraining "
+                             "every DAYS days (default: one split)")
     parser.set_defaults(func=_run)
 
 
@@ -425,9 +237,6 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def _run(settings: Any, args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     if args.fleet:
         return _run_fleet(settings, args)
     if args.simulate:
@@ -439,23 +248,50 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
               f"score_assets {info['score_s']:.1f} s, score flow {info['flow_s']:.1f} s "
               f"(with Prefect's start; target < 60 s); model {info['model']}")
         return 0
-    results, info = run_pdm_benchmark(settings, args.data)
-    table = Table(title="Azure PdM sample: 'fails within 48 h', validation = newest third")
-    for column in ("component", "thr", "precision", "recall", "AP", "pos. snapshots",
-                   "alarm episodes true", "failures warned", "mean lead (h)"):
+    return _run_azure(settings, args)
+
+
+def _run_azure(settings: Any, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from assetwatch.bench.azure import run_azure_benchmark
+
+    if not 0 < args.valid_fraction < 1:
+        raise SystemExit(f"--valid-fraction must be between 0 and 1, not {args.valid_fraction}")
+    if args.retrain_days is not None and args.retrain_days <= 0:
+        raise SystemExit(f"--retrain-days must be positive, not {args.retrain_days}")
+    every = timedelta(days=args.retrain_days) if args.retrain_days else None
+    results, info = run_azure_benchmark(settings, args.data, valid_fraction=args.valid_fraction,
+                                        retrain_every=every)
+    protocol = (f"retrained every {args.retrain_days:g} days" if every else "one time split")
+    table = Table(title=f"Azure PdM sample: 'fails within 48 h', validation from "
+                        f"{info['validation_from']:%Y-%m-%d %H:%M} ({protocol})")
+    for column in ("component", "label", "thr", "snap. P", "snap. R", "AP", "warnings true",
+                   "warning P", "failures warned", "warning R", "mean lead (h)"):
         table.add_column(column, justify="left" if column == "component" else "right")
+    met = []
     for r in results:
-        table.add_row(r.component_type, _fmt(r.threshold), _fmt(r.precision), _fmt(r.recall),
-                      _fmt(r.average_precision), str(r.positives),
-                      f"{round((r.event_precision or 0) * r.episodes)}/{r.episodes}",
-                      f"{r.failures_warned}/{r.failures}", _fmt(r.mean_lead_hours, 1))
-    Console(width=120).print(table)
-    print("precision/recall/AP: per 3-hour snapshot; episodes: runs of consecutive alarms, "
-          "true if followed by the failure within 48 h")
-    print("target: recall >= 0.80 at precision >= 0.80 per component")
+        m = r.metrics
+        labels = sorted({f"{f.label_days * 24} h" for f in r.folds})
+        thresholds = sorted({f.threshold for f in r.folds})
+        table.add_row(r.component_type, "/".join(labels),
+                      "/".join(_fmt(t) for t in thresholds), _fmt(m.precision), _fmt(m.recall),
+                      _fmt(r.average_precision), f"{m.true_warnings}/{m.warnings}",
+                      _fmt(m.warning_precision), f"{m.failures_warned}/{m.failures}",
+                      _fmt(m.warning_recall), _fmt(m.mean_lead_hours, 1))
+        met.append((m.warning_precision or 0) >= 0.8 and (m.warning_recall or 0) >= 0.8)
+    Console(width=130).print(table)
+    print("snap. P/R, AP: per 3-hour snapshot (positive: the component fails within 48 h); "
+          "warnings: alarms of a machine less than 48 h apart form one, true if the component "
+          "failed within 48 h after one of its alarms; label and thr: the training label and "
+          "alarm threshold chosen on the training data")
+    print(f"target recall >= 0.80 at precision >= 0.80 (warnings): "
+          f"{sum(met)} of {len(met)} components")
     print(f"{info['assets']} machines, {info['readings']} readings, {info['events']} events, "
-          f"{info['snapshots']} snapshots; ingest {info['ingest_s']:.1f} s, SQL features "
-          f"{info['features_s']:.1f} s, train+evaluate {info['train_s']:.1f} s")
+          f"{info['snapshots']} snapshots, {info['folds']} validation fold(s); ingest "
+          f"{info['ingest_s']:.1f} s, SQL features {info['features_s']:.1f} s, "
+          f"train+evaluate {info['train_s']:.1f} s")
     return 0
 
 

@@ -7,9 +7,11 @@ Two views of the same question:
   component failed within the horizon after it; an alarm is a probability at or above the
   threshold. The *lead time* of a failure is the time from the first alarm in the horizon
   before it to the failure (failures without such an alarm are missed and not averaged).
-  Event-level figures count *alarm episodes* (runs of consecutive alarmed snapshots of one
-  asset): an episode is true if one of its snapshots is positive; event recall is the share of
-  failures warned.
+  Event-level figures count *warnings*, what a service desk sees: an alarm of an asset with
+  no alarm of it in the horizon before opens a warning, later alarms within the horizon of the
+  previous one belong to it (the ticket flow likewise updates the one open ticket). A warning
+  is true if one of its snapshots is positive (the component failed within the horizon after
+  one of its alarms); warning recall is the share of failures warned.
 - :func:`evaluate_stored_predictions` -- the same over the ``failure_prediction`` rows in the
   database against ``asset_event`` failures (the fleet simulator's ground truth). Predictions
   whose horizon reaches past the newest recorded event or telemetry are left out (their outcome
@@ -39,15 +41,15 @@ class AlarmMetrics:
     failures: int
     failures_warned: int
     mean_lead_hours: float | None
-    episodes: int = 0
-    true_episodes: int = 0
+    warnings: int = 0
+    true_warnings: int = 0
 
     @property
-    def event_precision(self) -> float | None:
-        return self.true_episodes / self.episodes if self.episodes else None
+    def warning_precision(self) -> float | None:
+        return self.true_warnings / self.warnings if self.warnings else None
 
     @property
-    def event_recall(self) -> float | None:
+    def warning_recall(self) -> float | None:
         return self.failures_warned / self.failures if self.failures else None
 
 
@@ -66,9 +68,10 @@ def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days:
     failures = per_failure.ngroups
     warned = events[events["alarm"]].groupby(["asset", "failure"])["at"].min().reset_index()
     leads = (warned["failure"] - warned["at"]).dt.total_seconds() / 3600.0
-    episodes, true_episodes = _episodes(frame["asset_id"].to_numpy(), at, alarm, positive)
+    warnings, true_warnings = _warnings(frame["asset_id"].to_numpy(), at, alarm, positive,
+                                       pd.Timedelta(days=horizon_days))
     return AlarmMetrics(
-        episodes=episodes, true_episodes=true_episodes,
+        warnings=warnings, true_warnings=true_warnings,
         snapshots=len(frame), positives=int(positive.sum()), alarms=int(alarm.sum()),
         precision=tp / int(alarm.sum()) if alarm.any() else None,
         recall=tp / int(positive.sum()) if positive.any() else None,
@@ -77,18 +80,20 @@ def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days:
     )
 
 
-def _episodes(assets: np.ndarray, at: pd.Series, alarm: np.ndarray,
-              positive: np.ndarray) -> tuple[int, int]:
-    order = np.lexsort((at.to_numpy(), assets))
-    assets, alarm, positive = assets[order], alarm[order], positive[order]
-    new_asset = np.r_[True, assets[1:] != assets[:-1]]
-    prev_alarm = np.r_[False, alarm[:-1]]
-    start = alarm & (new_asset | ~prev_alarm)
-    if not start.any():
+def _warnings(assets: np.ndarray, at: pd.Series, alarm: np.ndarray, positive: np.ndarray,
+              horizon: pd.Timedelta) -> tuple[int, int]:
+    """(warnings, true warnings): alarms of an asset less than ``horizon`` after its previous
+    alarm continue that warning; a warning is true if one of its alarms is positive."""
+    times = at.to_numpy()[alarm]
+    assets, positive = assets[alarm], positive[alarm]
+    if not len(times):
         return 0, 0
-    episode = np.cumsum(start)[alarm]
-    hit = pd.Series(positive[alarm]).groupby(episode).any()
-    return int(start.sum()), int(hit.sum())
+    order = np.lexsort((times, assets))
+    times, assets, positive = times[order], assets[order], positive[order]
+    opens = np.r_[True, (assets[1:] != assets[:-1])
+                  | (times[1:] - times[:-1] >= horizon.to_timedelta64())]
+    hit = pd.Series(positive).groupby(np.cumsum(opens)).any()
+    return int(opens.sum()), int(hit.sum())
 
 
 _STORED_SQL = """

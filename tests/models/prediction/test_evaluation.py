@@ -1,4 +1,4 @@
-"""Precision, recall, episodes and lead time of alarms, computed by hand."""
+"""Precision, recall, warnings and lead time of alarms, computed by hand."""
 
 from __future__ import annotations
 
@@ -25,12 +25,23 @@ def test_alarm_metrics_by_hand() -> None:
     assert m.precision == pytest.approx(1 / 5) and m.recall == 1.0
     assert (m.failures, m.failures_warned) == (1, 1)
     assert m.mean_lead_hours == pytest.approx(12.0)
-    # episodes: asset 1 {0 h}, {24 h, 36 h}; asset 2 {0 h, 12 h}
-    assert (m.episodes, m.true_episodes) == (3, 1)
-    assert m.event_precision == pytest.approx(1 / 3) and m.event_recall == 1.0
+    # warnings (an alarm a day or more after the asset's previous one opens a new one):
+    # asset 1 {0 h}, {24 h, 36 h: true, 36 h is positive}; asset 2 {0 h, 12 h}
+    assert (m.warnings, m.true_warnings) == (3, 1)
+    assert m.warning_precision == pytest.approx(1 / 3) and m.warning_recall == 1.0
+
+
+def test_alarms_within_the_horizon_are_one_warning() -> None:
+    # alarms every 12 h for 3 days on one asset, horizon 1 day: one warning; a gap of a day
+    # or more opens the next
+    at = [T0 + timedelta(hours=12 * k) for k in range(6)] + [T0 + timedelta(days=5)]
+    frame = pd.DataFrame({"asset_id": [1] * 7, "snapshot_at": at,
+                          "days_to_failure": [np.nan] * 7})
+    m = alarm_metrics(frame, np.ones(7), horizon_days=1.0)
+    assert (m.warnings, m.true_warnings, m.warning_precision) == (2, 0, 0.0)
 
 
 def test_no_alarm_no_failure() -> None:
     frame = pd.DataFrame({"asset_id": [1], "snapshot_at": [T0], "days_to_failure": [np.nan]})
     m = alarm_metrics(frame, np.array([0.1]), horizon_days=7)
-    assert (m.precision, m.recall, m.mean_lead_hours, m.episodes) == (None, None, None, 0)
+    assert (m.precision, m.recall, m.mean_lead_hours, m.warnings) == (None, None, None, 0)
