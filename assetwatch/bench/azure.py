@@ -53,8 +53,8 @@ from assetwatch.models.prediction.training import (
     fleet_prior,
 )
 
-__all__ = ["ComponentResult", "FoldChoice", "choose_label_and_threshold", "ingest_azure",
-           "run_azure_benchmark"]
+__all__ = ["ComponentResult", "FoldChoice", "choose_label_and_threshold", "evaluate_component",
+           "ingest_azure", "run_azure_benchmark", "validation_folds"]
 
 HORIZON = timedelta(hours=48)
 BASELINE = timedelta(days=10)
