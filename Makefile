@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup services browser demo test lint down clean
+.PHONY: setup services test-tools demo test lint down clean
 
 setup: $(VENV)/.installed
 
@@ -18,18 +18,22 @@ $(VENV)/.installed: pyproject.toml
 services: setup
 	$(BIN)/assetwatch stack up
 
-# Headless Chromium for the report's screenshot test (Debian's package, installed when missing).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Tools some tests drive, Debian's packages, installed when missing: headless Chromium (the
+# report's screenshot test) and docker-compose (validates docker-compose.yml; no engine needed).
+TEST_TOOLS := chromium:chromium docker-compose:docker-compose
+test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
-	  else echo "chromium not found: the report screenshot test will be skipped"; fi; }
+	      --no-install-recommends $$missing fonts-dejavu-core >/dev/null; \
+	  else echo "not installed:$$missing (the tests that need them will be skipped)"; fi; fi
 
 demo: services
 	$(BIN)/assetwatch demo
 
-test: services browser
+test: services test-tools
 	$(BIN)/python -m pytest -q
 
 lint: setup
