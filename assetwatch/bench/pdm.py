@@ -302,15 +302,18 @@ def _run_simulated(settings: Any, args: argparse.Namespace) -> int:
     rows, info = run_fleet_benchmark(settings, threshold=args.threshold)
     table = Table(title=f"Simulated fleet, walk-forward (retrain every 14 days), threshold "
                         f"{args.threshold}")
-    for column in ("horizon", "component", "precision", "recall", "AP", "failures warned",
-                   "mean lead (h)", "learned"):
+    for column in ("horizon", "component", "snap. P", "snap. R", "AP", "warnings true",
+                   "failures warned", "mean lead (h)", "learned"):
         table.add_column(column, justify="left" if column == "component" else "right")
     for r in rows:
         m = r["metrics"]
         table.add_row(f"{r['horizon']} d", r["component"], _fmt(m.precision), _fmt(m.recall),
-                      _fmt(r["ap"]), f"{m.failures_warned}/{m.failures}",
-                      _fmt(m.mean_lead_hours, 0), f"{r['learned']:.0%}")
+                      _fmt(r["ap"]), f"{m.true_warnings}/{m.warnings}",
+                      f"{m.failures_warned}/{m.failures}", _fmt(m.mean_lead_hours, 0),
+                      f"{r['learned']:.0%}")
     Console(width=120).print(table)
+    print("snap. P/R, AP: per daily snapshot; warnings: alarms of an asset's component less "
+          "than a horizon apart form one, true if it failed within the horizon after one")
     print(f"{info['assets']} assets, {info['readings']} readings, {info['failures']} failures, "
           f"{info['snapshots']} snapshots; load {info['load_s']:.0f} s, features "
           f"{info['features_s']:.0f} s, backtest {info['backtest_s']:.0f} s")
@@ -329,15 +332,15 @@ def _run_fleet(settings: Any, args: argparse.Namespace) -> int:
             "SELECT DISTINCT component_type FROM failure_prediction ORDER BY 1")]
         table = Table(title=f"Stored predictions vs recorded failures, horizon "
                             f"{args.horizon_days} d, threshold {args.threshold}")
-        for column in ("component", "snapshots", "precision", "recall", "failures warned",
-                       "mean lead (h)"):
+        for column in ("component", "snapshots", "precision", "recall", "warnings true",
+                       "failures warned", "mean lead (h)"):
             table.add_column(column, justify="left" if column == "component" else "right")
         for component in [*components, None]:
             m = evaluate_stored_predictions(conn, horizon_days=args.horizon_days,
                                             threshold=args.threshold,
                                             component_type=component)
             table.add_row(component or "all", str(m.snapshots), _fmt(m.precision),
-                          _fmt(m.recall), f"{m.failures_warned}/{m.failures}",
-                          _fmt(m.mean_lead_hours, 1))
+                          _fmt(m.recall), f"{m.true_warnings}/{m.warnings}",
+                          f"{m.failures_warned}/{m.failures}", _fmt(m.mean_lead_hours, 1))
     Console().print(table)
     return 0

@@ -55,20 +55,27 @@ class AlarmMetrics:
 
 def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days: float,
                   threshold: float = 0.5) -> AlarmMetrics:
-    """Metrics of alarms ``probability >= threshold`` on labelled snapshots of ``frame``."""
+    """Metrics of alarms ``probability >= threshold`` on labelled snapshots of ``frame``.
+
+    Failures and warnings are per asset, or per (asset, component type) when the frame has a
+    ``component_type`` column (several components' rows at once)."""
     dtf = frame["days_to_failure"].to_numpy(dtype=float)
     positive = ~np.isnan(dtf) & (dtf < horizon_days)
     alarm = np.asarray(probability, dtype=float) >= threshold
     tp = int((positive & alarm).sum())
     at = pd.to_datetime(frame["snapshot_at"], utc=True)
     failure_at = (at + pd.to_timedelta(np.where(positive, dtf, np.nan), unit="D")).dt.round("s")
-    events = pd.DataFrame({"asset": frame["asset_id"].to_numpy(), "failure": failure_at,
+    keys = [frame["asset_id"]]
+    if "component_type" in frame:
+        keys.append(frame["component_type"].astype(str))
+    unit = pd.MultiIndex.from_arrays(keys).factorize()[0]
+    events = pd.DataFrame({"asset": unit, "failure": failure_at,
                            "at": at, "alarm": alarm})[positive]
     per_failure = events.groupby(["asset", "failure"])
     failures = per_failure.ngroups
     warned = events[events["alarm"]].groupby(["asset", "failure"])["at"].min().reset_index()
     leads = (warned["failure"] - warned["at"]).dt.total_seconds() / 3600.0
-    warnings, true_warnings = _warnings(frame["asset_id"].to_numpy(), at, alarm, positive,
+    warnings, true_warnings = _warnings(unit, at, alarm, positive,
                                        pd.Timedelta(days=horizon_days))
     return AlarmMetrics(
         warnings=warnings, true_warnings=true_warnings,
@@ -101,7 +108,7 @@ WITH known AS (
     SELECT greatest((SELECT max(time) FROM asset_event),
                     (SELECT max(predicted_at) FROM failure_prediction)) AS until
 )
-SELECT p.asset_id, p.predicted_at, p.failure_probability,
+SELECT p.asset_id, p.component_type, p.predicted_at, p.failure_probability,
        extract(epoch FROM (
            SELECT min(ev.time) FROM asset_event ev
             WHERE ev.asset_id = p.asset_id AND ev.component_type = p.component_type
@@ -120,8 +127,8 @@ def evaluate_stored_predictions(conn: psycopg.Connection, *, horizon_days: int,
     """:func:`alarm_metrics` of the stored predictions of one horizon."""
     rows = conn.execute(_STORED_SQL, {"horizon": horizon_days,
                                       "component": component_type}).fetchall()
-    frame = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "probability",
-                                        "days_to_failure"])
+    frame = pd.DataFrame(rows, columns=["asset_id", "component_type", "snapshot_at",
+                                        "probability", "days_to_failure"])
     frame["days_to_failure"] = frame["days_to_failure"].astype(float)
     return alarm_metrics(frame, frame["probability"].to_numpy(dtype=float),
                          horizon_days=horizon_days, threshold=threshold)

@@ -45,3 +45,14 @@ def test_no_alarm_no_failure() -> None:
     frame = pd.DataFrame({"asset_id": [1], "snapshot_at": [T0], "days_to_failure": [np.nan]})
     m = alarm_metrics(frame, np.array([0.1]), horizon_days=7)
     assert (m.precision, m.recall, m.mean_lead_hours, m.warnings) == (None, None, None, 0)
+
+
+def test_components_of_one_asset_warn_separately() -> None:
+    # one asset, two components alarmed at the same times; only the bearing fails
+    at = [T0, T0 + timedelta(hours=12)] * 2
+    frame = pd.DataFrame({"asset_id": [1] * 4, "snapshot_at": at,
+                          "component_type": ["bearing", "bearing", "seal", "seal"],
+                          "days_to_failure": [0.9, 0.4, np.nan, np.nan]})
+    m = alarm_metrics(frame, np.ones(4), horizon_days=1.0)
+    assert (m.warnings, m.true_warnings) == (2, 1)
+    assert (m.failures, m.failures_warned) == (1, 1)
