@@ -53,8 +53,8 @@ from assetwatch.models.prediction.training import (
     fleet_prior,
 )
 
-__all__ = ["ComponentResult", "FoldChoice", "choose_label_and_threshold", "evaluate_component",
-           "ingest_azure", "run_azure_benchmark", "validation_folds"]
+__all__ = ["ComponentResult", "FoldChoice", "check_files", "choose_label_and_threshold",
+           "evaluate_component", "ingest_azure", "run_azure_benchmark", "validation_folds"]
 
 HORIZON = timedelta(hours=48)
 BASELINE = timedelta(days=10)
@@ -63,8 +63,6 @@ LABEL_DAYS = (1, 2)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 TUNING_WEEKS = 3
 _SENSORS = (("volt", "V"), ("rotate", "rpm"), ("pressure", "psi"), ("vibration", "mm/s"))
-_FILES = ("PdM_machines.csv", "PdM_telemetry.csv", "PdM_errors.csv", "PdM_maint.csv",
-          "PdM_failures.csv")
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,17 @@ class ComponentResult:
     average_precision: float | None
 
 
+#: the columns of each file and how each is read
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "PdM_machines.csv": {"machineID": int, "model": str, "age": int},
+    "PdM_telemetry.csv": {"datetime": datetime.fromisoformat, "machineID": int,
+                          **{name: float for name, _unit in _SENSORS}},
+    "PdM_errors.csv": {"datetime": datetime.fromisoformat, "machineID": int, "errorID": str},
+    "PdM_maint.csv": {"datetime": datetime.fromisoformat, "machineID": int, "comp": str},
+    "PdM_failures.csv": {"datetime": datetime.fromisoformat, "machineID": int, "failure": str},
+}
+
+
 def _rows(path: Path) -> Iterator[dict[str, str]]:
     with path.open(newline="") as handle:
         yield from csv.DictReader(handle)
@@ -91,6 +100,37 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def check_files(folder: Path) -> None:
+    """Raise :class:`PredictionError` naming the file, line and column of the first thing
+    that is not the sample's format (a missing file or column, an unreadable value); nothing
+    is loaded from a folder that fails."""
+    from assetwatch.models.prediction.errors import PredictionError
+
+    missing = [name for name in _SCHEMA if not (folder / name).is_file()]
+    if missing:
+        raise PredictionError(f"Azure PdM files not found in {folder}: {', '.join(missing)}")
+    for name, columns in _SCHEMA.items():
+        path = folder / name
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            absent = [c for c in columns if c not in (reader.fieldnames or [])]
+            if absent:
+                raise PredictionError(f"{path}: no column {', '.join(absent)} in the header")
+            for line, row in enumerate(reader, start=2):
+                for column, read in columns.items():
+                    value = row[column]
+                    if value is None or value == "":
+                        raise PredictionError(f"{path} line {line}: {column} is missing")
+                    try:
+                        read(value)
+                    except ValueError:
+                        raise PredictionError(f"{path} line {line}: {column} is {value!r}, not "
+                                              f"{_WHAT.get(read, 'a date and time')}") from None
+
+
+_WHAT = {int: "a whole number", float: "a number"}
 
 
 def ingest_azure(conn: psycopg.Connection, folder: Path) -> dict[str, int]:
@@ -269,10 +309,8 @@ def run_azure_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 
     from assetwatch.models.prediction.errors import PredictionError
     from assetwatch.models.prediction.features import FeatureSpec, build_feature_frame
 
-    missing = [f for f in _FILES if not (folder / f).is_file()]
-    if missing:
-        raise PredictionError(f"Azure PdM files not found in {folder}: {', '.join(missing)}")
     started = time.perf_counter()
+    check_files(folder)
     scratch = fresh_database(settings, "bench_pdm")
     with psycopg.connect(scratch.db_url) as conn:
         counts = ingest_azure(conn, folder)

@@ -119,3 +119,24 @@ def test_missing_files_are_named(tmp_path: Path, base_settings: Settings) -> Non
     (tmp_path / "PdM_machines.csv").write_text("machineID,model,age\n")
     with pytest.raises(PredictionError, match=r"PdM_telemetry\.csv"):
         run_azure_benchmark(base_settings, tmp_path)
+
+
+@pytest.mark.parametrize(("file", "edit", "message"), [
+    ("PdM_telemetry.csv", lambda text: text.replace("vibration", "vib", 1),
+     r"PdM_telemetry\.csv: no column vibration in the header"),
+    ("PdM_telemetry.csv", lambda text: text.replace("\n2015-01-01 07:00:00,1,",
+                                                     "\n2015-01-01 07:00:00,1,x", 1),
+     r"PdM_telemetry\.csv line 3: volt is 'x.+', not a number"),
+    ("PdM_failures.csv", lambda text: text + "yesterday,1,comp1\n",
+     r"PdM_failures\.csv line \d+: datetime is 'yesterday', not a date and time"),
+    ("PdM_machines.csv", lambda text: text + "7,model1\n",
+     r"PdM_machines\.csv line 8: age is missing"),
+])
+def test_a_malformed_file_is_named_and_nothing_is_loaded(
+        tmp_path: Path, base_settings: Settings, file: str, edit: Callable[[str], str],
+        message: str) -> None:
+    write_sample(tmp_path, machines=6, days=12)
+    path = tmp_path / file
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(PredictionError, match=message):
+        run_azure_benchmark(base_settings, tmp_path)
