@@ -2,6 +2,11 @@
 
 A scratch database is ``<configured name>_<suffix>`` on the same server: recreated (dropped,
 created, migrated) by :func:`fresh_database`, removed by :func:`drop_database`.
+
+A process that recreates a scratch database claims it until it exits (or drops it): a
+session advisory lock on a connection to the configured database, which the server releases
+when the process ends however it ends. A second process asking for the same scratch database
+meanwhile gets :class:`ScratchInUse` instead of dropping the database under the first one.
 """
 
 from __future__ import annotations
@@ -14,9 +19,36 @@ from psycopg import sql
 
 from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings
-from assetwatch.errors import ServiceUnavailable
+from assetwatch.errors import AssetwatchError, ServiceUnavailable
 
-__all__ = ["drop_database", "fresh_database"]
+__all__ = ["ScratchInUse", "drop_database", "fresh_database"]
+
+#: scratch database name -> the connection holding its claim, for this process
+_CLAIMS: dict[str, psycopg.Connection] = {}
+
+
+class ScratchInUse(AssetwatchError):
+    """Another process is using the scratch database (another run of the same command)."""
+
+
+def _claim(settings: Settings, name: str) -> None:
+    if name in _CLAIMS and not _CLAIMS[name].closed:
+        return
+    conn = psycopg.connect(settings.db_url, autocommit=True)
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                       (f"assetwatch scratch {name}",)).fetchone()
+    if not (row and row[0]):
+        conn.close()
+        raise ScratchInUse(
+            f"the scratch database {name!r} is in use by another process (another run of "
+            "this command?); wait for it to end or stop it, then run again")
+    _CLAIMS[name] = conn
+
+
+def _release(name: str) -> None:
+    conn = _CLAIMS.pop(name, None)
+    if conn is not None:
+        conn.close()
 
 
 def fresh_database(settings: Settings, suffix: str, **updates: Any) -> Settings:
@@ -27,6 +59,7 @@ def fresh_database(settings: Settings, suffix: str, **updates: Any) -> Settings:
     parts = urlsplit(settings.db_url)
     name = f"{parts.path.lstrip('/') or 'assetwatch'}_{suffix}"
     try:
+        _claim(settings, name)
         with psycopg.connect(settings.db_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
@@ -47,3 +80,4 @@ def drop_database(settings: Settings, scratch: Settings) -> None:
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
+    _release(name)
