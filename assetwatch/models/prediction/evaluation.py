@@ -69,11 +69,11 @@ def alarm_metrics(frame: pd.DataFrame, probability: np.ndarray, *, horizon_days:
     if "component_type" in frame:
         keys.append(frame["component_type"].astype(str))
     unit = pd.MultiIndex.from_arrays(keys).factorize()[0]
-    events = pd.DataFrame({"asset": unit, "failure": failure_at,
+    events = pd.DataFrame({"unit": unit, "failure": failure_at,
                            "at": at, "alarm": alarm})[positive]
-    per_failure = events.groupby(["asset", "failure"])
+    per_failure = events.groupby(["unit", "failure"])
     failures = per_failure.ngroups
-    warned = events[events["alarm"]].groupby(["asset", "failure"])["at"].min().reset_index()
+    warned = events[events["alarm"]].groupby(["unit", "failure"])["at"].min().reset_index()
     leads = (warned["failure"] - warned["at"]).dt.total_seconds() / 3600.0
     warnings, true_warnings = _warnings(unit, at, alarm, positive,
                                        pd.Timedelta(days=horizon_days))
