@@ -2,8 +2,11 @@
 
 For every (part, site, period) the expected quantity is ``sum_i qty_i * p_i`` over the
 components ``i`` installed at the site whose replacement consumes the part, with ``p_i`` the
-probability that component fails in the period (:mod:`assetwatch.service.risk`); the upper
-quantile comes from the exact (weighted) Poisson-binomial distribution of that sum
+probability that component fails in the period (:mod:`assetwatch.service.risk`), plus, where
+the catalogue gives a new part's life, the probability that its replacement fails in the
+period too (:mod:`assetwatch.service.renewal`, added to the component's term: the mean stays
+exact, the spread of a small second-failure probability is approximate). The upper quantile
+comes from the exact (weighted) Poisson-binomial distribution of that sum
 (:mod:`assetwatch.service.poibin`), not from a sum of means. Planned maintenance adds a
 deterministic baseline (``planned_qty``).
 """
@@ -21,6 +24,7 @@ import psycopg
 
 from assetwatch.service.bom import exploded_bom, planned_demand
 from assetwatch.service.poibin import DemandDistribution, poisson_binomial
+from assetwatch.service.renewal import new_part_life, second_failure_window
 from assetwatch.service.risk import RiskTable, latest_prediction_time, load_risk
 
 __all__ = ["DemandTerms", "compute_demand", "demand_terms", "periods", "resolve_as_of"]
@@ -52,6 +56,7 @@ class DemandTerms:
     key: np.ndarray          # index into keys
     qty: np.ndarray
     keys: list[tuple[str, str]]   # (part_no, site_id)
+    life: np.ndarray              # (terms, 2) new part's Weibull (beta, eta_days); NaN: unknown
 
     def distribution(self, start: np.ndarray | float, end: np.ndarray | float) -> \
             DemandDistribution:
@@ -59,10 +64,24 @@ class DemandTerms:
         may be per key (arrays indexed by key)."""
         s = np.asarray(start, dtype=float)
         e = np.asarray(end, dtype=float)
-        s = s[self.key] if s.ndim else s
-        e = e[self.key] if e.ndim else e
+        s = np.broadcast_to(s[self.key] if s.ndim else s, self.key.shape)
+        e = np.broadcast_to(e[self.key] if e.ndim else e, self.key.shape)
         prob = self.risk.window(s, e, self.row) if len(self.row) else np.zeros(0)
-        return poisson_binomial(self.key, prob, self.qty, len(self.keys))
+        key, qty = self.key, self.qty
+        again = ~np.isnan(self.life[:, 0]) if len(self.row) else np.zeros(0, dtype=bool)
+        if again.any():
+            # the second failure joins the first's term (the mean stays exact; the term stays
+            # a Bernoulli); what exceeds a probability of 1 becomes a term of its own
+            prob = prob.copy()
+            prob[again] += second_failure_window(self.risk, self.row[again], s[again],
+                                                 e[again], self.life[again])
+            excess = np.clip(prob - 1.0, 0.0, None)
+            if excess.any():
+                over = excess > 0
+                key = np.concatenate([key, key[over]])
+                qty = np.concatenate([qty, qty[over]])
+                prob = np.concatenate([np.minimum(prob, 1.0), excess[over]])
+        return poisson_binomial(key, prob, qty, len(self.keys))
 
 
 def demand_terms(conn: psycopg.Connection, risk: RiskTable,
@@ -87,8 +106,11 @@ def demand_terms(conn: psycopg.Connection, risk: RiskTable,
             qtys.append(qty)
     for extra in extra_keys:
         index.setdefault(extra, len(index))
-    return DemandTerms(risk, np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64),
-                       np.array(qtys, dtype=np.int64), list(index))
+    row = np.array(rows, dtype=np.int64)
+    life = new_part_life(risk.model_id, risk.component_type)[row] if len(row) else \
+        np.zeros((0, 2))
+    return DemandTerms(risk, row, np.array(keys, dtype=np.int64),
+                       np.array(qtys, dtype=np.int64), list(index), life)
 
 
 def compute_demand(conn: psycopg.Connection, *, as_of: datetime | None = None,

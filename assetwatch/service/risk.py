@@ -9,8 +9,7 @@ horizon with the remaining-life interval (normal, the interval taken as a centra
 window ``[as_of + a, as_of + b]`` is conditional on surviving until ``as_of`` (predictions may
 be older than ``as_of``).
 
-Components replaced inside the window can fail again; at horizons of a few months that second
-failure is rare and is ignored.
+A component replaced inside a window can fail again: :mod:`assetwatch.service.renewal`.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def test_demand_flow_with_defaults(fresh_settings: Settings,
     with psycopg.connect(fresh_settings.db_url) as conn:
         expected = conn.execute("SELECT expected_qty FROM v_parts_demand WHERE part_no ="
                                 " 'BRG-6309-C3' AND period_start = %s", (AS_OF.date(),))
-        assert expected.fetchone()[0] == pytest.approx(1.6)
+        # 4 pumps x 0.4, and new bearings failing again within the month (a few thousandths)
+        assert expected.fetchone()[0] == pytest.approx(1.6, abs=0.01)
 
 
 def test_demand_flow_on_an_empty_install(fresh_settings: Settings,

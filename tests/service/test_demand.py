@@ -8,12 +8,29 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 import pytest
+from scipy.integrate import quad
 
+from assetwatch.models.prediction.estimators import catalogue_weibull
 from assetwatch.service.demand import compute_demand, periods
 from assetwatch.service.policy import compute_inventory_policy, kanban_sizing
 from assetwatch.service.risk import load_risk
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def again(start: float, end: float, first: list[tuple[float, float, float]],
+          model_id: str = "CP-200", component: str = "bearing") -> float:
+    """P(a component's replacement, a new part, fails in ``[start, end]``) when its first
+    failure has probability ``p`` spread evenly over each ``(a, b, p)`` of ``first``: the
+    integral of the first failure's density times the catalogue's new-part Weibull."""
+    beta, eta = catalogue_weibull()[component][model_id]
+
+    def new_part(t: float) -> float:
+        return -float(np.expm1(-(max(t, 0.0) / eta) ** beta))
+
+    return sum(quad(lambda tau, a=a, b=b, p=p: p / (b - a) * (new_part(end - tau)
+                                                             - new_part(start - tau)),
+                    a, min(b, end))[0] for a, b, p in first if a < end)
 
 
 def test_periods_cover_the_horizon() -> None:
@@ -51,12 +68,15 @@ def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dic
         " WHERE site_id = 'site-01' AND part_no IN ('BRG-6309-C3', 'ORING-52X3-FKM')")}
     first = AS_OF.date()
     expected, upper, _ = rows[("BRG-6309-C3", first)]
-    assert expected == pytest.approx(1.0)        # two pumps x 0.5
+    # two pumps x 0.5, and a new bearing may fail again within the 30 days
+    first_failure = [(0, 30, 0.5), (30, 60, 0.3), (60, 90, 0.1)]
+    assert expected == pytest.approx(2 * (0.5 + again(0, 30, first_failure)), rel=1e-4)
+    assert 1.0 < expected < 1.01
     assert upper == 2.0                          # both may fail: P(2) = 0.25 > 0.05
     o_expected, o_upper, _ = rows[("ORING-52X3-FKM", first)]
-    assert o_expected == pytest.approx(2.0) and o_upper == 4.0   # two O-rings per bearing kit
+    assert o_expected == pytest.approx(2 * expected) and o_upper == 4.0   # two per bearing kit
     second = rows[("BRG-6309-C3", first + timedelta(days=30))]
-    assert second[0] == pytest.approx(0.6)       # 2 x 0.3
+    assert second[0] == pytest.approx(2 * (0.3 + again(30, 60, first_failure)), rel=1e-4)
     grease = rows  # planned relubrication every 90 days adds grease at site-01 (2 pumps)
     assert sum(v[2] for k, v in grease.items() if k[0] == "ORING-52X3-FKM") == 0
     planned = conn.execute("SELECT sum(planned_qty) FROM v_parts_demand WHERE part_no ="
@@ -65,7 +85,7 @@ def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dic
     exported = conn.execute("SELECT total_expected_qty, lead_time_days FROM"
                             " v_parts_demand_export WHERE part_no = 'BRG-6309-C3' AND"
                             " site_id = 'site-01' AND period_start = %s", (first,)).fetchone()
-    assert exported[0] == pytest.approx(1.0) and float(exported[1]) == 5.0
+    assert exported[0] == pytest.approx(expected) and float(exported[1]) == 5.0
 
 
 def test_kanban_sizing_is_two_bin_for_slow_movers() -> None:
@@ -89,8 +109,10 @@ def test_inventory_policy_flags(fleet_db: tuple[psycopg.Connection, dict],
         " stockout_probability, kanban_bin_qty, kanban_cards, lead_time_demand"
         " FROM v_inventory_policy WHERE site_id = 'site-02'")}
     rop, safety, short, over, p_short, _, cards, lead_demand = policy["BRG-6309-C3"]
-    assert rop == 2.0 and lead_demand == pytest.approx(1.8, abs=1e-3)
-    assert safety == pytest.approx(0.2, abs=1e-3)
+    # two pumps x 0.9 within the 14-day lead time, plus a new bearing failing again
+    assert rop == 2.0 and lead_demand == pytest.approx(2 * (0.9 + again(0, 14, [(0, 14, 0.9)])),
+                                                       rel=1e-4)
+    assert safety == pytest.approx(rop - lead_demand, abs=1e-6)
     assert short and p_short > 0.9 and not over and cards >= 2
     assert policy["FLT-AIR-75"][3]    # 50 air filters against a few services: over-stocked
     assert not policy["FLT-AIR-75"][2]
