@@ -131,7 +131,9 @@ def _time_demand_flow(bench: Settings, as_of: datetime) -> float:
     environment), including the flow's start-up."""
     import os
 
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from assetwatch.flows.commands import prefect_environment
+
+    prefect_environment(bench)     # Prefect's home under the data directory, start-up timeout
     from assetwatch.flows.demand import demand_flow
 
     previous = os.environ.get("ASSETWATCH_DB_URL")
