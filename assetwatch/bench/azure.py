@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -53,8 +52,9 @@ from assetwatch.models.prediction.training import (
     fleet_prior,
 )
 
-__all__ = ["ComponentResult", "FoldChoice", "check_files", "choose_label_and_threshold",
-           "evaluate_component", "ingest_azure", "run_azure_benchmark", "validation_folds"]
+__all__ = ["ComponentResult", "FoldChoice", "Sample", "choose_label_and_threshold",
+           "evaluate_component", "ingest_azure", "read_sample", "run_azure_benchmark",
+           "validation_folds"]
 
 HORIZON = timedelta(hours=48)
 BASELINE = timedelta(days=10)
@@ -82,71 +82,73 @@ class ComponentResult:
     average_precision: float | None
 
 
-#: the columns of each file and how each is read
-_SCHEMA: dict[str, dict[str, Any]] = {
-    "PdM_machines.csv": {"machineID": int, "model": str, "age": int},
-    "PdM_telemetry.csv": {"datetime": datetime.fromisoformat, "machineID": int,
-                          **{name: float for name, _unit in _SENSORS}},
-    "PdM_errors.csv": {"datetime": datetime.fromisoformat, "machineID": int, "errorID": str},
-    "PdM_maint.csv": {"datetime": datetime.fromisoformat, "machineID": int, "comp": str},
-    "PdM_failures.csv": {"datetime": datetime.fromisoformat, "machineID": int, "failure": str},
-}
-
-
-def _rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(newline="") as handle:
-        yield from csv.DictReader(handle)
-
-
-def _at(text: str) -> datetime:
+def _timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def check_files(folder: Path) -> None:
-    """Raise :class:`PredictionError` naming the file, line and column of the first thing
-    that is not the sample's format (a missing file or column, an unreadable value); nothing
-    is loaded from a folder that fails."""
+#: the columns of each file and how each is read
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "PdM_machines.csv": {"machineID": int, "model": str, "age": int},
+    "PdM_telemetry.csv": {"datetime": _timestamp, "machineID": int,
+                          **{name: float for name, _unit in _SENSORS}},
+    "PdM_errors.csv": {"datetime": _timestamp, "machineID": int, "errorID": str},
+    "PdM_maint.csv": {"datetime": _timestamp, "machineID": int, "comp": str},
+    "PdM_failures.csv": {"datetime": _timestamp, "machineID": int, "failure": str},
+}
+_WHAT = {int: "a whole number", float: "a number", _timestamp: "a date and time"}
+
+#: file name -> its rows, every value read as its column's type
+Sample = dict[str, list[dict[str, Any]]]
+
+
+def read_sample(folder: Path) -> Sample:
+    """The sample's five files, read and checked before anything is loaded: raise
+    :class:`PredictionError` naming the file, line and column of the first thing that is not
+    the sample's format (a missing file or column, an unreadable value)."""
     from assetwatch.models.prediction.errors import PredictionError
 
     missing = [name for name in _SCHEMA if not (folder / name).is_file()]
     if missing:
         raise PredictionError(f"Azure PdM files not found in {folder}: {', '.join(missing)}")
+    sample: Sample = {}
     for name, columns in _SCHEMA.items():
         path = folder / name
+        rows = sample[name] = []
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             absent = [c for c in columns if c not in (reader.fieldnames or [])]
             if absent:
                 raise PredictionError(f"{path}: no column {', '.join(absent)} in the header")
             for line, row in enumerate(reader, start=2):
+                typed = {}
                 for column, read in columns.items():
                     value = row[column]
                     if value is None or value == "":
                         raise PredictionError(f"{path} line {line}: {column} is missing")
                     try:
-                        read(value)
+                        typed[column] = read(value)
                     except ValueError:
                         raise PredictionError(f"{path} line {line}: {column} is {value!r}, not "
-                                              f"{_WHAT.get(read, 'a date and time')}") from None
+                                              f"{_WHAT[read]}") from None
+                rows.append(typed)
+    return sample
 
 
-_WHAT = {int: "a whole number", float: "a number"}
-
-
-def ingest_azure(conn: psycopg.Connection, folder: Path) -> dict[str, int]:
-    """Load the sample CSVs into the registry, telemetry and event tables; return counts."""
+def ingest_azure(conn: psycopg.Connection, sample: Sample) -> dict[str, int]:
+    """Load the sample (:func:`read_sample`) into the registry, telemetry and event tables;
+    return counts."""
     from assetwatch.core.registry import AssetSpec, register_fleet
 
     start = date(2015, 1, 1)
-    machines = list(_rows(folder / "PdM_machines.csv"))
+    machines = sample["PdM_machines.csv"]
     models = sorted({m["model"] for m in machines})
     ids = register_fleet(
         conn, [("AZURE", "Azure PdM sample", "Microsoft sample", 48)],
         [(m, "azure_machine", None) for m in models],
-        [AssetSpec(f"M{int(m['machineID']):03d}", "AZURE", m["model"], _SENSORS,
-                   commissioned_on=start.replace(year=start.year - int(m["age"])))
+        [AssetSpec(f"M{m['machineID']:03d}", "AZURE", m["model"], _SENSORS,
+                   commissioned_on=start.replace(year=start.year - m["age"]))
          for m in machines])
-    asset_of = {str(int(tag[1:])): asset_id for tag, asset_id in ids.items()}
+    asset_of = {int(tag[1:]): asset_id for tag, asset_id in ids.items()}
     sensor_of = {(a, n): s for s, a, n in conn.execute(
         "SELECT sensor_id, asset_id, name FROM sensor WHERE asset_id = ANY(%s)",
         (list(asset_of.values()),))}
@@ -154,30 +156,29 @@ def ingest_azure(conn: psycopg.Connection, folder: Path) -> dict[str, int]:
     with conn.cursor() as cur, cur.copy(
             "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types(["timestamptz", "integer", "integer", "double precision"])
-        for row in _rows(folder / "PdM_telemetry.csv"):
+        for row in sample["PdM_telemetry.csv"]:
             asset_id = asset_of.get(row["machineID"])
             if asset_id is None:
                 continue
-            at = _at(row["datetime"])
             for name, _unit in _SENSORS:
-                cp.write_row((at, asset_id, sensor_of[asset_id, name], float(row[name])))
+                cp.write_row((row["datetime"], asset_id, sensor_of[asset_id, name], row[name]))
                 counts["readings"] += 1
-    components = sorted({r["comp"] for r in _rows(folder / "PdM_maint.csv")}
-                        | {r["failure"] for r in _rows(folder / "PdM_failures.csv")})
+    components = sorted({r["comp"] for r in sample["PdM_maint.csv"]}
+                        | {r["failure"] for r in sample["PdM_failures.csv"]})
     conn.cursor().executemany("INSERT INTO component_type (component_type) VALUES (%s)"
                               " ON CONFLICT DO NOTHING", [(c,) for c in components])
     events: list[tuple[Any, ...]] = []
     for kind, file, column in (("controller_error", "PdM_errors.csv", "errorID"),
                                ("part_replaced", "PdM_maint.csv", "comp"),
                                ("failure", "PdM_failures.csv", "failure")):
-        for row in _rows(folder / file):
+        for row in sample[file]:
             asset_id = asset_of.get(row["machineID"])
             if asset_id is None:
                 continue
-            value = row[column]
+            value, at = row[column], row["datetime"]
             component, code = (None, value) if kind == "controller_error" else (value, None)
-            events.append((f"azure-{kind}-{row['machineID']}-{row['datetime']}-{value}",
-                           asset_id, _at(row["datetime"]), kind, component, code))
+            events.append((f"azure-{kind}-{row['machineID']}-{at:%Y-%m-%d %H:%M:%S}-{value}",
+                           asset_id, at, kind, component, code))
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO asset_event (event_id, asset_id, time, kind, component_type, code,"
@@ -310,10 +311,10 @@ def run_azure_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 
     from assetwatch.models.prediction.features import FeatureSpec, build_feature_frame
 
     started = time.perf_counter()
-    check_files(folder)
+    sample = read_sample(folder)
     scratch = fresh_database(settings, "bench_pdm")
     with psycopg.connect(scratch.db_url) as conn:
-        counts = ingest_azure(conn, folder)
+        counts = ingest_azure(conn, sample)
         conn.commit()
         ingested = time.perf_counter()
         spec = FeatureSpec(bucket=timedelta(hours=3), short_window=timedelta(hours=3),

@@ -68,11 +68,10 @@ class DemandTerms:
         e = np.broadcast_to(e[self.key] if e.ndim else e, self.key.shape)
         prob = self.risk.window(s, e, self.row) if len(self.row) else np.zeros(0)
         key, qty = self.key, self.qty
-        again = ~np.isnan(self.life[:, 0]) if len(self.row) else np.zeros(0, dtype=bool)
+        again = ~np.isnan(self.life[:, 0])
         if again.any():
             # the second failure joins the first's term (the mean stays exact; the term stays
             # a Bernoulli); what exceeds a probability of 1 becomes a term of its own
-            prob = prob.copy()
             prob[again] += second_failure_window(self.risk, self.row[again], s[again],
                                                  e[again], self.life[again])
             excess = np.clip(prob - 1.0, 0.0, None)
@@ -107,8 +106,7 @@ def demand_terms(conn: psycopg.Connection, risk: RiskTable,
     for extra in extra_keys:
         index.setdefault(extra, len(index))
     row = np.array(rows, dtype=np.int64)
-    life = new_part_life(risk.model_id, risk.component_type)[row] if len(row) else \
-        np.zeros((0, 2))
+    life = new_part_life(risk.model_id, risk.component_type)[row]
     return DemandTerms(risk, row, np.array(keys, dtype=np.int64),
                        np.array(qtys, dtype=np.int64), list(index), life)
 

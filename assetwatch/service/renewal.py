@@ -7,8 +7,8 @@ then fails at ``T2 = T1 + L``, ``L`` the life of a new part, a Weibull ``(beta, 
 asset model and component type (the fleet catalogue, ``edge_agent/catalogue.json``). Third
 failures are left out: they need two new parts to fail inside one planning window.
 
-:func:`second_failure_window` computes ``P(T2 in window)`` on a daily grid: the first
-failure's probability mass per day (at the middle of the day) convolved with the new part's
+:func:`second_failure_window` computes ``P(T2 in window)`` on a grid of whole-day steps: the
+first failure's probability mass per step (at the middle of the step) convolved with the new part's
 life distribution, then read at ``s`` and ``e`` by linear interpolation.
 """
 
@@ -29,13 +29,13 @@ def new_part_life(model_ids: np.ndarray, component_types: np.ndarray) -> np.ndar
     does not know the (asset model, component type)."""
     from assetwatch.models.prediction.estimators import catalogue_weibull
 
+    if not len(model_ids):
+        return np.full((0, 2), np.nan)
     table = catalogue_weibull()
     model_code, models = pd.factorize(pd.Series(model_ids, dtype=object))
     component_code, components = pd.factorize(pd.Series(component_types, dtype=object))
     known = np.array([[table.get(str(c), {}).get(str(m), (np.nan, np.nan)) for c in components]
                       for m in models], dtype=float).reshape(len(models), len(components), 2)
-    if not len(model_ids):
-        return np.full((0, 2), np.nan)
     return known[model_code, component_code]
 
 
@@ -50,18 +50,17 @@ def second_failure_window(risk: RiskTable, rows: np.ndarray, start: np.ndarray,
     rows = np.asarray(rows)
     start = np.broadcast_to(np.asarray(start, dtype=float), rows.shape)
     end = np.broadcast_to(np.asarray(end, dtype=float), rows.shape)
-    out = np.zeros(len(rows))
     if not len(rows) or float(end.max()) <= 0:
-        return out
+        return np.zeros(len(rows))
     step_days = float(max(1, math.ceil(float(end.max()) / max_steps)))
     steps = math.ceil(float(end.max()) / step_days)
     grid = np.arange(steps + 1) * step_days
-    unique, where = np.unique(rows, return_inverse=True)
-    first = _first_failure_by(risk, unique, grid)                         # (u, steps + 1)
-    mass = np.diff(first, axis=1)                                         # per day
+    unique, first_of, where = np.unique(rows, return_index=True, return_inverse=True)
+    first = risk.failure_by(grid, unique)                                 # (u, steps + 1)
+    mass = np.diff(first, axis=1)                                         # per step
     lag = grid[None, :] - (grid[1:] - step_days / 2.0)[:, None]           # (steps, steps + 1)
     second = np.zeros_like(first)
-    lives = _life_per_unique(rows, life, unique)
+    lives = np.asarray(life, dtype=float)[first_of]
     for beta, eta in np.unique(lives, axis=0):
         same = (lives[:, 0] == beta) & (lives[:, 1] == eta)
         cdf = np.where(lag > 0, -np.expm1(-np.power(np.clip(lag, 0, None) / eta, beta)), 0.0)
@@ -69,22 +68,6 @@ def second_failure_window(risk: RiskTable, rows: np.ndarray, start: np.ndarray,
     at_start = _interpolate(second[where], start / step_days)
     at_end = _interpolate(second[where], end / step_days)
     return np.clip(at_end - at_start, 0.0, 1.0)
-
-
-def _first_failure_by(risk: RiskTable, rows: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """``risk.window(0, t, rows)`` for every ``t`` of ``grid`` (one ``cdf`` call)."""
-    age = risk.age_days[rows]
-    alive = risk.cdf(age, rows)
-    later = risk.cdf((age[:, None] + grid[None, :]).ravel(), np.repeat(rows, len(grid)))
-    room = np.where(1.0 - alive > 1e-9, 1.0 - alive, 1e-9)
-    return np.clip((later.reshape(len(rows), len(grid)) - alive[:, None]) / room[:, None],
-                   0.0, 1.0)
-
-
-def _life_per_unique(rows: np.ndarray, life: np.ndarray, unique: np.ndarray) -> np.ndarray:
-    """The life of each of the ``unique`` rows (the first given for it)."""
-    _, first = np.unique(rows, return_index=True)      # same order as ``unique``
-    return np.asarray(life, dtype=float)[first].reshape(len(unique), 2)
 
 
 def _interpolate(table: np.ndarray, position: np.ndarray) -> np.ndarray:

@@ -94,8 +94,23 @@ class RiskTable:
         alive = self.cdf(age, rows)
         f_start = self.cdf(age + start_days, rows)
         f_end = self.cdf(age + end_days, rows)
-        room = np.where(1.0 - alive > 1e-9, 1.0 - alive, 1e-9)
-        return np.clip((f_end - f_start) / room, 0.0, 1.0)
+        return _given_alive(f_end - f_start, alive)
+
+    def failure_by(self, grid_days: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``window(0, t, rows)`` for every ``t`` of ``grid_days``: shape ``(rows, grid)``,
+        from one evaluation of the distribution."""
+        age = self.age_days[rows]
+        alive = self.cdf(age, rows)
+        later = self.cdf((age[:, None] + grid_days[None, :]).ravel(),
+                         np.repeat(rows, len(grid_days))).reshape(len(rows), len(grid_days))
+        return _given_alive(later - alive[:, None], alive[:, None])
+
+
+def _given_alive(probability: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """An unconditional failure probability made conditional on surviving until ``as_of``
+    (``alive``: the probability of having failed by then)."""
+    room = np.where(1.0 - alive > 1e-9, 1.0 - alive, 1e-9)
+    return np.clip(probability / room, 0.0, 1.0)
 
 
 def latest_prediction_time(conn: psycopg.Connection) -> datetime | None:

@@ -18,7 +18,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from assetwatch.bench.azure import ingest_azure, run_azure_benchmark
+from assetwatch.bench.azure import ingest_azure, read_sample, run_azure_benchmark
 from assetwatch.core.scratch import drop_database
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.errors import PredictionError
@@ -82,7 +82,7 @@ def test_ingest_through_the_tables(tmp_path: Path, make_database: Callable[[], S
     sample = write_sample(tmp_path, machines=2, days=20)
     settings = make_database()
     with psycopg.connect(settings.db_url) as conn:
-        counts = ingest_azure(conn, tmp_path)
+        counts = ingest_azure(conn, read_sample(tmp_path))
         assert counts["assets"] == 2 and counts["readings"] == 2 * 20 * 24 * 4
         kinds = dict(conn.execute(
             "SELECT kind, count(*) FROM asset_event GROUP BY kind").fetchall())

@@ -16,6 +16,14 @@ from assetwatch.edge_agent.fleet import build_fleet
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
 
 
+def _agent_env(settings) -> dict[str, str]:
+    """The environment of an edge command run as a subprocess against the test broker."""
+    return {**os.environ, "ASSETWATCH_TOPIC_PREFIX": settings.topic_prefix,
+            "ASSETWATCH_MQTT_HOST": settings.mqtt_host,
+            "ASSETWATCH_MQTT_PORT": str(settings.mqtt_port),
+            "ASSETWATCH_DATA_DIR": str(settings.data_dir.resolve())}
+
+
 def test_derived_passwords_match_the_broker_s(settings) -> None:
     tags = ["S01-P001", "S02-C004"]
     derived = derived_passwords(tags, settings.secrets_dir / "device.key")
@@ -28,10 +36,7 @@ def test_edge_simulate_command(settings, tmp_path) -> None:
     fleet = build_fleet(1, 2, seed=8, start=start)
     LocalMosquitto(settings).write_auth(fleet.devices())
     collector = Collector(settings)
-    env = {**os.environ, "ASSETWATCH_TOPIC_PREFIX": settings.topic_prefix,
-           "ASSETWATCH_MQTT_HOST": settings.mqtt_host,
-           "ASSETWATCH_MQTT_PORT": str(settings.mqtt_port),
-           "ASSETWATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    env = _agent_env(settings)
     gt = tmp_path / "gt.jsonl"
     try:
         done = subprocess.run(
@@ -86,10 +91,7 @@ def test_edge_simulate_killed_and_rerun_resumes_its_run(settings, tmp_path) -> N
     probe = build_fleet(1, 2, seed=9, start=datetime.now(UTC))
     LocalMosquitto(settings).write_auth(probe.devices())
     collector = Collector(settings)
-    env = {**os.environ, "ASSETWATCH_TOPIC_PREFIX": settings.topic_prefix,
-           "ASSETWATCH_MQTT_HOST": settings.mqtt_host,
-           "ASSETWATCH_MQTT_PORT": str(settings.mqtt_port),
-           "ASSETWATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    env = _agent_env(settings)
     spool = tmp_path / "spool.db"
     argv = [sys.executable, "-m", "assetwatch.edge_agent", "simulate", "--sites", "1",
             "--assets-per-site", "2", "--days", "2", "--sample-interval", "60", "--seed", "9",

@@ -59,12 +59,12 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
     if not versions:
         log.info("no %s model registered yet: training (priors where history is short)",
                  model_name)
-        train_models(settings, as_of=as_of)
+        changed = bool(train_models(settings, as_of=as_of))
     else:
-        register_priors(settings, as_of=as_of, model_name=model_name)
+        changed = bool(register_priors(settings, as_of=as_of, model_name=model_name))
     with connect(settings) as conn:
-        versions = current_versions(conn, model_name)
-    with connect(settings) as conn:
+        if changed:
+            versions = current_versions(conn, model_name)
         rows = predict_frame(conn, versions, as_of=as_of, assets=assets)
         written = write_predictions(conn, rows)
         conn.commit()
