@@ -15,6 +15,13 @@ Topics are ``<prefix>/v1/<site>/<asset>/<kind>`` with ``kind`` one of:
     ``event_id`` so a redelivered event is stored once.
 ``config``
     Retained, server to edge: the agent's remote configuration.
+``receipt``
+    Server to edge, after ingest committed: ``{"ts": int, "seqs": [int], "events": [str],
+    "dead_letters": int}`` names the telemetry batches (by ``seq``) and events (by
+    ``event_id``) of one asset that are now in the database, ``dead_letters`` of them kept in
+    the dead-letter table with a reason. The edge agent deletes a spooled message only when a
+    receipt names it (a broker's PUBACK only says the broker took it), so nothing the broker
+    loses (a crash, a queue limit, no subscriber) is lost.
 
 The JSON Schemas in ``wire_schema/`` document the same rules; :func:`decode_batch` checks them
 with plain code because it runs once per message on the ingest hot path. Every decoding
@@ -33,26 +40,32 @@ __all__ = [
     "EVENT_KINDS",
     "MAX_PAYLOAD_BYTES",
     "MAX_READINGS_PER_BATCH",
+    "SERVER_TO_EDGE_KINDS",
     "TOPIC_KINDS",
     "WIRE_VERSION",
     "AssetEvent",
     "AssetStatus",
     "Reading",
+    "Receipt",
     "TelemetryBatch",
     "TopicAddress",
     "WireError",
     "decode_batch",
     "decode_event",
+    "decode_receipt",
     "decode_status",
     "encode_batch",
     "encode_event",
+    "encode_receipt",
     "encode_status",
     "parse_topic",
     "topic_for",
 ]
 
 WIRE_VERSION = "v1"
-TOPIC_KINDS = ("telemetry", "status", "events", "config")
+TOPIC_KINDS = ("telemetry", "status", "events", "config", "receipt")
+#: Topics the server publishes and a device subscribes to.
+SERVER_TO_EDGE_KINDS = ("config", "receipt")
 EVENT_KINDS = ("maintenance", "part_replaced", "failure", "controller_error")
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_READINGS_PER_BATCH = 20_000
@@ -114,6 +127,16 @@ class AssetEvent:
     serial_installed: str | None = None
     code: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Receipt:
+    """What ingest committed of one asset's messages (see ``receipt`` above)."""
+
+    seqs: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    dead_letters: int = 0
+    ts_ms: int = 0
 
 
 def topic_for(prefix: str, site: str, asset: str, kind: str) -> str:
@@ -309,6 +332,44 @@ def decode_event(payload: bytes) -> AssetEvent:
         code=_optional_str(doc, "code"),
         detail=_optional_object(doc, "detail"),
     )
+
+
+def encode_receipt(receipt: Receipt) -> bytes:
+    """Serialise a commit receipt."""
+    return json.dumps(
+        {"ts": receipt.ts_ms, "seqs": receipt.seqs, "events": receipt.events,
+         "dead_letters": receipt.dead_letters},
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_receipt(payload: bytes) -> Receipt:
+    """Parse and validate a commit receipt.
+
+    >>> decode_receipt(encode_receipt(Receipt([7, 8], ["e-1"], 1, 1_700_000_000_000)))
+    Receipt(seqs=[7, 8], events=['e-1'], dead_letters=1, ts_ms=1700000000000)
+    >>> decode_receipt(b'{"seqs": [-1]}')
+    Traceback (most recent call last):
+    ...
+    assetwatch.core.wire.WireError: seqs: must be an array of integers between 0 and 2^63-1
+    """
+    doc = _load_object(payload)
+    seqs = doc.get("seqs") or []
+    if not isinstance(seqs, list) or not all(
+            type(s) is int and 0 <= s < 2**63 for s in seqs):
+        raise WireError("seqs: must be an array of integers between 0 and 2^63-1")
+    events = doc.get("events") or []
+    if not isinstance(events, list):
+        raise WireError("events: must be an array of event ids")
+    for i, event_id in enumerate(events):
+        _name(event_id, f"events[{i}]")
+    dead = doc.get("dead_letters", 0)
+    if type(dead) is not int or dead < 0:
+        raise WireError("dead_letters: must be a non-negative integer")
+    ts = doc.get("ts", 0)
+    if type(ts) is not int or ts < 0:
+        raise WireError("ts: must be integer milliseconds")
+    return Receipt(seqs, events, dead, ts)
 
 
 def _reject_constant(name: str) -> None:

@@ -5,7 +5,10 @@ source's checkpoint (one transaction), so what was sampled is on disk before any
 happens. A batch of an asset is sealed when it reaches ``batch_max_readings`` readings,
 ``batch_max_bytes`` bytes or ``batch_max_age_s`` seconds; sealing gives it the asset's next
 ``seq`` in the same transaction. The publisher thread sends sealed batches and events and
-deletes them on PUBACK.
+deletes them once delivered: when ingest's commit receipt names them (or on the broker's
+PUBACK with ``delivery.confirm = "broker"``); see :mod:`assetwatch.edge_agent.publisher`.
+What the broker refuses or does not pass on is sent again; each asset's birth reports it in
+``detail.delivery``.
 
 When the spool reaches ``spool_max_bytes`` the configured policy applies and is reported in
 the log (warning) and in the ``detail.spool`` of every asset's retained status:
@@ -15,6 +18,7 @@ the log (warning) and in the ``detail.spool`` of every asset's retained status:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -37,7 +41,7 @@ from assetwatch.edge_agent.errors import (
     RemoteConfigError,
 )
 from assetwatch.edge_agent.link import AssetLink, MqttEndpoint
-from assetwatch.edge_agent.publisher import Publisher
+from assetwatch.edge_agent.publisher import Publisher, PublisherOptions
 from assetwatch.edge_agent.remote_config import (
     AssetSettings,
     apply_remote_config,
@@ -67,6 +71,7 @@ class AgentOptions:
     spool_sync: str = "normal"
     defaults: AssetSettings = field(default_factory=AssetSettings)
     backfill_share: float = 0.5
+    delivery: PublisherOptions | None = None  # window and backfill_share come from the above
     max_poll_readings: int = 5000
     local_config: Mapping[str, Any] = field(default_factory=dict)  # hashed into config_hash
 
@@ -79,13 +84,16 @@ class AgentOptions:
 
 @dataclass
 class AgentSummary:
-    """What one run did: sampled, sealed and acknowledged counts."""
+    """What one run did: sampled, sealed and delivered counts (delivered: confirmed by the
+    server's commit receipt, or by the broker with ``confirm="broker"``)."""
 
     readings: int = 0
     batches: int = 0
     events: int = 0
     acked_readings: int = 0
     acked_batches: int = 0
+    resent: int = 0
+    refused: int = 0
     dropped_readings: int = 0
     elapsed_s: float = 0.0
     drained: bool = False
@@ -100,6 +108,7 @@ class EdgeAgent:
         self.summary = AgentSummary()
         self._stop = threading.Event()
         self._configs: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._rebirths: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._assets = {a.asset_tag: a for a in source.assets()}
         self._settings = dict.fromkeys(self._assets, options.defaults)
         self._remote: dict[str, dict[str, Any]] = {a: {} for a in self._assets}
@@ -112,6 +121,7 @@ class EdgeAgent:
         self.spool: Spool | None = None
         self.links: dict[str, AssetLink] = {}
         self.publisher: Publisher | None = None
+        self._delivered_before = (0, 0, 0, 0)
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -140,6 +150,7 @@ class EdgeAgent:
         """The poll loop, then the drain (see :meth:`run`)."""
         while not self._stop.is_set():
             self._apply_remote_configs()
+            self._publish_rebirths()
             self._enforce_spool_limit()
             if self._paused:
                 self._stop.wait(0.1)
@@ -196,16 +207,22 @@ class EdgeAgent:
     def _start_links(self) -> None:
         assert self.spool is not None
         self.links = {}
-        publisher = Publisher(self.spool, self.links, window=self.options.endpoint.max_inflight,
-                              backfill_share=self.options.backfill_share)
+        base = self.options.delivery or PublisherOptions()
+        window = max(self.options.endpoint.max_inflight, 1)
+        delivery = dataclasses.replace(base, window=window,
+                                       confirm_window=max(base.confirm_window, window),
+                                       backfill_share=self.options.backfill_share)
+        publisher = Publisher(self.spool, self.links, delivery, on_change=self._rebirths.put)
         for tag, ident in self._assets.items():
             self.links[tag] = AssetLink(
                 self.options.endpoint, asset_tag=tag, site_id=ident.site_id,
                 prefix=self.options.prefix, password=self.options.passwords.get(tag),
                 birth=functools.partial(self.birth, tag), on_ack=publisher.on_ack,
                 on_config=lambda asset, payload: self._configs.put((asset, payload)),
-                on_state=publisher.on_state)
+                on_state=publisher.on_state, on_receipt=publisher.on_receipt)
         self.publisher = publisher
+        c = publisher.counters
+        self._delivered_before = (c.readings, c.batches, c.resent, c.refusals)
         publisher.start()
         for link in self.links.values():
             link.start()
@@ -213,8 +230,11 @@ class EdgeAgent:
     def _shutdown(self) -> None:
         if self.publisher:
             self.publisher.stop()
-            self.summary.acked_readings = self.publisher.counters.readings
-            self.summary.acked_batches = self.publisher.counters.batches
+            counters = self.publisher.counters
+            self.summary.acked_readings = counters.readings - self._delivered_before[0]
+            self.summary.acked_batches = counters.batches - self._delivered_before[1]
+            self.summary.resent = counters.resent - self._delivered_before[2]
+            self.summary.refused = counters.refusals - self._delivered_before[3]
         for link in self.links.values():
             link.stop()
         self.source.close()
@@ -237,6 +257,7 @@ class EdgeAgent:
             if deadline is not None and time.monotonic() > deadline:
                 return False
             self._apply_remote_configs()
+            self._publish_rebirths()
             time.sleep(0.02)
         return True
 
@@ -248,18 +269,36 @@ class EdgeAgent:
         if spool is not None:
             spool_detail.update(bytes=spool.size_bytes, readings=spool.readings,
                                 max_bytes=self.options.spool_max_bytes)
-        if self.publisher is not None and self.publisher.counters.rejected:
-            spool_detail["rejected_by_broker"] = self.publisher.counters.rejected
+        detail: dict[str, Any] = {"spool": spool_detail, "config": self._config_state[asset]}
+        if self.publisher is not None:
+            c = self.publisher.counters
+            detail["delivery"] = {
+                "confirm": self.publisher.options.confirm, "delivered": c.messages,
+                "unconfirmed": self.publisher.unconfirmed, "resent": c.resent,
+                "refused": dict(c.refused), "last_refusal": c.last_refusal,
+                "dead_lettered": c.dead_lettered}
         return AssetStatus(
             state="online", ts_ms=at_ms if at_ms is not None else self.source.clock_ms(),
             agent_version=__version__, firmware=self.source.firmware(asset),
             config_hash=config_hash(dict(self.options.local_config), self._remote[asset]),
             components=self.source.components(asset, at_ms),
-            detail={"spool": spool_detail, "config": self._config_state[asset]})
+            detail=detail)
 
     def _publish_births(self) -> None:
         for link in self.links.values():
             link.publish_birth()
+
+    def _publish_rebirths(self) -> None:
+        """Re-publish the birth of assets whose delivery state changed (refusals)."""
+        assets = set()
+        while True:
+            try:
+                assets.add(self._rebirths.get_nowait())
+            except queue.Empty:
+                break
+        for asset in assets:
+            if asset in self.links:
+                self.links[asset].publish_birth()
 
     # -- remote configuration -----------------------------------------------------------
     def _apply_remote_configs(self) -> None:
@@ -337,7 +376,8 @@ class EdgeAgent:
                 self._batcher.add(item.asset, item.ts_ms, item.values, now)
             else:
                 assert isinstance(item, SourceEvent)
-                messages.append(SpoolMessage(item.asset, "events", encode_event(item.event)))
+                messages.append(SpoolMessage(item.asset, "events", encode_event(item.event),
+                                             event_id=item.event.event_id))
                 self.summary.events += 1
                 if item.components_changed:
                     birth = self.birth(item.asset, at_ms=item.event.ts_ms)

@@ -135,6 +135,7 @@ def _stop_on_sigterm(agent: object) -> None:
 
 def _status(settings: object, args: argparse.Namespace) -> int:
     from assetwatch.edge_agent.errors import AgentConfigError
+    from assetwatch.edge_agent.publisher import DeliveryCounters
     from assetwatch.edge_agent.spool import Spool
 
     if not args.spool.is_file():
@@ -145,6 +146,11 @@ def _status(settings: object, args: argparse.Namespace) -> int:
               f"{spool.messages} messages ({spool.readings} readings, {spool.bytes} bytes) "
               f"waiting, {spool.journal_bytes} bytes of open readings, "
               f"{spool.get_meta('dropped_readings') or 0} readings dropped")
+        delivery = DeliveryCounters.from_json(spool.get_meta("delivery"))
+        refused = ", ".join(f"{n} {reason}" for reason, n in sorted(delivery.refused.items()))
+        print(f"delivered {delivery.messages} messages ({delivery.readings} readings), "
+              f"{delivery.resent} sent again, {delivery.dead_lettered} kept as dead letters by "
+              f"the server; refused by the broker: {refused or 'none'}")
         print(f"{'asset':<20}{'messages':>10}{'readings':>12}{'next seq':>22}")
         for asset, messages, readings, next_seq in spool.per_asset():
             seq = "-" if next_seq is None else str(next_seq)

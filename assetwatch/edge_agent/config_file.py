@@ -13,13 +13,18 @@ Example (every key but ``source`` is optional; relative paths are relative to th
                 "full_policy": "drop_oldest", "sync": "normal"},
       "batch": {"max_readings": 1000, "max_bytes": 256000, "max_age_s": 5},
       "backfill_share": 0.5,
+      "delivery": {"confirm": "commit", "confirm_window": 1024, "confirm_timeout_s": 60,
+                   "confirm_timeout_max_s": 900, "retry_min_s": 0.5, "retry_max_s": 30},
       "source": {"type": "csv", "path": "pump.csv", "asset": "S01-P001",
                  "site_id": "site-01", "speed": null}
     }
 
 ``credentials`` is one of ``{"passwords": {tag: password}}``, ``{"password_file": path}``
 (``tag:password`` lines or a JSON object) or ``{"device_key": path}`` (passwords derived as
-the local stack does); without it the local stack's device key is used. ``source.type`` is
+the local stack does); without it the local stack's device key is used. ``delivery.confirm``
+is ``commit`` (a message leaves the spool when ingest's receipt says it is stored) or
+``broker`` (when the broker's PUBACK says it took it: for servers without receipts); see
+:mod:`assetwatch.edge_agent.publisher` for the rest. ``source.type`` is
 ``csv``, ``simulator`` (keys ``sites``, ``assets_per_site``, ``days``, ``sample_interval_s``,
 ``seed``, ``start`` ISO time, ``speed``, ``ground_truth`` path) or ``plugin`` (``class``:
 ``"module:Class"``, ``options``: keyword arguments).
@@ -37,6 +42,7 @@ from assetwatch.edge_agent.agent import AgentOptions
 from assetwatch.edge_agent.credentials import derived_passwords, read_password_file
 from assetwatch.edge_agent.errors import AgentConfigError
 from assetwatch.edge_agent.link import MqttEndpoint
+from assetwatch.edge_agent.publisher import CONFIRM_MODES, PublisherOptions
 from assetwatch.edge_agent.remote_config import AssetSettings
 from assetwatch.edge_agent.source import Source, load_plugin
 
@@ -117,10 +123,28 @@ def _setup(doc: dict[str, Any], base: Path) -> AgentSetup:
         spool_max_bytes=int(spool.get("max_bytes", 1 << 30)),
         spool_full_policy=spool.get("full_policy", "drop_oldest"),
         spool_sync=spool.get("sync", "normal"), defaults=defaults,
-        backfill_share=float(doc.get("backfill_share", 0.5)), local_config=local)
+        backfill_share=float(doc.get("backfill_share", 0.5)), local_config=local,
+        delivery=_delivery(doc.get("delivery", {})))
     if options.spool_sync not in ("normal", "full"):
         raise AgentConfigError("spool.sync: must be 'normal' or 'full'")
     return AgentSetup(source, options, ground_truth)
+
+
+def _delivery(doc: dict[str, Any]) -> PublisherOptions:
+    if not isinstance(doc, dict):
+        raise AgentConfigError("delivery: must be an object")
+    confirm = doc.get("confirm", "commit")
+    if confirm not in CONFIRM_MODES:
+        raise AgentConfigError(f"delivery.confirm: must be one of {', '.join(CONFIRM_MODES)}")
+    numbers = {}
+    for key in ("confirm_timeout_s", "confirm_timeout_max_s", "retry_min_s", "retry_max_s"):
+        if key in doc:
+            numbers[key] = float(doc[key])
+            if numbers[key] <= 0:
+                raise AgentConfigError(f"delivery.{key}: must be a positive number of seconds")
+    if "confirm_window" in doc:
+        numbers["confirm_window"] = int(doc["confirm_window"])
+    return PublisherOptions(confirm=confirm, **numbers)  # type: ignore[arg-type]
 
 
 def _source(doc: dict[str, Any], base: Path) -> tuple[Source, Path | None]:

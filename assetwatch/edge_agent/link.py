@@ -2,7 +2,8 @@
 
 The asset is the device: it connects as its own user (the asset tag), with a retained last
 will ``offline`` on ``.../status``, publishes a retained birth ``online`` right after every
-connection, and subscribes to its retained ``.../config``. Reconnection is an outer loop in
+connection, and subscribes to its retained ``.../config`` and to ``.../receipt``, where ingest
+confirms what it committed. Reconnection is an outer loop in
 the link's own thread with jittered exponential backoff; every connection is a fresh paho
 client (clean start), so nothing paho might queue survives a disconnect: the publisher re-sends
 what was not acknowledged, from the spool.
@@ -26,7 +27,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from assetwatch.core.wire import AssetStatus, encode_status, topic_for
+from assetwatch.core.wire import (
+    SERVER_TO_EDGE_KINDS,
+    TOPIC_KINDS,
+    AssetStatus,
+    encode_status,
+    topic_for,
+)
 
 __all__ = ["AssetLink", "MqttEndpoint", "backoff_delays"]
 
@@ -70,17 +77,20 @@ def backoff_delays(lo: float, hi: float, rng: random.Random | None = None):
 class AssetLink:
     """The MQTT connection of one asset.
 
-    Callbacks run in paho's network thread: ``on_ack(asset, generation, mid, ok)`` for every
-    PUBACK, ``on_config(asset, payload)`` for every message on ``.../config``,
+    Callbacks run in paho's network thread: ``on_ack(asset, generation, mid, reason)`` for
+    every PUBACK (``reason`` is the MQTT 5 reason code, 0 when the broker took the message for
+    at least one subscriber), ``on_config(asset, payload)`` for every message on
+    ``.../config``, ``on_receipt(asset, payload)`` for every commit receipt,
     ``on_state(asset)`` when the link connects or drops. ``birth()`` returns the current birth
     status (called on every connection).
     """
 
     def __init__(self, endpoint: MqttEndpoint, *, asset_tag: str, site_id: str, prefix: str,
                  password: str | None, birth: Callable[[], AssetStatus],
-                 on_ack: Callable[[str, int, int, bool], None],
+                 on_ack: Callable[[str, int, int, int], None],
                  on_config: Callable[[str, bytes], None],
-                 on_state: Callable[[str], None]) -> None:
+                 on_state: Callable[[str], None],
+                 on_receipt: Callable[[str, bytes], None] | None = None) -> None:
         self.endpoint = endpoint
         self.asset_tag = asset_tag
         self.site_id = site_id
@@ -90,8 +100,8 @@ class AssetLink:
         self._on_ack = on_ack
         self._on_config = on_config
         self._on_state = on_state
-        self.topics = {kind: topic_for(prefix, site_id, asset_tag, kind)
-                       for kind in ("telemetry", "status", "events", "config")}
+        self._on_receipt = on_receipt
+        self.topics = {kind: topic_for(prefix, site_id, asset_tag, kind) for kind in TOPIC_KINDS}
         self._protocol = mqtt.MQTTv311 if endpoint.protocol == "3.1.1" else mqtt.MQTTv5
         self._client: mqtt.Client | None = None
         self._client_lock = threading.Lock()
@@ -152,6 +162,7 @@ class AssetLink:
         client.on_disconnect = self._handle_disconnect
         client.on_publish = self._handle_publish
         client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
         return client
 
     def _run(self) -> None:
@@ -232,7 +243,7 @@ class AssetLink:
                 self.connected = True
             self.last_error = None
             self.refused = False
-            client.subscribe(self.topics["config"], qos=1)
+            client.subscribe([(self.topics[kind], 1) for kind in SERVER_TO_EDGE_KINDS])
             client.publish(self.topics["status"], encode_status(self._birth()), qos=1,
                            retain=True)
             log.info("%s: connected to %s:%s", self.asset_tag, self.endpoint.host,
@@ -254,10 +265,21 @@ class AssetLink:
 
     def _handle_publish(self, client: mqtt.Client, generation: int, mid: int,
                         reason_code: Any, properties: Any) -> None:
-        ok = not getattr(reason_code, "is_failure", False)
-        self._on_ack(self.asset_tag, generation, mid, ok)
+        self._on_ack(self.asset_tag, generation, mid, int(getattr(reason_code, "value", 0)))
+
+    def _handle_subscribe(self, client: mqtt.Client, generation: int, mid: int,
+                          reason_codes: Any, properties: Any) -> None:
+        refused = [f"{kind} ({code})" for kind, code in zip(SERVER_TO_EDGE_KINDS, reason_codes,
+                                                            strict=False)
+                   if getattr(code, "is_failure", False)]
+        if refused:
+            log.error("%s: the broker refused the subscription to %s; grant the device read "
+                      "and subscribe access to its own config and receipt topics",
+                      self.asset_tag, ", ".join(refused))
 
     def _handle_message(self, client: mqtt.Client, generation: int,
                         message: mqtt.MQTTMessage) -> None:
         if message.topic == self.topics["config"]:
             self._on_config(self.asset_tag, bytes(message.payload))
+        elif message.topic == self.topics["receipt"] and self._on_receipt is not None:
+            self._on_receipt(self.asset_tag, bytes(message.payload))

@@ -7,9 +7,11 @@ Tables
     is written here in the same transaction as the source's checkpoint, right after it was
     sampled, before anything is published.
 ``outbox``
-    Sealed messages waiting for the broker's acknowledgement, in ``id`` order: telemetry
-    batches (with their ``seq``), events and status messages, each as its encoded payload. A
-    row is deleted only when the broker acknowledged its publication (QoS 1 PUBACK).
+    Sealed messages waiting to be delivered, in ``id`` order: telemetry batches (with their
+    ``seq``), events (with their ``event_id``) and status messages, each as its encoded
+    payload. A telemetry or event row is deleted when the server's commit receipt names it
+    (:meth:`Spool.confirm`); a status row, or any row when the agent confirms on the broker's
+    PUBACK, when the broker acknowledged it (:meth:`Spool.acknowledge`).
 ``asset_seq``
     The next batch ``seq`` of every asset. It is assigned when a batch is sealed, in the same
     transaction as the outbox row, so a batch re-sent after a crash carries the same ``seq``
@@ -55,10 +57,16 @@ CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, asset TEXT NOT NULL, readings TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, asset TEXT NOT NULL, kind TEXT NOT NULL,
-    seq INTEGER, readings INTEGER NOT NULL, retain INTEGER NOT NULL, payload BLOB NOT NULL);
+    seq INTEGER, readings INTEGER NOT NULL, retain INTEGER NOT NULL, payload BLOB NOT NULL,
+    event_id TEXT);
 CREATE INDEX IF NOT EXISTS outbox_by_asset ON outbox (asset, id);
 CREATE TABLE IF NOT EXISTS asset_seq (asset TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+#: Made after the tables exist, so that a spool written by an older agent gets its column first.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_by_seq ON outbox (asset, seq) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_by_event ON outbox (asset, event_id) WHERE event_id IS NOT NULL;
 """
 
 Reading = list  # [ts_ms, sensor, value]
@@ -74,12 +82,14 @@ class SealedBatch:
 
 @dataclass(frozen=True, slots=True)
 class SpoolMessage:
-    """A non-telemetry message to publish in order: an event or a status."""
+    """A non-telemetry message to publish in order: an event (with its ``event_id``) or a
+    status."""
 
     asset: str
     kind: str
     payload: bytes
     retain: bool = False
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +103,7 @@ class OutboxRow:
     readings: int
     retain: bool
     payload: bytes
+    event_id: str | None = None
 
 
 class Spool:
@@ -119,6 +130,10 @@ class Spool:
         self._db.execute(f"PRAGMA synchronous={sync.upper()}")
         self._db.execute("PRAGMA cache_size=-2048")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
+        if "event_id" not in columns:  # a spool of an agent before commit receipts
+            self._db.execute("ALTER TABLE outbox ADD COLUMN event_id TEXT")
+        self._db.executescript(_INDEXES)
         row = self._db.execute(
             "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(sum(readings), 0)"
             " FROM outbox").fetchone()
@@ -186,7 +201,7 @@ class Spool:
                                    (asset, text))
                         self.journal_bytes += len(text)
                 seqs: dict[str, int] = {}
-                rows: list[tuple[str, str, int | None, int, int, bytes]] = []
+                rows: list[tuple[str, str, int | None, int, int, bytes, str | None]] = []
                 for batch in sealed:
                     seq = seqs.get(batch.asset)
                     if seq is None:
@@ -197,7 +212,8 @@ class Spool:
                     payload = encode_batch(TelemetryBatch(
                         batch.asset, seq, batch.readings))  # type: ignore[arg-type]
                     seqs[batch.asset] = seq + 1
-                    rows.append((batch.asset, "telemetry", seq, len(batch.readings), 0, payload))
+                    rows.append((batch.asset, "telemetry", seq, len(batch.readings), 0, payload,
+                                 None))
                     added_bytes += len(payload)
                     added_readings += len(batch.readings)
                 db.executemany("INSERT OR REPLACE INTO asset_seq (asset, next_seq) VALUES (?, ?)",
@@ -209,10 +225,11 @@ class Spool:
                         db.execute("INSERT INTO journal (asset, readings) VALUES (?, ?)",
                                    (asset, text))
                 for m in messages:
-                    rows.append((m.asset, m.kind, None, 0, int(m.retain), m.payload))
+                    rows.append((m.asset, m.kind, None, 0, int(m.retain), m.payload,
+                                 m.event_id))
                     added_bytes += len(m.payload)
-                db.executemany("INSERT INTO outbox (asset, kind, seq, readings, retain, payload)"
-                               " VALUES (?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT INTO outbox (asset, kind, seq, readings, retain, payload,"
+                               " event_id) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
                 last = db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence"
                                   " WHERE name = 'outbox'").fetchone()[0] if rows else None
                 if checkpoint is not None:
@@ -279,10 +296,10 @@ class Spool:
         upper = upto_id if upto_id is not None else 2**62
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, asset, kind, seq, readings, retain, payload FROM outbox"
+                "SELECT id, asset, kind, seq, readings, retain, payload, event_id FROM outbox"
                 " WHERE asset = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
                 (asset, after_id, upper, limit)).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
     def acknowledge(self, ids: Iterable[int]) -> int:
         """Delete acknowledged rows (already dropped rows are ignored); return how many."""
@@ -306,6 +323,38 @@ class Spool:
                 self._db.execute("ROLLBACK")
                 raise
             self.messages -= gone
+        return gone
+
+    def confirm(self, receipts: Iterable[tuple[str, Iterable[int], Iterable[str]]]
+                ) -> list[tuple[str, int, str, int]]:
+        """Delete the rows that commit receipts name, in one transaction: for each
+        ``(asset, seqs, event_ids)``, telemetry rows by ``seq`` and events by ``event_id``.
+        Returns ``(asset, id, kind, readings)`` of each row deleted; rows already gone (an
+        earlier receipt for a re-sent copy) are ignored."""
+        gone: list[tuple[str, int, str, int]] = []
+        freed = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for asset, seqs, event_ids in receipts:
+                    found = [*(self._db.execute(
+                        "DELETE FROM outbox WHERE asset = ? AND seq = ?"
+                        " RETURNING id, kind, readings, length(payload)", (asset, seq)).fetchone()
+                        for seq in seqs), *(self._db.execute(
+                        "DELETE FROM outbox WHERE asset = ? AND event_id = ?"
+                        " RETURNING id, kind, readings, length(payload)",
+                        (asset, event_id)).fetchone() for event_id in event_ids)]
+                    for row in found:
+                        if row is not None:
+                            gone.append((asset, int(row[0]), str(row[1]), int(row[2])))
+                            freed += int(row[3])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self.bytes -= freed
+            self.readings -= sum(n for _, _, _, n in gone)
+            self.messages -= len(gone)
         return gone
 
     def drop_oldest(self, target_bytes: int) -> int:

@@ -12,12 +12,17 @@ own thread (the one calling :meth:`IngestWorker.run`) takes groups off the queue
 queued, up to ``settings.ingest_batch_max_messages``; a small group lingers up to
 :data:`LINGER_S` for more), writes each in one transaction
 (:class:`assetwatch.ingest.writer.BatchWriter`) and only then acknowledges
-its messages (paho-mqtt 2.x manual acknowledgement). In-flight work is bounded twice: the
+its messages (paho-mqtt 2.x manual acknowledgement) and publishes one commit receipt per asset
+(:mod:`assetwatch.ingest.receipts`) naming the batches and events now stored, so the edge
+agents can delete them from their spools. In-flight work is bounded twice: the
 MQTT 5 Receive Maximum (``settings.ingest_max_inflight``) stops the broker from sending more
 unacknowledged messages, and the queue blocks the network thread if ever full.
 
 Failures: when the database is unreachable the worker keeps the group, reconnects with
-backoff and retries; nothing is acknowledged meanwhile, so the broker holds the rest.
+backoff and retries; nothing is acknowledged meanwhile, so the broker holds the rest. When
+the broker goes away, paho reconnects every :data:`RECONNECT_MAX_S` at most, so the shared
+subscription is back within a second of the broker (devices meanwhile get PUBACK *No matching
+subscribers* and keep their messages).
 Shutdown (:meth:`IngestWorker.stop` or SIGTERM) finishes the group being written and the
 messages already received, if the database allows within ``stop_timeout_s``; whatever is
 left is not acknowledged, so the broker keeps it in the worker's session and delivers it
@@ -49,6 +54,7 @@ from assetwatch.errors import AssetwatchError
 from assetwatch.ingest.columns import ColumnBatch
 from assetwatch.ingest.errors import IngestError
 from assetwatch.ingest.inbound import Inbound, classify
+from assetwatch.ingest.receipts import receipts_for
 from assetwatch.ingest.writer import BatchWriter
 
 __all__ = ["IngestWorker", "WorkerStats", "default_client_id", "subscriptions"]
@@ -61,6 +67,10 @@ MAX_GROUP_READINGS = 100_000
 #: transactions under load, at most LINGER_S more latency when the stream is thin.
 MIN_GROUP_READINGS = 50_000
 LINGER_S = 0.05
+#: Reconnection delays to the broker: the first retry after RECONNECT_MIN_S, doubling to
+#: RECONNECT_MAX_S (connecting to a broker that is down costs a refused TCP connection).
+RECONNECT_MIN_S = 0.1
+RECONNECT_MAX_S = 0.5
 INGESTED_KINDS = ("telemetry", "status", "events")
 
 
@@ -266,6 +276,8 @@ class IngestWorker:
         for message in group:
             if message.generation == self._generation and message.qos > 0:
                 client.ack(message.mid, message.qos)
+        for topic, payload in receipts_for(group, result.outcomes, self.settings.topic_prefix):
+            client.publish(topic, payload, qos=0)
         s = self.stats
         s.messages += len(group)
         s.batches += result.batches
@@ -298,7 +310,8 @@ class IngestWorker:
                                self.settings.resolved_mqtt_password())
         if self.settings.mqtt_tls_ca is not None:
             client.tls_set(ca_certs=str(self.settings.mqtt_tls_ca))
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S,  # type: ignore[arg-type]
+                                   max_delay=RECONNECT_MAX_S)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message

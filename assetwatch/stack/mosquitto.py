@@ -39,6 +39,7 @@ log_dest file {run_dir}/mosquitto.log
 log_type error
 log_type warning
 max_inflight_messages 1000
+set_tcp_nodelay true
 max_queued_messages 1000000
 max_queued_bytes 0
 message_size_limit 2097152
@@ -138,13 +139,15 @@ class LocalMosquitto:
     def _write_files(self, devices: list[tuple[str, ...]]) -> None:
         server_user = self.settings.mqtt_username
         lines = [f"{server_user}:{server_password(self.settings)}"]
-        acl = [f"user {server_user}", "topic read +/v1/#", "topic write +/v1/+/+/config", ""]
+        acl = [f"user {server_user}", "topic read +/v1/#", "topic write +/v1/+/+/config",
+               "topic write +/v1/+/+/receipt", ""]
         by_asset: dict[str, list[str]] = {}
         for prefix, site, asset in devices:
             base = f"{prefix}/v1/{site}/{asset}"
             by_asset.setdefault(asset, []).extend([
                 f"topic write {base}/telemetry", f"topic write {base}/status",
-                f"topic write {base}/events", f"topic read {base}/config"])
+                f"topic write {base}/events", f"topic read {base}/config",
+                f"topic read {base}/receipt"])
         for asset, topics in by_asset.items():
             lines.append(f"{asset}:{device_password(self.settings, asset)}")
             acl += [f"user {asset}", *topics, ""]

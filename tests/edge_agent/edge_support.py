@@ -19,6 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from assetwatch.core.settings import Settings
+from assetwatch.core.wire import Receipt, encode_receipt
 from assetwatch.edge_agent.fleet import Fleet
 from assetwatch.edge_agent.simulator import FleetSimulator
 from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
@@ -46,7 +47,9 @@ class Collector:
     """The server side's view: subscribes with the ``ingest`` user and records everything.
 
     A persistent session (clean_start false, session expiry) so that a broker restart loses
-    nothing the collector has subscribed to.
+    nothing the collector has subscribed to. Like ingest after a commit, it confirms each
+    telemetry batch and event with a receipt (unless ``receipts`` is False), so the agents
+    under test can empty their spools.
     """
 
     settings: Settings
@@ -56,6 +59,7 @@ class Collector:
     statuses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     conflicts: list[tuple[str, int]] = field(default_factory=list)
     arrivals: list[tuple[str, int]] = field(default_factory=list)
+    receipts: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,6 +90,10 @@ class Collector:
         doc = json.loads(msg.payload) if msg.payload else {}
         kind = msg.topic.rsplit("/", 1)[-1]
         asset = msg.topic.split("/")[-2]
+        if self.receipts and kind in ("telemetry", "events"):
+            receipt = Receipt(seqs=[doc["seq"]] if kind == "telemetry" else [],
+                              events=[doc["event_id"]] if kind == "events" else [])
+            client.publish(msg.topic.rsplit("/", 1)[0] + "/receipt", encode_receipt(receipt))
         with self._lock:
             if kind == "telemetry":
                 key = (doc["asset"], doc["seq"])
