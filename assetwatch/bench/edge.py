@@ -5,14 +5,19 @@ source of ``--assets`` assets and 10 sensors:
 
 ``stream``
     ``--readings`` readings sampled, journaled, sealed into durable batches (committed to the
-    SQLite spool), published with QoS 1 and deleted on PUBACK; timed until the broker has
-    acknowledged the last one.
+    SQLite spool), published with QoS 1 and deleted when confirmed; timed until the last one
+    is confirmed.
 ``backlog``
     the broker is unreachable while ``--backlog`` readings pile up in the spool (timed: spool
     rate); then a new agent on the same spool drains the backlog (timed: drain rate).
 
 For each phase it prints readings/s, batches/s and the peak resident memory of the process
 during that phase (sampled from ``/proc/self/status``).
+
+The agent confirms deliveries as it does in production (``--confirm commit``: a batch leaves
+the spool when a commit receipt names it). To measure the agent and not a database, the
+server side here is a subscriber that sends the receipt as soon as a batch arrives (in the
+command's own process); ``--confirm broker`` deletes on the broker's PUBACK instead.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def register(benches: argparse._SubParsersAction) -> None:
     bench.add_argument("--batch", type=int, default=2000, help="readings per batch")
     bench.add_argument("--sync", choices=("normal", "full"), default="normal")
     bench.add_argument("--spool-dir", type=Path, default=None)
+    bench.add_argument("--confirm", choices=("commit", "broker"), default="commit",
+                       help="delete spooled batches on a commit receipt (default) or on PUBACK")
     bench.set_defaults(func=_command)
 
 
@@ -127,17 +134,22 @@ def _command(settings, args: argparse.Namespace) -> int:
     spec = {"host": settings.mqtt_host, "port": settings.mqtt_port, "prefix": prefix,
             "passwords": {t: device_password(bench_settings, t) for t in tags},
             "assets": args.assets, "readings": args.readings, "backlog": args.backlog,
-            "batch": args.batch, "sync": args.sync,
+            "batch": args.batch, "sync": args.sync, "confirm": args.confirm,
             "spool_dir": str(args.spool_dir) if args.spool_dir else None}
     # The agent runs in a process of its own that imports the edge agent only, as on a
     # gateway, so its memory is the agent's and not the whole command line's.
-    done = subprocess.run([sys.executable, "-m", "assetwatch.bench.edge"],
-                          input=json.dumps(spec), capture_output=True, text=True)
+    confirmer = _Confirmer(bench_settings, receipts=args.confirm == "commit")
+    try:
+        done = subprocess.run([sys.executable, "-m", "assetwatch.bench.edge"],
+                              input=json.dumps(spec), capture_output=True, text=True)
+    finally:
+        confirmer.close()
     if done.returncode != 0:
         raise BenchError(f"edge bench failed: {done.stderr.strip().splitlines()[-1:]}")
     rows = json.loads(done.stdout)
     print(f"edge agent bench: {args.assets} assets, {args.batch} readings/batch, "
-          f"spool sync={args.sync}, broker {settings.mqtt_host}:{settings.mqtt_port}")
+          f"spool sync={args.sync}, confirm={args.confirm}, broker "
+          f"{settings.mqtt_host}:{settings.mqtt_port}")
     print(f"{'phase':<30}{'readings':>12}{'batches':>9}{'seconds':>9}{'readings/s':>12}"
           f"{'batches/s':>11}{'peak RSS MB':>13}")
     for name, readings, batches, seconds, peak in rows:
@@ -146,10 +158,54 @@ def _command(settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Confirmer:
+    """The server side of the benchmark: subscribes to the telemetry and, with ``receipts``,
+    confirms every batch with a receipt on arrival.
+
+    It stands in for ingest (which confirms after its commit) so that the figures are the
+    agent's, not a database's; ``bench ingest`` measures ingest. Without a subscriber the
+    broker would refuse every batch (*No matching subscribers*) and the agent keep them.
+    """
+
+    def __init__(self, settings, *, receipts: bool = True) -> None:
+        import re
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from assetwatch.core.wire import Receipt, encode_receipt
+
+        seq = re.compile(rb'"seq":(\d+)')
+        subscribed = threading.Event()
+
+        def on_message(client, userdata, msg) -> None:
+            found = seq.search(msg.payload, 0, 200) if receipts else None
+            if found:
+                receipt = encode_receipt(Receipt(seqs=[int(found.group(1))]))
+                client.publish(msg.topic.rsplit("/", 1)[0] + "/receipt", receipt)
+
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(settings.mqtt_username, settings.resolved_mqtt_password())
+        self.client.on_message = on_message
+        self.client.on_connect = lambda c, *a: c.subscribe(
+            f"{settings.topic_prefix}/v1/+/+/telemetry", qos=1)
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect(settings.mqtt_host, settings.mqtt_port)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise BenchError(f"cannot subscribe at the broker {settings.mqtt_host}:"
+                             f"{settings.mqtt_port}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def _phases(spec: dict) -> list[tuple[str, int, int, float, float]]:
     """Run the phases in this process; ``(phase, readings, batches, seconds, peak MB)``."""
     from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
     from assetwatch.edge_agent.link import MqttEndpoint
+    from assetwatch.edge_agent.publisher import PublisherOptions
     from assetwatch.edge_agent.remote_config import AssetSettings
 
     logging.basicConfig(level=logging.WARNING)
@@ -162,7 +218,8 @@ def _phases(spec: dict) -> list[tuple[str, int, int, float, float]]:
         return AgentOptions(endpoint=endpoint, spool_path=spool, prefix=spec["prefix"],
                             passwords=spec["passwords"], spool_max_bytes=8 << 30,
                             spool_sync=spec["sync"], defaults=defaults,
-                            max_poll_readings=20_000)
+                            max_poll_readings=20_000,
+                            delivery=PublisherOptions(confirm=spec["confirm"]))
 
     rows: list[tuple[str, int, int, float, float]] = []
     with tempfile.TemporaryDirectory(dir=spec["spool_dir"]) as tmp:
