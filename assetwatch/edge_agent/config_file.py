@@ -14,7 +14,7 @@ Example (every key but ``source`` is optional; relative paths are relative to th
       "batch": {"max_readings": 1000, "max_bytes": 256000, "max_age_s": 5},
       "backfill_share": 0.5,
       "delivery": {"confirm": "commit", "confirm_window": 1024, "confirm_timeout_s": 60,
-                   "confirm_timeout_max_s": 900, "retry_min_s": 0.5, "retry_max_s": 30},
+                   "confirm_timeout_max_s": 900, "retry_min_s": 0.5, "retry_max_s": 5},
       "source": {"type": "csv", "path": "pump.csv", "asset": "S01-P001",
                  "site_id": "site-01", "speed": null}
     }

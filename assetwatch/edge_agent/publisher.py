@@ -14,7 +14,8 @@ server without receipts.
 
 A PUBACK with any reason code other than 0 (*No matching subscribers* included: nobody would
 have stored the message) leaves the row in the spool; the asset's lane pauses and sends it
-again after a back-off (``retry_min_s`` doubling to ``retry_max_s``). Refusals are counted
+again after a back-off (``retry_min_s`` doubling to ``retry_max_s``; one message probes, the
+rest follow once it is taken). Refusals are counted
 per reason in :class:`DeliveryCounters`, which the agent reports in every birth's
 ``detail.delivery`` and keeps in the spool for ``edge status``.
 
@@ -69,7 +70,7 @@ class PublisherOptions:
     confirm_timeout_s: float = 60.0
     confirm_timeout_max_s: float = 900.0
     retry_min_s: float = 0.5
-    retry_max_s: float = 30.0
+    retry_max_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.backfill_share <= 1.0:
@@ -337,10 +338,14 @@ class Publisher:
                    self.options.confirm_window - lane.outstanding)
         if free <= 0:
             return
-        again = [lane.retry[i] for i in sorted(lane.retry)[:free]]
+        # While the broker refuses, one message probes at each back-off step; once one is
+        # taken, the rest follow.
+        again = [lane.retry[i] for i in sorted(lane.retry)[:1 if lane.retry_delay_s else free]]
         if again:
             for row in again:
                 del lane.retry[row.id]
+            if lane.retry_delay_s:
+                lane.retry_at = now + lane.retry_delay_s  # the next probe, if this one fails
             if not self._send(link, lane, again):
                 return
             free -= len(again)

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from assetwatch.core.settings import Settings
 from assetwatch.stack.system import StackError, chown_tree, ensure_mosquitto, service_home
@@ -169,14 +170,21 @@ class LocalMosquitto:
             time.sleep(0.2)
 
     def _pid(self) -> int | None:
+        """The running broker's pid; None when it is not running (a killed broker that
+        nobody reaped yet, a zombie, is not running)."""
         try:
             pid = int(self.pid_file.read_text().strip())
             os.kill(pid, 0)
-            return pid
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return None
         except PermissionError:
             return pid
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return None
+        except (OSError, IndexError):
+            pass
+        return pid
 
     def _check_port_free(self) -> None:
         with socket.socket() as s:

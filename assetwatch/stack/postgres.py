@@ -118,8 +118,8 @@ class LocalPostgres:
             return False
         try:
             pid = int(pid_file.read_text().splitlines()[0])
-            Path(f"/proc/{pid}").stat()
-            return True
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            return state != "Z"  # a killed postmaster nobody reaped yet is not running
         except (ValueError, IndexError, FileNotFoundError, PermissionError):
             return False
 
