@@ -4,20 +4,26 @@ Every case streams a simulated site (4 assets x 8 sensors, 5 days at one-minute 
 230,400 readings and its events) through the real edge agent, a real broker and
 ``ingest run --workers 2`` into a real TimescaleDB, injects one fault mid-stream, and then
 checks that what the database holds equals an independent replay of the simulator, reading
-by reading: nothing missing, nothing twice, no dead letter.
+by reading: nothing missing, nothing twice, no dead letter. Two more cases attack from a
+device: one joining ingest's shared subscription group, one repeating readings.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
+import paho.mqtt.client as mqtt
 import pytest
 from fault_support import Rig, Servers
+from paho.mqtt.enums import CallbackAPIVersion
 
 from assetwatch.core.settings import Settings
+from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
+from assetwatch.stack.mosquitto import device_password
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +119,69 @@ def test_database_killed(rig: Rig) -> None:
     rig.servers.start_database()
     rig.wait_edge()
     rig.assert_exactly_once()
+
+
+def test_device_joining_the_ingest_group(rig: Rig) -> None:
+    """A device subscribing to ingest's shared group is refused, and costs no reading."""
+    tag = rig.fleet.assets[0].asset_tag
+    intruder = _device_client(rig, tag, "intruder")
+    granted: list[list[int]] = []
+    done = threading.Event()
+    intruder.on_subscribe = lambda c, u, mid, codes, p: (granted.append(
+        [code.value for code in codes]), done.set())
+    group = f"$share/{rig.settings.ingest_group}/{rig.settings.topic_prefix}/v1/+/+/telemetry"
+    intruder.subscribe([(group, 1), ("#", 1)])
+    assert done.wait(10)
+    assert all(code >= 0x80 for code in granted[0]), f"granted: {granted[0]}"
+    try:
+        rig.start_ingest()
+        rig.start_edge()
+        _mid_stream(rig)
+        intruder.subscribe(group, qos=1)  # and again, while the stream flows
+        rig.wait_edge()
+        rig.assert_exactly_once()
+    finally:
+        intruder.disconnect()
+        intruder.loop_stop()
+
+
+def test_duplicate_readings_stored_once(rig: Rig) -> None:
+    """A buggy device repeats readings inside batches and re-sends the site's readings
+    under seqs of its own: each (asset, sensor, time) is stored once, every copy counted."""
+    expected = sorted(rig.expected())
+    tag = rig.fleet.assets[0].asset_tag
+    own = [r for r in expected if r[0] == tag][:3000]
+    buggy = _device_client(rig, tag, "buggy")
+    rig.start_ingest()
+    rig.start_edge()
+    sent = 0
+    infos = []
+    for seq, start in enumerate(range(0, len(own), 500), start=1):
+        readings = [[ts, sensor, value] for _, ts, sensor, value in own[start:start + 500]]
+        doubled = [r for reading in readings for r in (reading, reading)]
+        payload = encode_batch(TelemetryBatch(tag, seq, doubled))  # type: ignore[arg-type]
+        topic = topic_for(rig.settings.topic_prefix, rig.fleet.assets[0].site_id, tag,
+                          "telemetry")
+        infos.append(buggy.publish(topic, payload, qos=1))
+        sent += len(doubled)
+    for info in infos:
+        info.wait_for_publish(30)
+    rig.wait_edge()
+    rig.assert_exactly_once()
+    rig.wait_for(lambda: rig.count("SELECT count(*) FROM ingest_batch") >= 576 + len(infos),
+                 30, "the buggy device's batches")
+    assert rig.count("SELECT sum(duplicate_readings) FROM ingest_batch") == sent
+    buggy.disconnect()
+    buggy.loop_stop()
+
+
+def _device_client(rig: Rig, tag: str, name: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{tag}",
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(tag, device_password(rig.settings, tag))
+    connected = threading.Event()
+    client.on_connect = lambda *a: connected.set()
+    client.connect(rig.settings.mqtt_host, rig.settings.mqtt_port)
+    client.loop_start()
+    assert connected.wait(10), "the device could not connect"
+    return client
