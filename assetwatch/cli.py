@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "assetwatch.flows.commands",
     "assetwatch.service.commands",
     "assetwatch.dashboards.commands",
+    "assetwatch.report.commands",
     "assetwatch.demo",
     "assetwatch.bench.commands",
 )

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from seeded_fleet import seeded_at, seeded_settings  # noqa: F401 (fixtures)
 
 from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings, load_settings

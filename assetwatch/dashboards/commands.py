@@ -1,4 +1,4 @@
-"""``assetwatch dashboards build|push|reader-login`` and ``assetwatch report``.
+"""``assetwatch dashboards build|push|reader-login``.
 
 Cheap to import: the SDK, grafana-client and the database driver load inside the handlers.
 """
@@ -39,11 +39,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     login = actions.add_parser(
         "reader-login", help=f"let the read-only role log in with the password in ${_PASSWORD_ENV}")
     login.set_defaults(func=reader_login)
-
-    report = commands.add_parser("report", help="write the static HTML report")
-    report.add_argument("--out", type=Path, default=None,
-                        help="folder to write (default <data_dir>/out/report)")
-    report.set_defaults(func=write_report)
 
 
 def _datasource_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,10 +83,3 @@ def reader_login(settings: Settings, args: argparse.Namespace) -> int:
     print("role assetwatch_reader may log in (SELECT on the v_* views only)")
     return 0
 
-
-def write_report(settings: Settings, args: argparse.Namespace) -> int:
-    from assetwatch.report import write_report as write
-
-    path = write(settings, args.out or settings.output_dir / "report")
-    print(f"report: {path.resolve()}")
-    return 0

@@ -7,9 +7,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from assetwatch.dashboards.errors import DashboardError
 
-__all__ = ["find_chromium", "screenshot"]
+class ScreenshotError(RuntimeError):
+    """Chromium is missing or could not take the screenshot."""
+
+__all__ = ["ScreenshotError", "find_chromium", "screenshot"]
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -24,11 +26,11 @@ def screenshot(page: Path, png: Path, *, width: int = 1400, height: int = 2000,
     """Render ``page`` (a local HTML file) in headless Chromium and save a PNG; return it.
 
     Runs with a fresh profile and no network features, so it works offline and leaves nothing
-    behind. Raises :class:`DashboardError` if Chromium is missing or fails.
+    behind. Raises :class:`ScreenshotError` if Chromium is missing or fails.
     """
     binary = find_chromium()
     if binary is None:
-        raise DashboardError("chromium not found; install it with 'apt-get install -y chromium'")
+        raise ScreenshotError("chromium not found; install it with 'apt-get install -y chromium'")
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="assetwatch-chromium-") as profile:
@@ -40,8 +42,8 @@ def screenshot(page: Path, png: Path, *, width: int = 1400, height: int = 2000,
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise DashboardError(f"chromium did not finish within {timeout_s:.0f} s") from None
+            raise ScreenshotError(f"chromium did not finish within {timeout_s:.0f} s") from None
     if done.returncode != 0 or not png.exists():
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DashboardError(f"chromium could not take the screenshot: {detail}")
+        raise ScreenshotError(f"chromium could not take the screenshot: {detail}")
     return png

@@ -1,4 +1,5 @@
-"""A small seeded fleet for the dashboard, report and read-only-role tests.
+"""A small seeded fleet for the dashboard, report and read-only-role tests (fixtures
+``seeded_settings`` and ``seeded_at``, made available to every test by ``tests/conftest.py``).
 
 :func:`seed_fleet` is the one place that fills the database: three assets on two sites with two
 days of telemetry, scores, anomaly events, predictions, parts demand, inventory policy, tickets,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from screenshot import find_chromium, screenshot
 
 from assetwatch.core.settings import Settings
 from assetwatch.report import write_report
-from assetwatch.report.screenshot import find_chromium, screenshot
 
 pytestmark = pytest.mark.integration
 
