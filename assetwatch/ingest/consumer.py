@@ -126,9 +126,15 @@ class IngestWorker:
 
     Examples
     --------
-    >>> worker = IngestWorker(settings)                     # doctest: +SKIP
-    >>> threading.Thread(target=worker.run).start()         # doctest: +SKIP
-    >>> worker.stop()                                       # doctest: +SKIP
+    A worker connects only in :meth:`run` (usually in a thread of its own; :meth:`stop` ends
+    it from any thread):
+
+    >>> settings = Settings(topic_prefix="plant")
+    >>> worker = IngestWorker(settings, client_id="plant-ingest-0")
+    >>> worker.client_id, worker.ready.is_set()
+    ('plant-ingest-0', False)
+    >>> subscriptions(settings)[0]
+    '$share/ingest/plant/v1/+/+/telemetry'
     """
 
     def __init__(self, settings: Settings, client_id: str | None = None, *,
