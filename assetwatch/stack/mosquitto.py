@@ -57,7 +57,6 @@ _LIMITS = """\
 max_inflight_messages 1000
 max_queued_messages 1000000
 max_queued_bytes 0
-message_size_limit 2097152
 """
 
 
@@ -119,6 +118,11 @@ class LocalMosquitto:
     def supervisor_pid(self) -> int | None:
         pid = _read_pid(self.supervisor_pid_file)
         return pid if _alive(pid, "assetwatch.stack.supervise") else None
+
+    def record_pid(self, pid: int) -> None:
+        """Write the broker's pid file (the broker, running as its own user, rewrites it)."""
+        self.pid_file.write_text(f"{pid}\n")
+        chown_tree(self.run_dir, "mosquitto")
 
     def supervisor_state(self) -> dict[str, Any]:
         """The supervisor's record: restarts, last exit, last restart time, state."""
@@ -247,11 +251,13 @@ class LocalMosquitto:
         else:
             plugins = (f"per_listener_settings false\nplugin {dynsec}\n"
                        f"plugin_opt_config_file {self.dynsec_file}\n")
+        # payloads up to 2 MiB: 2.1 prefers a packet limit to a payload limit
+        size_limit = ("max_packet_size 2200000" if build.version >= (2, 1, 0)
+                      else "message_size_limit 2097152")
         return (f"# Written by assetwatch stack for {build.name} ({build.binary}).\n"
                 f"allow_anonymous false\n{plugins}{self._persistence()}"
                 f"pid_file {self.pid_file}\nlog_dest file {self.log_file}\n"
-                f"log_type error\nlog_type warning\n{_LIMITS}"
-                f"{'max_packet_size 2200000' if build.version >= (2, 1, 0) else ''}\n"
+                f"log_type error\nlog_type warning\n{_LIMITS}{size_limit}\n"
                 f"listener {self.settings.mqtt_port} {self.settings.mqtt_host}\n")
 
     def _persistence(self) -> str:
@@ -339,6 +345,7 @@ class LocalMosquitto:
 
     def _wait_listening(self, timeout_s: float = 60) -> None:
         started = time.monotonic()
+        restarts = int(self.supervisor_state().get("restarts", 0))
         while time.monotonic() < started + timeout_s:
             with socket.socket() as s:
                 s.settimeout(0.2)
@@ -346,16 +353,21 @@ class LocalMosquitto:
                     return
             if time.monotonic() > started + 2 and not self.supervisor_pid and not self.pid:
                 break  # nothing is starting it
+            if int(self.supervisor_state().get("restarts", 0)) >= restarts + 2:
+                break  # it dies as soon as it starts
             time.sleep(0.05)
         raise StackError(f"mosquitto did not start listening on port {self.settings.mqtt_port}"
                          f": {self._last_log_line()}")
 
     def _last_log_line(self) -> str:
+        """The broker's last error line (or last line) in its log or the supervisor's."""
         for log in (self.log_file, self.run_dir / "supervisor.log"):
             with contextlib.suppress(FileNotFoundError):
-                lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-                if lines:
-                    return f"{lines[-1]} (see {log})"
+                lines = [ln for ln in log.read_text(errors="replace").splitlines()[-40:]
+                         if ln.strip()]
+                errors = [ln for ln in lines if "Error" in ln]
+                if errors or lines:
+                    return f"{(errors or lines)[-1]} (see {log})"
         return f"see {self.log_file}"
 
     @staticmethod

@@ -117,7 +117,7 @@ class Supervisor:
         with self.broker._auth_lock():
             argv = self.broker.prepare()
             self._child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
-            self.broker.pid_file.write_text(f"{self._child.pid}\n")
+            self.broker.record_pid(self._child.pid)
         self._started_at = time.monotonic()
         if restarting:
             self.record["restarts"] += 1
