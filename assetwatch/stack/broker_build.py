@@ -113,10 +113,14 @@ def _current_binary(install: bool) -> Path:
            "MOSQUITTO_PREFIX_ROOT": str(PREFIX_ROOT)}
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
     binary = _installed_current()
-    if done.returncode != 0 or binary is None:
+    if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise StackError(f"cannot build Mosquitto {CURRENT_SERIES}: "
-                         f"{tail.removeprefix('[mosquitto] ')} ({hint})")
+        tail = tail.removeprefix("[mosquitto] ")
+        raise StackError(f"cannot build Mosquitto {CURRENT_SERIES}: {tail}"
+                         + ("" if "ASSETWATCH_MOSQUITTO" in tail else f" ({hint})"))
+    if binary is None:
+        raise StackError(f"cannot build Mosquitto {CURRENT_SERIES}: the build ended without "
+                         f"{PREFIX_ROOT}/mosquitto-{CURRENT_SERIES}.*/sbin/mosquitto ({hint})")
     return binary
 
 

@@ -55,7 +55,8 @@ opts=(-o "Dir::State::Lists=$WORK/lists" -o Dir::Etc::SourceList=/dev/null -o "D
 apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || fail "apt-get update of the trixie/sid source index failed (mirror $mirror)"
 
 versions=$(apt-cache "${opts[@]}" showsrc mosquitto 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uV)
-chosen=$(echo "$versions" | awk -v want="$PREFERRED" '{split($1, v, "-"); if (v[1] == want) print $1}' | tail -n 1)
+chosen=$(echo "$versions" | awk -v want="$PREFERRED" -v series="$SERIES" \
+    '{split($1, v, "-"); if (v[1] == want && index(want, series ".") == 1) print $1}' | tail -n 1)
 if [ -z "$chosen" ]; then
     chosen=$(echo "$versions" | awk -v series="$SERIES" 'index($1, series ".") == 1' | tail -n 1)
 fi
