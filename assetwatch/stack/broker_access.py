@@ -139,16 +139,17 @@ def dynsec_document(settings: Settings, registry: Iterable[RegistryEntry]) -> di
     for prefix, site, asset in sorted(set(registry)):
         by_asset.setdefault(asset, []).extend(_device_acls(prefix, site, asset))
     server = settings.mqtt_username
-    roles = [{"rolename": "assetwatch-admin", "acls": _admin_acls()},
-             {"rolename": "assetwatch-server", "acls": _server_acls()}]
+    roles: list[dict[str, Any]] = [{"rolename": "assetwatch-admin", "acls": _admin_acls()},
+                                   {"rolename": "assetwatch-server", "acls": _server_acls()}]
     clients = [_client(ADMIN_USER, admin_password(settings), "assetwatch-admin"),
                _client(server, server_password(settings), "assetwatch-server")]
     for asset, acls in by_asset.items():
         roles.append({"rolename": device_role(asset), "allowwildcardsubs": False, "acls": acls})
         clients.append(_client(asset, device_password(settings, asset), device_role(asset)))
+    default_access: dict[str, bool] = {"publishClientSend": False, "publishClientReceive": False,
+                                       "subscribe": False, "unsubscribe": True}
     return {
-        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
-                             "subscribe": False, "unsubscribe": True},
+        "defaultACLAccess": default_access,
         "clients": clients,
         "groups": [],
         "roles": roles,

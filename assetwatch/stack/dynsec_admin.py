@@ -54,10 +54,18 @@ class DynsecAdmin:
         client.username_pw_set(ADMIN_USER, admin_password(self.settings))
         events: dict[str, Any] = {}
         ready = threading.Event()
-        client.on_connect = lambda c, u, f, rc, p: (events.update(connect=rc),
-                                                    rc.is_failure and ready.set())
-        client.on_subscribe = lambda c, u, mid, rcs, p: (events.update(subscribe=rcs),
-                                                         ready.set())
+
+        def on_connect(c: Any, u: Any, flags: Any, rc: Any, props: Any) -> None:
+            events["connect"] = rc
+            if rc.is_failure:
+                ready.set()
+
+        def on_subscribe(c: Any, u: Any, mid: int, codes: Any, props: Any) -> None:
+            events["subscribe"] = codes
+            ready.set()
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
         client.on_message = self._on_message
         deadline = time.monotonic() + self.connect_timeout_s
         while True:
