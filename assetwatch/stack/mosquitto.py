@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -227,7 +228,7 @@ class LocalMosquitto:
         """
         wanted = {(self.settings.topic_prefix, site, asset) for site, asset in devices}
         self.auth_dir.mkdir(parents=True, exist_ok=True)
-        with self._auth_lock():
+        with self.registry_lock():
             known = self._registry()
             new = wanted - known
             if new:
@@ -270,7 +271,7 @@ class LocalMosquitto:
 
     def prepare(self) -> list[str]:
         """Write the configuration and the users file from the registry; return the command
-        that runs the broker in the foreground. Call with the auth lock held."""
+        that runs the broker in the foreground. Call with :meth:`registry_lock` held."""
         for d in (self.auth_dir, self.state_dir, self.run_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(self.config_text())
@@ -279,7 +280,8 @@ class LocalMosquitto:
         return [str(self.build.binary), "-c", str(self.conf)]
 
     @contextlib.contextmanager
-    def _auth_lock(self) -> Iterator[None]:
+    def registry_lock(self) -> Iterator[None]:
+        """Exclusive use of the device registry and the users file (across processes)."""
         self.auth_dir.mkdir(parents=True, exist_ok=True)
         with (self.auth_dir / ".lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -323,7 +325,7 @@ class LocalMosquitto:
             raise StackError(f"cannot start the broker supervisor: {tail}")
 
     def _start_alone(self) -> None:
-        with self._auth_lock():
+        with self.registry_lock():
             argv = self.prepare()
             with contextlib.suppress(FileNotFoundError):
                 self.pid_file.unlink()
@@ -334,14 +336,18 @@ class LocalMosquitto:
                                  f"see {self.log_file}")
             self._wait_until(lambda: self.pid is not None, 10)
 
+    def port_free(self, timeout_s: float = 3.0) -> bool:
+        """Whether the broker's port can be bound, waiting up to ``timeout_s``: the
+        connections of a broker killed a moment ago may hold it for a few milliseconds."""
+        host, port = self.settings.mqtt_host, self.settings.mqtt_port
+        return self._wait_until(lambda: _bindable(host, port), timeout_s)
+
     def _check_port_free(self) -> None:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex((self.settings.mqtt_host, self.settings.mqtt_port)) == 0:
-                raise StackError(
-                    f"port {self.settings.mqtt_port} is in use by another program; "
-                    "choose another with ASSETWATCH_MQTT_PORT"
-                )
+        if not self.port_free():
+            raise StackError(
+                f"port {self.settings.mqtt_port} is in use by another program; "
+                "choose another with ASSETWATCH_MQTT_PORT"
+            )
 
     def _wait_listening(self, timeout_s: float = 60) -> None:
         started = time.monotonic()
@@ -349,7 +355,8 @@ class LocalMosquitto:
         while time.monotonic() < started + timeout_s:
             with socket.socket() as s:
                 s.settimeout(0.2)
-                if s.connect_ex((self.settings.mqtt_host, self.settings.mqtt_port)) == 0:
+                if (s.connect_ex((self.settings.mqtt_host, self.settings.mqtt_port)) == 0
+                        and s.getsockname()[1] != self.settings.mqtt_port):  # not to itself
                     return
             if time.monotonic() > started + 2 and not self.supervisor_pid and not self.pid:
                 break  # nothing is starting it
@@ -380,15 +387,35 @@ class LocalMosquitto:
         return bool(predicate())
 
 
+def _bindable(host: str, port: int) -> bool:
+    """Whether a listener could bind ``host:port`` now (as the broker does)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range, so that no client connection
+    takes it as its own port while the broker is down (an outage in a test)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        if _bindable("127.0.0.1", port):
+            return port
+    raise StackError("no free port between 20000 and 32767 on 127.0.0.1")
+
+
 def private_broker(settings: Settings, data_dir: Path, port: int | None = None
                    ) -> LocalMosquitto:
     """A broker of its own for a test: ``data_dir``, a free loopback port, the stack's
     binary, configuration and rules; not started (``up(devices, supervise=False)``,
     ``kill()``, ``start()``, ``down()``). Its settings are ``broker.settings``."""
     if port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        port = _free_port()
     own = settings.model_copy(update={"data_dir": data_dir, "mqtt_port": port,
                                       "mqtt_host": "127.0.0.1", "mqtt_password": None})
     return LocalMosquitto(own)

@@ -114,7 +114,8 @@ class Supervisor:
 
     def _start_child(self) -> None:
         restarting = self.record["state"] == "restarting"
-        with self.broker._auth_lock():
+        self.broker.port_free(0.5)  # the last broker's connections may hold it a moment
+        with self.broker.registry_lock():
             argv = self.broker.prepare()
             self._child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
             self.broker.record_pid(self._child.pid)
