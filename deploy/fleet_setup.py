@@ -3,10 +3,11 @@
 1. Registers the site's fleet in the database, as the demo does: the sample master data
    (parts, BOM, lead times, stock), sites, asset models, assets with their sensors, and the
    installed base; everything is idempotent, so the job can run on every ``compose up``.
-2. Writes the broker's password file and ACL: the ``ingest`` user with the password from
+2. Writes the broker's users and access rules (Mosquitto's dynamic-security file, rules in
+   ``assetwatch/stack/broker_access.py``): the ``ingest`` user with the password from
    ``ASSETWATCH_MQTT_PASSWORD`` and one user per asset, whose password derives from the device
-   key in ``<data_dir>/secrets`` that the simulated site reads too. The files land in
-   ``<data_dir>/mosquitto/auth``; the broker's entrypoint copies them.
+   key in ``<data_dir>/secrets`` that the simulated site reads too. The file lands in
+   ``<data_dir>/mosquitto/auth``; the broker's entrypoint copies it.
 
 The fleet is ``SIM_SITES`` x ``SIM_ASSETS_PER_SITE`` assets with seed ``SIM_SEED``, the same
 arguments the ``site-sim`` service passes to ``assetwatch edge simulate``. ``--broker-only``
@@ -57,7 +58,8 @@ def register(settings: Settings, fleet: Fleet) -> int:
 
 
 def write_broker_auth(settings: Settings, fleet: Fleet) -> None:
-    """The ingest user (password from the settings) and one user per device, with the ACL."""
+    """The ingest user (password from the settings) and one user per device, with their
+    access rules."""
     secret = settings.secrets_dir / f"mqtt-{settings.mqtt_username}.password"
     secret.parent.mkdir(parents=True, exist_ok=True)
     secret.write_text(f"{settings.mqtt_password}\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -19,6 +19,7 @@ from seeded_fleet import seeded_at, seeded_settings  # noqa: F401 (fixtures)
 
 from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings, load_settings
+from assetwatch.stack.mosquitto import LocalMosquitto, private_broker
 
 # Prefect's temporary API server logs its shutdown from an exit hook, after pytest has closed
 # the captured streams; don't print "--- Logging error ---" blocks for that.
@@ -77,3 +78,29 @@ def db(settings: Settings) -> Iterator[psycopg.Connection]:
     """A connection to the session database (autocommit)."""
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def private_mosquitto(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[Callable[..., LocalMosquitto]]:
+    """A factory of brokers of the test's own: a temporary data directory, a free port, the
+    stack's broker binary, configuration and rules, a topic prefix of their own; started by
+    the factory (``supervise=False`` unless asked), stopped at the end of the test.
+
+    ``broker.settings`` points at it; ``broker.kill()`` / ``broker.start()`` make an outage.
+    """
+    made: list[LocalMosquitto] = []
+
+    def make(devices: Iterable[tuple[str, str]] = (), *, supervise: bool = False
+             ) -> LocalMosquitto:
+        data_dir = tmp_path_factory.mktemp("broker")
+        data_dir.chmod(0o755)
+        own = base_settings.model_copy(update={"topic_prefix": f"awb{secrets.token_hex(4)}"})
+        broker = private_broker(own, data_dir)
+        made.append(broker)
+        broker.up(devices, supervise=supervise)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.down()

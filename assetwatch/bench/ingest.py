@@ -15,7 +15,10 @@ ledger every ``POLL_S``, so figures are up to that much late).
 
 It uses a database of its own (``<database>_bench``, recreated each run), topic prefix
 ``awbench`` and ingest group ``bench``; it needs the local stack (``assetwatch stack up``)
-to register its devices with the broker.
+to register its devices with the broker. A broker that cannot be reached, or that drops the
+publishers' connections during a run (it died, even if its supervisor restarted it), ends
+the benchmark with one line naming it and a non-zero exit: the figures of such a run would
+not be the pipeline's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from assetwatch.core.settings import Settings
+from assetwatch.errors import ServiceUnavailable
 from assetwatch.ingest.errors import IngestError
 
 __all__ = ["IngestBenchResult", "register", "run_bench"]
@@ -40,6 +44,13 @@ SITE = "bench-site"
 MODEL = "BENCH-PUMP"
 SENSORS = tuple(f"s{i}" for i in range(8))
 POLL_S = 0.01
+#: End the run when no batch has been committed for this long.
+STALL_S = 120.0
+
+
+def _broker_lost(settings: Settings, detail: str) -> str:
+    return (f"the MQTT broker at {settings.mqtt_host}:{settings.mqtt_port} went away during "
+            f"the benchmark ({detail})")
 
 
 @dataclass
@@ -165,7 +176,12 @@ def _clear_sessions(settings: Settings, client_ids: list[str]) -> None:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(settings.mqtt_username, settings.resolved_mqtt_password())
-        client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+        try:
+            client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+        except OSError as e:
+            raise ServiceUnavailable(
+                f"cannot reach the MQTT broker at {settings.mqtt_host}:{settings.mqtt_port} "
+                f"({e.strerror or e}); start it with 'assetwatch stack up'") from None
         client.loop_start()
         time.sleep(0.05)
         client.disconnect()
@@ -262,18 +278,33 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
                t0_ms: int, rate: float | None, started: Any, out: Any) -> None:
     """Publish every (tag, seq) batch; with ``rate`` (readings/s) paced, else at full speed.
 
-    Puts ``{(tag, seq): publish time}`` on ``out`` when every message is acknowledged."""
+    Puts ``{(tag, seq): publish time}`` on ``out`` when every message is acknowledged, or
+    ``{"error": ...}`` when the broker cannot be reached or drops a connection."""
+    settings = Settings(**settings_doc)
+    try:
+        out.put(_publish(settings, tags, seqs, n, t0_ms, rate, started))
+    except _BrokerLost as e:
+        started.set()
+        out.put({"error": str(e)})
+
+
+class _BrokerLost(Exception):
+    pass
+
+
+def _publish(settings: Settings, tags: list[str], seqs: list[int], n: int, t0_ms: int,
+             rate: float | None, started: Any) -> dict[str, Any]:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
+    from assetwatch.core.wire import TelemetryBatch, encode_batch
     from assetwatch.stack.mosquitto import device_password
 
-    settings = Settings(**settings_doc)
     rng = random.Random(1)
     order = [(tag, seq) for seq in seqs for tag in tags]
     payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))  # type: ignore[arg-type]
                 for tag, seq in order]
+    lost = threading.Event()
     clients = {}
     for tag in tags:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{PREFIX}-dev-{tag}",
@@ -281,9 +312,36 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
         client.username_pw_set(tag, device_password(settings, tag))
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)
-        client.connect(settings.mqtt_host, settings.mqtt_port)
+        client.on_disconnect = lambda *a: lost.set()
+        try:
+            client.connect(settings.mqtt_host, settings.mqtt_port)
+        except OSError as e:
+            raise _BrokerLost(f"cannot reach the MQTT broker at {settings.mqtt_host}:"
+                              f"{settings.mqtt_port} ({e.strerror or e})") from None
         client.loop_start()
         clients[tag] = client
+    try:
+        return _publish_all(clients, tags, order, payloads, n, rate, started, lost, settings)
+    finally:
+        for client in clients.values():
+            client.disconnect()
+            client.loop_stop()
+
+
+def _acknowledged(info: Any) -> bool:
+    try:
+        return bool(info.is_published())
+    except (RuntimeError, ValueError):  # paho: the client was not connected when publishing
+        return False
+
+
+def _publish_all(clients: dict[str, Any], tags: list[str], order: list[tuple[str, int]],
+                 payloads: list[bytes], n: int, rate: float | None, started: Any,
+                 lost: threading.Event, settings: Settings) -> dict[str, Any]:
+    import paho.mqtt.client as mqtt
+
+    from assetwatch.core.wire import topic_for
+
     topics = {tag: topic_for(PREFIX, SITE, tag, "telemetry") for tag in tags}
     sent: dict[tuple[str, int], float] = {}
     infos = []
@@ -296,13 +354,65 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
             if delay > 0:
                 time.sleep(delay)
         sent[(tag, seq)] = time.time()
-        infos.append(clients[tag].publish(topics[tag], payload, qos=1))
+        info = clients[tag].publish(topics[tag], payload, qos=1)
+        infos.append(info)
+        if lost.is_set() or info.rc == mqtt.MQTT_ERR_NO_CONN:
+            raise _BrokerLost(_broker_lost(settings, "a publisher was disconnected"))
+    deadline = time.monotonic() + 120
     for info in infos:
-        info.wait_for_publish(120)
-    for client in clients.values():
-        client.disconnect()
-        client.loop_stop()
-    out.put({"begin": begin, "sent": sent})
+        while not _acknowledged(info):
+            if lost.is_set():
+                raise _BrokerLost(_broker_lost(settings, "a publisher was disconnected"))
+            if time.monotonic() > deadline:
+                raise _BrokerLost(_broker_lost(settings, "no PUBACK for 120 s"))
+            time.sleep(0.005)
+    return {"begin": begin, "sent": sent}
+
+
+class _PublisherRun:
+    """The publisher process of one run and its one report (see :func:`_publisher`)."""
+
+    def __init__(self, ctx: Any, settings: Settings, tags: list[str], seqs: list[int], n: int,
+                 t0_ms: int, rate: float | None) -> None:
+        self.started, self.out = ctx.Event(), ctx.Queue()
+        self.process = ctx.Process(target=_publisher, args=(settings.model_dump(), tags, seqs,
+                                                            n, t0_ms, rate, self.started,
+                                                            self.out))
+        self._report: dict[str, Any] | None = None
+        self.process.start()
+        self.started.wait(300)
+
+    def check(self) -> None:
+        """Raise if the publisher reported a lost broker or died."""
+        import queue
+
+        if self._report is None:
+            try:
+                self._report = self.out.get_nowait()
+            except queue.Empty:
+                if not self.process.is_alive() and self.process.exitcode:
+                    raise IngestError(f"the benchmark publisher failed (exit code "
+                                      f"{self.process.exitcode})") from None
+                return
+        assert self._report is not None
+        if "error" in self._report:
+            self.process.join(30)
+            raise ServiceUnavailable(self._report["error"])
+
+    def report(self) -> dict[str, Any]:
+        """The publisher's report once every message is acknowledged."""
+        import queue
+
+        if self._report is None:
+            try:
+                self._report = self.out.get(timeout=120)
+            except queue.Empty:
+                raise IngestError(f"the benchmark publisher did not finish (exit code "
+                                  f"{self.process.exitcode})") from None
+        self.check()
+        self.process.join(30)
+        assert self._report is not None
+        return self._report
 
 
 def _end_to_end(ctx: Any, settings: Settings, tags: list[str], per_asset: int, n: int,
@@ -310,23 +420,23 @@ def _end_to_end(ctx: Any, settings: Settings, tags: list[str], per_asset: int, n
     import psycopg
 
     expected = per_asset * len(tags)
-    started, out = ctx.Event(), ctx.Queue()
-    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags,
-                                               list(range(per_asset)), n, t0_ms, None,
-                                               started, out))
-    pub.start()
-    started.wait(300)
+    pub = _PublisherRun(ctx, settings, tags, list(range(per_asset)), n, t0_ms, None)
+    committed, progress_at = -1, time.monotonic()
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
         while True:
             row = conn.execute("SELECT count(*) FROM ingest_batch").fetchone()
-            if row and row[0] >= expected:
+            count = int(row[0]) if row else 0
+            if count >= expected:
                 done = time.time()
                 break
+            if count != committed:
+                committed, progress_at = count, time.monotonic()
+            elif time.monotonic() - progress_at > STALL_S:
+                raise IngestError(f"ingest committed nothing for {STALL_S:.0f} s "
+                                  f"({count} of {expected} batches)")
             time.sleep(POLL_S)
-            if not pub.is_alive() and pub.exitcode:
-                raise IngestError("the benchmark publisher failed")
-    begin = out.get(timeout=120)["begin"]
-    pub.join(30)
+            pub.check()
+    begin = pub.report()["begin"]
     return expected * n / (done - begin)
 
 
@@ -336,13 +446,9 @@ def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
 
     per_asset = max(1, int(rate * seconds / (n * len(tags))))
     expected = per_asset * len(tags)
-    started, out = ctx.Event(), ctx.Queue()
     t0_ms = int(time.time() * 1000) - 3600 * 1000
-    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags,
-                                               list(range(seq0, seq0 + per_asset)), n, t0_ms,
-                                               rate, started, out))
-    pub.start()
-    started.wait(300)
+    pub = _PublisherRun(ctx, settings, tags, list(range(seq0, seq0 + per_asset)), n, t0_ms,
+                        rate)
     seen: dict[tuple[str, int], float] = {}
     stop = threading.Event()
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
@@ -356,6 +462,6 @@ def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
             ):
                 seen.setdefault((tag, seq), now)
             time.sleep(POLL_S)
-    sent = out.get(timeout=120)["sent"]
-    pub.join(30)
+            pub.check()
+    sent = pub.report()["sent"]
     return [seen[key] - sent[key] for key in sent if key in seen]

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         default=None, description="Password of the server-side MQTT user; local stack reads it."
     )
     mqtt_tls_ca: Path | None = None
+    mosquitto: str = Field(
+        default="current",
+        description="The local stack's broker: 'current' (Mosquitto 2.1 built from Debian's "
+                    "source into /opt/assetwatch), 'debian' (the machine's package) or the "
+                    "path of a mosquitto binary.",
+    )
     topic_prefix: str = "assetwatch"
     ingest_group: str = Field(default="ingest", description="MQTT 5 shared-subscription group.")
     ingest_batch_max_messages: int = Field(default=200, ge=1)

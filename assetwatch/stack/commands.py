@@ -14,7 +14,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = stack.add_subparsers(dest="action", required=True)
     actions.add_parser("up", help="install what is missing, start PostgreSQL+TimescaleDB and "
                                   "Mosquitto, apply migrations").set_defaults(func=stack_up)
-    actions.add_parser("down", help="stop the local services").set_defaults(func=stack_down)
+    actions.add_parser("down", help="stop the local services (and the broker's "
+                                    "supervisor)").set_defaults(func=stack_down)
     actions.add_parser("status", help="show the local services").set_defaults(func=stack_status)
 
     db = commands.add_parser("db", help="database schema")
@@ -32,11 +33,14 @@ def stack_up(settings: Settings, args: argparse.Namespace) -> int:
     if settings.manage_services:
         LocalPostgres(settings).up()
     applied = migrate(settings)
+    broker = "up"
     if settings.manage_services:
-        LocalMosquitto(settings).up(registered_devices(settings))
+        mosquitto = LocalMosquitto(settings)
+        mosquitto.up(registered_devices(settings))
+        broker = f"{mosquitto.build.name}, {mosquitto.status()}"
     print(f"PostgreSQL+TimescaleDB at {settings.db_endpoint}: up "
           f"({len(applied)} migration(s) applied)")
-    print(f"Mosquitto at {settings.mqtt_host}:{settings.mqtt_port}: up")
+    print(f"Mosquitto at {settings.mqtt_host}:{settings.mqtt_port}: {broker}")
     print(f"data directory: {settings.data_dir.resolve()}")
     return 0
 
@@ -67,9 +71,9 @@ def stack_status(settings: Settings, args: argparse.Namespace) -> int:
             detail, healthy = f"NOT OK: {e}", False
         print(f"{name:9} {where:22} {detail}")
     if settings.manage_services:
-        print(f"local postgres cluster: {LocalPostgres(settings).status()}, "
-              f"local mosquitto: {LocalMosquitto(settings).status()} "
-              f"(data in {settings.data_dir.resolve()})")
+        print(f"local postgres cluster: {LocalPostgres(settings).status()}")
+        print(f"local mosquitto: {LocalMosquitto(settings).status()}")
+        print(f"data in {settings.data_dir.resolve()}")
     return 0 if healthy else 1
 
 

@@ -1,4 +1,7 @@
-"""Finding and installing what the local services need, with the machine's package manager."""
+"""Finding and installing what the local services need, with the machine's package manager.
+
+Which Mosquitto runs is chosen in :mod:`assetwatch.stack.broker_build`.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ from assetwatch.errors import AssetwatchError
 
 __all__ = [
     "StackError",
+    "apt_install",
     "as_service_user",
     "chown_tree",
-    "ensure_mosquitto",
     "ensure_postgres",
     "ensure_timescaledb",
     "service_home",
@@ -33,7 +36,7 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _apt_install(*packages: str) -> None:
+def apt_install(*packages: str) -> None:
     if not shutil.which("apt-get"):
         raise StackError(f"please install {' '.join(packages)} (no apt-get on this machine)")
     if not _is_root():
@@ -52,7 +55,7 @@ def ensure_postgres() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
                    key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     if not found:
-        _apt_install("postgresql-15")
+        apt_install("postgresql-15")
         found = list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
         if not found:
             raise StackError("PostgreSQL server binaries not found after installing postgresql-15")
@@ -73,17 +76,6 @@ def ensure_timescaledb(pg_bin: Path) -> None:
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise StackError(f"cannot install TimescaleDB for PostgreSQL {pg_bin.parent.name}: {tail}")
-
-
-def ensure_mosquitto() -> Path:
-    """Path of the mosquitto broker binary, installing Debian's package if missing."""
-    for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
-        if candidate and Path(candidate).exists():
-            return Path(candidate)
-    _apt_install("mosquitto")
-    if Path("/usr/sbin/mosquitto").exists():
-        return Path("/usr/sbin/mosquitto")
-    raise StackError("mosquitto not found after installing it")
 
 
 def as_service_user(user: str, argv: list[str]) -> list[str]:

@@ -1,12 +1,14 @@
-"""The compose broker configuration, run for real: users, ACL and the TLS option.
+"""The compose broker configuration, run for real: users, access rules and the TLS option.
 
-Mosquitto is started from ``deploy/mosquitto/mosquitto.conf`` with only the container paths
-mapped to a temporary directory and free loopback ports, the users and ACL written by the
-``fleet-setup`` job, and (second test) ``tls.conf.example`` enabled with a throw-away CA.
+Mosquitto (the release the compose image carries, as the local stack builds it) is started
+from ``deploy/mosquitto/mosquitto.conf`` with only the container paths mapped to a temporary
+directory and free loopback ports, the users and rules written by the ``fleet-setup`` job,
+and (second run) ``tls.conf.example`` enabled with a throw-away CA.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -23,14 +25,24 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from assetwatch.core.settings import load_settings
+from assetwatch.stack.broker_access import device_role
+from assetwatch.stack.broker_build import MosquittoBuild, find_mosquitto
 from assetwatch.stack.mosquitto import device_password
+from assetwatch.stack.system import StackError
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
-pytestmark = pytest.mark.skipif(
-    not Path(MOSQUITTO).exists() or shutil.which("mosquitto_passwd") is None,
-    reason="mosquitto is not installed")
+
+def _compose_release() -> MosquittoBuild | None:
+    try:
+        return find_mosquitto("current", install=False)
+    except StackError:
+        return None
+
+
+BUILD = _compose_release()
+pytestmark = pytest.mark.skipif(BUILD is None, reason="Mosquitto 2.1 is not built "
+                                "('assetwatch stack up' builds it)")
 
 
 def _free_port() -> int:
@@ -58,12 +70,14 @@ class Broker:
             self._certificates(root / "certs")
         conf = (deploy / "mosquitto/mosquitto.conf").read_text()
         (root / "data/auth").mkdir(parents=True)
-        for name in ("passwords", "acl"):  # what entrypoint.sh does in the container
-            shutil.copy(self.data_dir / "mosquitto/auth" / name, root / "data/auth" / name)
+        shutil.copy(self.data_dir / "mosquitto/auth/dynamic-security.json",  # as entrypoint.sh
+                    root / "data/auth/dynamic-security.json")
+        assert BUILD is not None
         conf = (conf.replace("/mosquitto/data/", f"{root}/data/")
                 .replace("/assetwatch/", f"{deploy}/")
                 .replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
-                .replace("log_dest stdout", f"log_dest file {root}/mosquitto.log"))
+                .replace("log_dest stdout", f"log_dest file {root}/mosquitto.log")
+                .replace("/usr/lib/mosquitto_", f"{BUILD.plugin_dir}/mosquitto_"))
         (root / "test.conf").write_text(conf)
         for conf_d in (deploy / "mosquitto/conf.d").glob("*.conf"):
             text = conf_d.read_text().replace("/mosquitto/certs/", f"{root}/certs/")
@@ -73,7 +87,7 @@ class Broker:
             user = pwd.getpwnam("mosquitto")
             for path in [root, *root.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(root / "test.conf")],
+        self.process = subprocess.Popen([str(BUILD.binary), "-c", str(root / "test.conf")],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._wait(self.port)
         if tls:
@@ -144,30 +158,48 @@ def _client(broker: Broker, user: str | None, password: str | None, *, tls: bool
     return client, result.get("rc"), received
 
 
-def test_users_acl_and_tls(broker: Broker) -> None:
+def _subscribe(client: mqtt.Client, topic: str) -> int:
+    """The SUBACK reason code of one subscription."""
+    codes: list[int] = []
+    client.on_subscribe = lambda c, u, mid, rcs, p: codes.extend(rc.value for rc in rcs)
+    client.subscribe(topic, qos=1)
+    deadline = time.monotonic() + 5
+    while not codes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return codes[0]
+
+
+def _devices(broker: Broker) -> list[str]:
+    document = json.loads((broker.data_dir / "mosquitto/auth/dynamic-security.json").read_text())
+    return sorted(r["rolename"].split(":", 1)[1] for r in document["roles"]
+                  if r["rolename"].startswith(device_role("")))
+
+
+def test_users_rules_and_tls(broker: Broker) -> None:
     tls = broker.tls  # type: ignore[attr-defined]
     anonymous, rc, _ = _client(broker, None, None, tls=tls)
     assert rc is not None and rc.is_failure
     anonymous.loop_stop()
     ingest, rc, received = _client(broker, "ingest", "ingest-pw", tls=tls)
     assert rc is not None and not rc.is_failure
-    ingest.subscribe("+/v1/#", qos=1)
-    devices = sorted(line.split(":", 1)[0] for line in
-                     (broker.data_dir / "mosquitto/auth/passwords").read_text().splitlines()
-                     if not line.startswith("ingest:"))
-    own, other = devices[0], devices[1]
+    assert _subscribe(ingest, "+/v1/#") == 1
+    assert _subscribe(ingest, "$share/ingest/plant/v1/+/+/telemetry") == 1
+    own, other = _devices(broker)[:2]
     device, rc, _ = _client(broker, own, device_password(broker.settings, own), tls=tls)
     assert rc is not None and not rc.is_failure
-    time.sleep(0.3)
     site = "site-01"
+    assert _subscribe(device, f"plant/v1/{site}/{own}/config") == 1
+    for foreign in ("$share/ingest/plant/v1/+/+/telemetry", "#",
+                    f"plant/v1/{site}/{other}/config"):
+        assert _subscribe(device, foreign) == 0x87, foreign
     device.publish(f"plant/v1/{site}/{own}/telemetry", b"mine", qos=1).wait_for_publish(5)
     device.publish(f"plant/v1/{site}/{other}/telemetry", b"not mine", qos=1).wait_for_publish(5)
     deadline = time.monotonic() + 3
-    while not received and time.monotonic() < deadline:
+    while len(received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
-    assert [(m.topic, m.payload) for m in received] == [
-        (f"plant/v1/{site}/{own}/telemetry", b"mine")]
+    assert {(m.topic, m.payload) for m in received} == {
+        (f"plant/v1/{site}/{own}/telemetry", b"mine")}  # once per subscription
     wrong, rc, _ = _client(broker, own, "wrong", tls=tls)
     assert rc is not None and rc.is_failure
     for client in (ingest, device, wrong):

@@ -1,7 +1,10 @@
-"""The compose fleet-setup job: the simulated fleet registered, broker users and ACL written."""
+"""The compose fleet-setup job: the simulated fleet registered, broker users and rules written."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from assetwatch.stack.broker_access import ADMIN_USER, device_role
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,24 +29,36 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing")
-def test_fleet_setup_writes_broker_users_and_acl(data_dir: Path) -> None:
-    tmp_path = data_dir
-    env = dict(os.environ, ASSETWATCH_DATA_DIR=str(tmp_path), ASSETWATCH_MQTT_PASSWORD="pw-1",
+def test_fleet_setup_writes_broker_users_and_rules(data_dir: Path) -> None:
+    env = dict(os.environ, ASSETWATCH_DATA_DIR=str(data_dir), ASSETWATCH_MQTT_PASSWORD="pw-1",
                ASSETWATCH_TOPIC_PREFIX="plant", SIM_SITES="2", SIM_ASSETS_PER_SITE="3",
                SIM_SEED="7")
     done = subprocess.run([sys.executable, str(ROOT / "deploy/fleet_setup.py"), "--broker-only"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    auth = tmp_path / "mosquitto/auth"
-    users = [line.split(":", 1)[0] for line in (auth / "passwords").read_text().splitlines()]
-    assert users[0] == "ingest" and len(users) == 1 + 2 * 3
-    assert all(":$7$" in line for line in (auth / "passwords").read_text().splitlines())
-    acl = (auth / "acl").read_text()
-    assert "user ingest\ntopic read +/v1/#\n" in acl
-    device = users[1]
-    assert f"user {device}\ntopic write plant/v1/" in acl
-    assert (tmp_path / "secrets/mqtt-ingest.password").read_text().strip() == "pw-1"
+    document = json.loads((data_dir / "mosquitto/auth/dynamic-security.json").read_text())
+    clients = {c["username"]: c for c in document["clients"]}
+    assert set(clients) >= {"ingest", ADMIN_USER} and len(clients) == 2 + 2 * 3
+    ingest = clients["ingest"]
+    digest = hashlib.pbkdf2_hmac("sha512", b"pw-1", base64.b64decode(ingest["salt"]),
+                                 ingest["iterations"])
+    assert base64.b64encode(digest).decode() == ingest["password"]
+    assert document["defaultACLAccess"] == {"publishClientSend": False,
+                                            "publishClientReceive": False,
+                                            "subscribe": False, "unsubscribe": True}
+    roles = {r["rolename"]: r for r in document["roles"]}
+    device = next(name for name in clients if name not in ("ingest", ADMIN_USER))
+    acls = {(a["acltype"], a["topic"]) for a in roles[device_role(device)]["acls"]}
+    site = next(t.split("/")[2] for _, t in acls)
+    base = f"plant/v1/{site}/{device}"
+    assert acls == {("publishClientSend", f"{base}/telemetry"),
+                    ("publishClientSend", f"{base}/status"),
+                    ("publishClientSend", f"{base}/events"),
+                    ("subscribeLiteral", f"{base}/config"),
+                    ("publishClientReceive", f"{base}/config"),
+                    ("subscribeLiteral", f"{base}/receipt"),
+                    ("publishClientReceive", f"{base}/receipt")}
+    assert (data_dir / "secrets/mqtt-ingest.password").read_text().strip() == "pw-1"
 
 
 def test_fleet_setup_refuses_to_run_without_the_ingest_password(tmp_path: Path) -> None:
@@ -53,7 +70,6 @@ def test_fleet_setup_refuses_to_run_without_the_ingest_password(tmp_path: Path) 
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing")
 def test_fleet_setup_registers_the_simulated_fleet_once(fresh_settings, data_dir: Path) -> None:
     import psycopg
 

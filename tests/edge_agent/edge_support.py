@@ -24,6 +24,7 @@ from assetwatch.edge_agent.fleet import Fleet
 from assetwatch.edge_agent.simulator import FleetSimulator
 from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
+from assetwatch.stack.mosquitto import private_broker as stack_private_broker
 
 
 def free_port() -> int:
@@ -34,8 +35,8 @@ def free_port() -> int:
 
 def private_broker(settings: Settings, tmp_path: Path) -> tuple[Settings, LocalMosquitto]:
     """A broker of the test's own (own data dir and port), not started yet."""
-    s = settings.model_copy(update={"data_dir": tmp_path / "broker", "mqtt_port": free_port()})
-    return s, LocalMosquitto(s)
+    broker = stack_private_broker(settings, tmp_path / "broker")
+    return broker.settings, broker
 
 
 def passwords(settings: Settings, fleet: Fleet) -> dict[str, str]:

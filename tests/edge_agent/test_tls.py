@@ -39,9 +39,7 @@ def _certificates(d: Path) -> None:
                  "-out", f"{name}.pem", cwd=d)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None or (shutil.which("mosquitto") is None
-                    and not Path("/usr/sbin/mosquitto").exists()),
-                    reason="needs openssl and mosquitto")
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 def test_agent_publishes_over_tls_with_a_client_certificate(settings: Settings,
                                                             tmp_path: Path) -> None:
     certs = tmp_path / "certs"
@@ -52,17 +50,16 @@ def test_agent_publishes_over_tls_with_a_client_certificate(settings: Settings,
     fleet = build_fleet(1, 1, seed=21, start=datetime.now(UTC) - timedelta(days=2))
     broker = LocalMosquitto(s)
     broker.write_auth(fleet.devices(), reload=False)
-    conf = tmp_path / "tls.conf"
+    for d in (broker.run_dir, broker.state_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    conf = tmp_path / "tls.conf"  # the stack's configuration plus a TLS listener
     conf.write_text(
-        f"user root\nper_listener_settings false\nallow_anonymous false\n"
-        f"password_file {broker.auth_dir}/passwords\nacl_file {broker.auth_dir}/acl\n"
-        f"listener {plain_port} 127.0.0.1\n"
+        f"user root\n{broker.config_text()}"
         f"listener {tls_port} 127.0.0.1\ncafile {certs}/ca.pem\n"
         f"certfile {certs}/server.pem\nkeyfile {certs}/server.key\n"
         f"require_certificate true\n")
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([str(broker.build.binary), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""

@@ -72,17 +72,15 @@ class Servers:
         self.postgres = LocalPostgres(self.settings)
         self.broker = LocalMosquitto(self.settings)
         self.postgres.up()
-        self.broker.up()
+        self.broker.up(supervise=False)  # the cases decide when it comes back
 
     # -- faults on the servers ---------------------------------------------------------
     def kill_broker(self) -> None:
-        pid = self.broker._pid()
-        assert pid, "the broker is not running"
-        os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid)
+        assert self.broker.pid, "the broker is not running"
+        self.broker.kill()
 
     def start_broker(self) -> None:
-        self.broker.up()
+        self.broker.start()
 
     def stop_database_fast(self) -> None:
         self.postgres.down()
