@@ -1,21 +1,27 @@
-"""``assetwatch bench ingest``: raw binary COPY versus end-to-end ingest, and latency.
+"""``assetwatch bench ingest``: end-to-end ingest against the database's own speed.
 
-In one run on one machine it measures
+Each run measures, on one machine and against the same ``telemetry`` table (same unique key
+index as ingest writes to):
 
-(a) the raw speed of binary COPY of the benchmark's rows straight into the ``telemetry``
-    hypertable: the better of one connection and as many connections as workers, with
-    transactions as large as an ingest batch group;
+(a) the raw speed of binary COPY of the benchmark's readings into ``telemetry`` over as many
+    connections as there are workers, in transactions as large as an ingest group: what the
+    database can take, with nothing in front of it;
 (b) readings/s end to end: device publishers -> Mosquitto -> ``--workers`` ingest worker
-    processes (shared subscription) -> committed rows, from the first publish to the moment
-    the last batch is visible in the database;
+    processes (shared subscription) -> committed rows, from the first publish until the last
+    batch is visible in the database;
+(c) the end-to-end latency, publish to commit, p50/p99, publishing at half of (b) (commit
+    observed by polling the ledger every ``POLL_S``, so figures are up to that much late);
 
-and prints both and the ratio (b)/(a). It then publishes at half of (b) for a few seconds and
-prints the end-to-end latency, publish to commit, p50/p99 (commit observed by polling the
-ledger every ``POLL_S``, so figures are up to that much late).
+and prints (b)/(a). ``--repeat`` runs it several times (the table is emptied before each
+phase) and prints every run and the medians. Where the servers run on this machine it also
+prints where the CPU went in (a) and (b), in microseconds per reading for PostgreSQL, the
+workers, the publisher, Mosquitto, the rest of the machine and idle
+(:mod:`assetwatch.bench.cpu`): on a small machine shared by all of them, that decides how
+close (b) can come to (a).
 
-It uses a database of its own (``<database>_bench``, recreated each run), topic prefix
+It uses a database of its own (``<database>_bench``, recreated each time), topic prefix
 ``awbench`` and ingest group ``bench``; it needs the local stack (``assetwatch stack up``)
-to register its devices with the broker.
+to register its devices with the broker. A server lost on the way ends it with one line.
 """
 
 from __future__ import annotations
@@ -23,16 +29,22 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import random
+import statistics
+import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from assetwatch.bench.cpu import CpuMeter, CpuUse, available
 from assetwatch.core.settings import Settings
 from assetwatch.ingest.errors import IngestError
 
-__all__ = ["IngestBenchResult", "register", "run_bench"]
+__all__ = ["IngestBenchResult", "IngestRun", "register", "run_bench"]
 
 PREFIX = "awbench"
 GROUP = "bench"
@@ -40,6 +52,25 @@ SITE = "bench-site"
 MODEL = "BENCH-PUMP"
 SENSORS = tuple(f"s{i}" for i in range(8))
 POLL_S = 0.01
+#: End a phase when no batch was committed for this long (a server is gone).
+STALL_S = 60.0
+WORKERS_GROUP, PUBLISHER_GROUP = "ingest workers", "publisher (devices)"
+SELF_GROUP, BROKER_GROUP = "benchmark process (polls the ledger)", "Mosquitto"
+
+
+@dataclass
+class IngestRun:
+    """The figures of one run."""
+
+    copy_readings_per_s: float  # (a)
+    e2e_readings_per_s: float  # (b)
+    ratio: float
+    latency_rate: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_batches: int
+    cpu_copy_us: dict[str, float] = field(default_factory=dict)  # per reading, by group
+    cpu_e2e_us: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,15 +78,10 @@ class IngestBenchResult:
     readings: int
     batch_readings: int
     workers: int
-    copy_1_connection_readings_per_s: float
-    copy_n_connections_readings_per_s: float
-    copy_readings_per_s: float  # the better of the two: the raw speed (a)
-    e2e_readings_per_s: float
-    ratio: float
-    latency_rate: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    latency_batches: int
+    runs: list[IngestRun]
+
+    def median(self, name: str) -> float:
+        return statistics.median(getattr(run, name) for run in self.runs)
 
 
 def register(benches: argparse._SubParsersAction) -> None:
@@ -69,66 +95,125 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=2, help="ingest worker processes")
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="length of the half-rate latency run (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs; each is printed, then the medians (default: %(default)s)")
     parser.set_defaults(func=_run)
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     result = run_bench(settings, readings=args.readings, assets=args.assets,
                        batch_readings=args.batch_readings, workers=args.workers,
-                       latency_seconds=args.latency_seconds, progress=print)
+                       latency_seconds=args.latency_seconds, repeat=max(1, args.repeat),
+                       progress=print)
     print()
-    print(f"(a) raw binary COPY into telemetry : {result.copy_readings_per_s:>12,.0f} readings/s"
-          f" (1 connection {result.copy_1_connection_readings_per_s:,.0f}, {result.workers}: "
-          f"{result.copy_n_connections_readings_per_s:,.0f})")
-    print(f"(b) end to end, {result.workers} worker(s)        : "
-          f"{result.e2e_readings_per_s:>12,.0f} readings/s")
-    print(f"    ratio (b)/(a)                  : {result.ratio:>12.2f}")
-    print(f"    latency publish->commit at {result.latency_rate:,.0f} readings/s: "
-          f"p50 {result.latency_p50_ms:.0f} ms, p99 {result.latency_p99_ms:.0f} ms "
-          f"({result.latency_batches} batches)")
+    print(f"median of {len(result.runs)} run(s), {result.readings:,} readings, "
+          f"{result.workers} worker(s), {result.batch_readings} readings per message:")
+    print(f"(a) raw binary COPY into telemetry, {result.workers} connection(s): "
+          f"{result.median('copy_readings_per_s'):>12,.0f} readings/s")
+    print(f"(b) end to end, {result.workers} worker(s)                   : "
+          f"{result.median('e2e_readings_per_s'):>12,.0f} readings/s")
+    print(f"    ratio (b)/(a)                                : "
+          f"{result.median('ratio'):>12.2f}")
+    print(f"(c) latency publish->commit at half of (b)       : "
+          f"p50 {result.median('latency_p50_ms'):.0f} ms, "
+          f"p99 {result.median('latency_p99_ms'):.0f} ms")
+    if result.runs[0].cpu_e2e_us:
+        print()
+        print(_cpu_table(result.runs))
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     out = settings.output_dir / "bench-ingest.json"
     out.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    print(f"    written to {out}")
+    print(f"written to {out}")
     return 0
 
 
 def run_bench(settings: Settings, *, readings: int, assets: int, batch_readings: int,
-              workers: int, latency_seconds: float, progress: Any = None) -> IngestBenchResult:
-    """Run the whole benchmark (see the module docstring) and return its figures."""
+              workers: int, latency_seconds: float, repeat: int = 3,
+              progress: Callable[[str], Any] | None = None) -> IngestBenchResult:
+    """Run the whole benchmark (see the module docstring) and return its figures.
+
+    Raises :class:`IngestError` (one line) when the broker or the database is lost.
+    """
+    import psycopg
+
     say = progress or (lambda *a: None)
+    try:
+        return _run_all(settings, readings, assets, batch_readings, workers, latency_seconds,
+                        repeat, say)
+    except psycopg.OperationalError as e:
+        raise IngestError(f"benchmark stopped: lost the database at {settings.db_endpoint} "
+                          f"({_first_line(e)})") from None
+
+
+def _run_all(settings: Settings, readings: int, assets: int, batch_readings: int,
+             workers: int, latency_seconds: float, repeat: int, say: Callable[[str], Any]
+             ) -> IngestBenchResult:
     bench = _prepare(settings, assets)
     tags = [f"BENCH-{i:03d}" for i in range(assets)]
     per_asset = max(1, readings // (assets * batch_readings))
-    total_readings = per_asset * assets * batch_readings
-    say(f"preparing {total_readings:,} readings in {per_asset * assets:,} batches "
-        f"of {batch_readings} from {assets} devices")
+    total = per_asset * assets * batch_readings
+    say(f"{total:,} readings in {per_asset * assets:,} batches of {batch_readings} from "
+        f"{assets} devices, {workers} worker(s), {repeat} run(s)")
     t0_ms = int(time.time() * 1000) - 6 * 3600 * 1000
-    copy_single = _raw_copy(bench, tags, per_asset, batch_readings, t0_ms, 1)
-    copy_parallel = _raw_copy(bench, tags, per_asset, batch_readings, t0_ms, workers)
-    copy_rate = max(copy_single, copy_parallel)
-    say(f"(a) raw binary COPY: {copy_single:,.0f} readings/s over 1 connection, "
-        f"{copy_parallel:,.0f} over {workers}")
-
+    chunks = _copy_chunks(bench, tags, per_asset, batch_readings, t0_ms)
     ctx = mp.get_context("spawn")
     procs = _start_workers(ctx, bench, workers)
+    database = urlsplit(bench.db_url).path.lstrip("/")
+    groups = {WORKERS_GROUP: [p.pid for p in procs], SELF_GROUP: [os.getpid()],
+              BROKER_GROUP: _broker_pids(bench)}
+    runs = []
     try:
-        e2e_rate = _end_to_end(ctx, bench, tags, per_asset, batch_readings, t0_ms)
-        say(f"(b) end to end: {e2e_rate:,.0f} readings/s")
-        rate = e2e_rate / 2
-        latencies = _latency(ctx, bench, tags, batch_readings, rate, latency_seconds,
-                             seq0=per_asset)
+        for number in range(1, repeat + 1):
+            meter = CpuMeter(groups, database) if available() else None
+            _empty(bench)
+            copy_rate, cpu_copy = _raw_copy(bench, chunks, workers, total, meter)
+            _empty(bench)
+            e2e_rate, cpu_e2e = _end_to_end(ctx, bench, tags, per_asset, batch_readings, t0_ms,
+                                            procs, meter)
+            latencies = _latency(ctx, bench, tags, batch_readings, e2e_rate / 2,
+                                 latency_seconds, seq0=per_asset, workers=procs)
+            run = IngestRun(copy_rate, e2e_rate, e2e_rate / copy_rate, e2e_rate / 2,
+                            _quantile(latencies, 0.5), _quantile(latencies, 0.99),
+                            len(latencies),
+                            cpu_copy.per_reading_us(total) if cpu_copy else {},
+                            cpu_e2e.per_reading_us(total) if cpu_e2e else {})
+            runs.append(run)
+            say(f"run {number}: (a) raw COPY {copy_rate:,.0f} readings/s, (b) end to end "
+                f"{e2e_rate:,.0f} readings/s, ratio {run.ratio:.2f}; latency at "
+                f"{run.latency_rate:,.0f} readings/s: p50 {run.latency_p50_ms:.0f} ms, "
+                f"p99 {run.latency_p99_ms:.0f} ms ({run.latency_batches} batches)")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.join(30)
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 \
-        if latencies else float("nan")  # noqa: E731
-    return IngestBenchResult(total_readings, batch_readings, workers, copy_single,
-                             copy_parallel, copy_rate, e2e_rate, e2e_rate / copy_rate, rate,
-                             pick(0.5), pick(0.99), len(latencies))
+    return IngestBenchResult(total, batch_readings, workers, runs)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _cpu_table(runs: list[IngestRun]) -> str:
+    """Median microseconds of CPU per reading, by process group, in (a) and (b)."""
+    names = list(dict.fromkeys([*runs[0].cpu_copy_us, *runs[0].cpu_e2e_us]))
+    lines = ["CPU per reading (median us; 'idle': capacity left unused)   (a) COPY   (b) e2e"]
+    sums = [0.0, 0.0]
+    for name in names:
+        copy = statistics.median(r.cpu_copy_us.get(name, 0.0) for r in runs)
+        e2e = statistics.median(r.cpu_e2e_us.get(name, 0.0) for r in runs)
+        sums = [sums[0] + copy, sums[1] + e2e]
+        lines.append(f"  {name:<58s} {copy:8.2f} {e2e:9.2f}")
+    lines.append(f"  {'= wall time x cores per reading':<58s} {sums[0]:8.2f} {sums[1]:9.2f}")
+    return "\n".join(lines)
 
 
 # -- set-up ---------------------------------------------------------------------------------
@@ -152,6 +237,18 @@ def _prepare(settings: Settings, assets: int) -> Settings:
     return bench
 
 
+def _broker_pids(settings: Settings) -> list[int]:
+    """The local broker's pid (none when the broker is not ours to see)."""
+    if not settings.manage_services:
+        return []
+    from assetwatch.stack.mosquitto import LocalMosquitto
+
+    try:
+        return [int(LocalMosquitto(settings).pid_file.read_text().strip())]
+    except (OSError, ValueError):
+        return []
+
+
 def _worker_id(i: int) -> str:
     return f"{PREFIX}-{GROUP}-worker-{i}"
 
@@ -165,11 +262,24 @@ def _clear_sessions(settings: Settings, client_ids: list[str]) -> None:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(settings.mqtt_username, settings.resolved_mqtt_password())
-        client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+        try:
+            client.connect(settings.mqtt_host, settings.mqtt_port, clean_start=True)
+        except OSError as e:  # refused, unreachable, reset
+            raise IngestError(f"benchmark stopped: cannot reach the MQTT broker at "
+                              f"{settings.mqtt_host}:{settings.mqtt_port} ({_first_line(e)})"
+                              ) from None
         client.loop_start()
         time.sleep(0.05)
         client.disconnect()
         client.loop_stop()
+
+
+def _empty(settings: Settings) -> None:
+    """An empty telemetry table and ledger before each phase (workers idle)."""
+    import psycopg
+
+    with psycopg.connect(settings.db_url) as conn:
+        conn.execute("TRUNCATE telemetry, ingest_batch")
 
 
 def _batch(tag: str, seq: int, n: int, t0_ms: int, rng: random.Random) -> list[list[Any]]:
@@ -181,10 +291,10 @@ def _batch(tag: str, seq: int, n: int, t0_ms: int, rng: random.Random) -> list[l
 
 # -- (a) raw COPY ---------------------------------------------------------------------------
 
-def _raw_copy(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms: int,
-              connections: int) -> float:
-    """Readings/s of binary COPY of the benchmark's rows over ``connections`` connections
-    (transactions of one ingest group's size each); the table is emptied afterwards."""
+def _copy_chunks(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms: int
+                 ) -> list[bytes]:
+    """The readings the publishers send (same assets, times and sensors), binary-encoded in
+    chunks of one ingest group's size, in the order they are published."""
     import numpy as np
     import psycopg
 
@@ -195,50 +305,63 @@ def _raw_copy(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms
             "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a USING (asset_id)")}
         asset_ids: dict[str, int] = dict(
             conn.execute("SELECT asset_tag, asset_id FROM asset").fetchall())
-    rng = random.Random(1)
-    group_rows = settings.ingest_batch_max_messages * n
-    chunks, ts, aid, sid, val = [], [], [], [], []
-    for seq in range(per_asset):
-        for tag in tags:
-            for t, s, v in _batch(tag, seq, n, t0_ms, rng):
-                ts.append(t)
-                aid.append(asset_ids[tag])
-                sid.append(sensor_ids[(tag, s)])
-                val.append(v)
-            if len(ts) >= group_rows:
-                chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
-                                               np.array(val)))
-                ts, aid, sid, val = [], [], [], []
-    if ts:
-        chunks.append(encode_telemetry(np.array(ts), np.array(aid), np.array(sid),
-                                       np.array(val)))
-    rows = per_asset * len(tags) * n
+    offsets = np.arange(n)
+    tick, sensor_index = offsets // len(SENSORS), offsets % len(SENSORS)
+    per_group = max(1, settings.ingest_batch_max_messages)
+    order = [(tag, seq) for seq in range(per_asset) for tag in tags]
+    rng = np.random.default_rng(1)
+    chunks = []
+    for start in range(0, len(order), per_group):
+        part = order[start:start + per_group]
+        ts = np.concatenate([t0_ms + seq * (n // len(SENSORS) + 1) + tick for _, seq in part])
+        asset = np.repeat(np.array([asset_ids[tag] for tag, _ in part], dtype=np.int32), n)
+        ids = {tag: np.array([sensor_ids[(tag, s)] for s in SENSORS], dtype=np.int32)
+               for tag in tags}
+        sensor = np.concatenate([ids[tag][sensor_index] for tag, _ in part])
+        values = np.round(rng.normal(50, 5, len(ts)), 3)
+        chunks.append(encode_telemetry(ts, asset, sensor, values))
+    return chunks
+
+
+def _raw_copy(settings: Settings, chunks: list[bytes], connections: int, readings: int,
+              meter: CpuMeter | None) -> tuple[float, CpuUse | None]:
+    """Readings/s of binary COPY of ``chunks`` over ``connections`` connections."""
+    import psycopg
+
     shares = [chunks[i::connections] for i in range(connections)]
     conns = [psycopg.connect(settings.db_url) for _ in range(connections)]
     barrier = threading.Barrier(connections + 1)
-    threads = [threading.Thread(target=_copy_chunks, args=(c, share, barrier))
+    errors: list[BaseException] = []
+    threads = [threading.Thread(target=_copy_share, args=(c, share, barrier, errors))
                for c, share in zip(conns, shares, strict=True)]
     for thread in threads:
         thread.start()
+    if meter:
+        meter.start()
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    use = meter.stop() if meter else None
     for c in conns:
         c.close()
-    with psycopg.connect(settings.db_url) as conn:
-        conn.execute("TRUNCATE telemetry")
-    return rows / elapsed
+    if errors:
+        raise errors[0]
+    return readings / elapsed, use
 
 
-def _copy_chunks(conn: Any, chunks: list[bytes], barrier: threading.Barrier) -> None:
+def _copy_share(conn: Any, chunks: list[bytes], barrier: threading.Barrier,
+                errors: list[BaseException]) -> None:
     from assetwatch.ingest.rows import COPY_TELEMETRY
 
     barrier.wait()
-    for chunk in chunks:
-        with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_TELEMETRY) as copy:
-            copy.write(chunk)
+    try:
+        for chunk in chunks:
+            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_TELEMETRY) as copy:
+                copy.write(chunk)
+    except Exception as e:  # reported by the caller
+        errors.append(e)
 
 
 # -- (b) end to end -------------------------------------------------------------------------
@@ -252,9 +375,11 @@ def _start_workers(ctx: Any, settings: Settings, workers: int) -> list[Any]:
                          name=f"bench-ingest-{i}", daemon=True) for i in range(workers)]
     for p in procs:
         p.start()
-    for e in events:
-        if not e.wait(60):
-            raise IngestError("an ingest worker of the benchmark did not become ready")
+    for p, e in zip(procs, events, strict=True):
+        while not e.wait(0.5):
+            if not p.is_alive():
+                raise IngestError("an ingest worker of the benchmark could not start (see its "
+                                  "log above)")
     return procs
 
 
@@ -262,14 +387,26 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
                t0_ms: int, rate: float | None, started: Any, out: Any) -> None:
     """Publish every (tag, seq) batch; with ``rate`` (readings/s) paced, else at full speed.
 
-    Puts ``{(tag, seq): publish time}`` on ``out`` when every message is acknowledged."""
+    Puts ``{(tag, seq): publish time}`` on ``out`` when every message is acknowledged, or
+    ``{"error": reason}`` and exits with 3 when the broker cannot be reached or is lost."""
+    try:
+        out.put(_publish(Settings(**settings_doc), tags, seqs, n, t0_ms, rate, started))
+    except (OSError, RuntimeError, ValueError) as e:  # refused, reset, not acknowledged
+        out.put({"error": f"the publisher lost the MQTT broker ({_first_line(e)})"})
+        started.set()
+        out.close()
+        out.join_thread()
+        sys.exit(3)
+
+
+def _publish(settings: Settings, tags: list[str], seqs: list[int], n: int, t0_ms: int,
+             rate: float | None, started: Any) -> dict[str, Any]:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
     from assetwatch.stack.mosquitto import device_password
 
-    settings = Settings(**settings_doc)
     rng = random.Random(1)
     order = [(tag, seq) for seq in seqs for tag in tags]
     payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))  # type: ignore[arg-type]
@@ -291,63 +428,115 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
     begin = time.time()
     for i, ((tag, seq), payload) in enumerate(zip(order, payloads, strict=True)):
         if rate:
-            due = begin + i * n / rate
-            delay = due - time.time()
+            delay = begin + i * n / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
         sent[(tag, seq)] = time.time()
         infos.append(clients[tag].publish(topics[tag], payload, qos=1))
     for info in infos:
         info.wait_for_publish(120)
+        if not info.is_published():
+            raise RuntimeError("a message was not acknowledged within 120 s")
     for client in clients.values():
         client.disconnect()
         client.loop_stop()
-    out.put({"begin": begin, "sent": sent})
+    return {"begin": begin, "sent": sent}
+
+
+def _start_publisher(ctx: Any, settings: Settings, tags: list[str], seqs: list[int], n: int,
+                     t0_ms: int, rate: float | None) -> tuple[Any, Any]:
+    started, out = ctx.Event(), ctx.Queue()
+    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags, seqs, n, t0_ms,
+                                               rate, started, out), daemon=True)
+    pub.start()
+    while not started.wait(0.5):
+        if not pub.is_alive():
+            raise IngestError("the benchmark publisher could not start")
+    _check_alive([], pub, out)
+    return pub, out
+
+
+def _publisher_result(pub: Any, out: Any) -> dict[str, Any]:
+    import queue
+
+    try:
+        result = out.get(timeout=120)
+    except queue.Empty:
+        raise IngestError("the benchmark publisher did not finish within 120 s") from None
+    pub.join(30)
+    if "error" in result:
+        raise IngestError(f"benchmark stopped: {result['error']}")
+    return result
+
+
+def _check_alive(workers: list[Any], pub: Any, out: Any) -> None:
+    """Raise (one line) if the publisher failed or a worker ended."""
+    import queue
+
+    if pub.exitcode not in (None, 0):
+        try:
+            reason = out.get(timeout=1).get("error", "it failed")
+        except queue.Empty:
+            reason = f"it ended with exit code {pub.exitcode}"
+        raise IngestError(f"benchmark stopped: {reason}")
+    dead = [p.name for p in workers if not p.is_alive()]
+    if dead:
+        raise IngestError(f"benchmark stopped: ingest worker(s) {', '.join(dead)} ended "
+                          "(see the log above)")
 
 
 def _end_to_end(ctx: Any, settings: Settings, tags: list[str], per_asset: int, n: int,
-                t0_ms: int) -> float:
+                t0_ms: int, workers: list[Any], meter: CpuMeter | None
+                ) -> tuple[float, CpuUse | None]:
     import psycopg
 
     expected = per_asset * len(tags)
-    started, out = ctx.Event(), ctx.Queue()
-    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags,
-                                               list(range(per_asset)), n, t0_ms, None,
-                                               started, out))
-    pub.start()
-    started.wait(300)
+    pub, out = _start_publisher(ctx, settings, tags, list(range(per_asset)), n, t0_ms, None)
+    if meter:
+        meter.add(PUBLISHER_GROUP, pub.pid)
+        meter.start()
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        # cheap while streaming: are the last batches of every device in? Then count all.
+        last = conn.execute(
+            "SELECT array_agg(asset_id) FROM asset WHERE asset_tag = ANY(%s)", (tags,)
+        ).fetchone()[0]
+        progress, progress_at, checked_at = -1, time.monotonic(), 0.0
         while True:
-            row = conn.execute("SELECT count(*) FROM ingest_batch").fetchone()
-            if row and row[0] >= expected:
-                done = time.time()
-                break
+            row = conn.execute(
+                "SELECT count(*) FROM ingest_batch WHERE asset_id = ANY(%s) AND seq = %s",
+                (last, per_asset - 1)).fetchone()
+            now = time.monotonic()
+            if (row and row[0] >= len(tags)) or now - checked_at > 1.0:
+                checked_at = now
+                total = conn.execute("SELECT count(*) FROM ingest_batch").fetchone()[0]
+                if total >= expected:
+                    done = time.time()
+                    break
+                if total != progress:
+                    progress, progress_at = total, now
+                elif now - progress_at > STALL_S:
+                    raise IngestError(f"benchmark stopped: no batch committed for {STALL_S:.0f}"
+                                      " s (is the broker or the database down?)")
+            _check_alive(workers, pub, out)
             time.sleep(POLL_S)
-            if not pub.is_alive() and pub.exitcode:
-                raise IngestError("the benchmark publisher failed")
-    begin = out.get(timeout=120)["begin"]
-    pub.join(30)
-    return expected * n / (done - begin)
+    use = meter.stop() if meter else None
+    begin = _publisher_result(pub, out)["begin"]
+    return expected * n / (done - begin), use
 
 
 def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
-             seconds: float, *, seq0: int) -> list[float]:
+             seconds: float, *, seq0: int, workers: list[Any]) -> list[float]:
     import psycopg
 
     per_asset = max(1, int(rate * seconds / (n * len(tags))))
     expected = per_asset * len(tags)
-    started, out = ctx.Event(), ctx.Queue()
     t0_ms = int(time.time() * 1000) - 3600 * 1000
-    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags,
-                                               list(range(seq0, seq0 + per_asset)), n, t0_ms,
-                                               rate, started, out))
-    pub.start()
-    started.wait(300)
+    pub, out = _start_publisher(ctx, settings, tags, list(range(seq0, seq0 + per_asset)), n,
+                                t0_ms, rate)
     seen: dict[tuple[str, int], float] = {}
-    stop = threading.Event()
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        deadline = time.time() + seconds * 4 + 60
-        while len(seen) < expected and time.time() < deadline and not stop.is_set():
+        deadline = time.time() + seconds * 4 + STALL_S
+        while len(seen) < expected and time.time() < deadline:
             now = time.time()
             for tag, seq in conn.execute(
                 "SELECT a.asset_tag, b.seq FROM ingest_batch b JOIN asset a USING (asset_id)"
@@ -355,7 +544,7 @@ def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
                 (seq0,),
             ):
                 seen.setdefault((tag, seq), now)
+            _check_alive(workers, pub, out)
             time.sleep(POLL_S)
-    sent = out.get(timeout=120)["sent"]
-    pub.join(30)
+    sent = _publisher_result(pub, out)["sent"]
     return [seen[key] - sent[key] for key in sent if key in seen]

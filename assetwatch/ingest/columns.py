@@ -132,9 +132,9 @@ def _encode_names(sensors: Sequence[str], distinct: int
     """``(names, codes, period)`` of a sensor column; ``period`` is the number of names when
     they repeat in one order (the usual pattern, found with one comparison), else 0."""
     n = len(sensors)
-    head = list(sensors[:distinct])
-    if len(set(head)) == distinct and head * (n // distinct) + head[:n % distinct] == list(
-            sensors):
+    sensors = sensors if isinstance(sensors, list) else list(sensors)
+    head = sensors[:distinct]
+    if len(set(head)) == distinct and head * (n // distinct) + head[:n % distinct] == sensors:
         return list(head), np.arange(n, dtype=np.int32) % np.int32(distinct), distinct
     index = {name: i for i, name in enumerate(dict.fromkeys(sensors))}
     codes = np.fromiter(map(index.__getitem__, sensors), dtype=np.int32, count=n)

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 
-from assetwatch.ingest.rows import COPY_STAGING, COPY_TELEMETRY, encode_staging, encode_telemetry
+from assetwatch.ingest.rows import (
+    COPY_STAGING,
+    COPY_TELEMETRY,
+    staging_rows,
+    telemetry_rows,
+    write_rows,
+)
 
 __all__ = ["NewBatch", "first_of_each", "store_readings"]
 
@@ -47,6 +53,12 @@ class NewBatch:
     sensor_ids: np.ndarray  # int32
     values: np.ndarray  # float64
     period: int = 0  # the sensors repeat in one order every ``period`` readings (0: unknown)
+    span: tuple[int, int] | None = None  # (first, last) ``ts_ms`` when already known
+
+    def time_span(self) -> tuple[int, int]:
+        if self.span is None:
+            self.span = (int(self.ts_ms.min()), int(self.ts_ms.max()))
+        return self.span
 
     def __len__(self) -> int:
         return len(self.ts_ms)
@@ -61,7 +73,7 @@ def store_readings(cur: psycopg.Cursor, batches: Sequence[NewBatch]) -> list[int
     try:
         # a savepoint: when the fast path fails, only it is undone
         with cur.connection.transaction(), cur.copy(COPY_TELEMETRY) as copy:
-            copy.write(encode_telemetry(*columns))
+            write_rows(copy, telemetry_rows(*columns))
     except psycopg.errors.UniqueViolation:
         stored = _insert_new(cur, columns, [len(k[0]) for k in kept])
         return [r + len(k[0]) - s for r, k, s in zip(repeated, kept, stored, strict=True)]
@@ -98,7 +110,7 @@ def _drop_repeats(batches: Sequence[NewBatch]) -> tuple[list[np.ndarray | None],
     for k, batch in enumerate(batches):
         by_asset.setdefault(batch.asset_id, []).append(k)
     for ks in by_asset.values():
-        if len(ks) > 1 and _spans_overlap([batches[k].ts_ms for k in ks]):
+        if len(ks) > 1 and _spans_overlap([batches[k].time_span() for k in ks]):
             _drop_repeats_across(batches, ks, keep)
     for k, mask in enumerate(keep):
         if mask is not None:
@@ -106,10 +118,10 @@ def _drop_repeats(batches: Sequence[NewBatch]) -> tuple[list[np.ndarray | None],
     return keep, repeated
 
 
-def _spans_overlap(ts_columns: list[np.ndarray]) -> bool:
-    """Whether any two of the time spans ``[min, max]`` of these columns meet."""
+def _spans_overlap(spans: list[tuple[int, int]]) -> bool:
+    """Whether any two of these time spans ``(first, last)`` meet."""
     latest = None
-    for lo, hi in sorted((int(ts.min()), int(ts.max())) for ts in ts_columns):
+    for lo, hi in sorted(spans):
         if latest is not None and lo <= latest:
             return True
         latest = hi if latest is None else max(latest, hi)
@@ -157,7 +169,7 @@ def _insert_new(cur: psycopg.Cursor, columns: tuple[np.ndarray, ...], counts: li
     cur.execute(_STAGING)
     cur.execute("DELETE FROM ingest_staging")
     with cur.copy(COPY_STAGING) as copy:
-        copy.write(encode_staging(*columns, batch_col))
+        write_rows(copy, staging_rows(*columns, batch_col))
     stored = dict(cur.execute(
         "WITH inserted AS ("
         " INSERT INTO telemetry (time, asset_id, sensor_id, value)"

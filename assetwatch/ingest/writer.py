@@ -222,7 +222,8 @@ class BatchWriter:
         # (index in group, asset_id, batch), in one lock order for every worker
         todo = sorted(((i, ref.asset_id, b) for i, ref, b in batches),
                       key=lambda c: (c[1], c[2].seq))
-        new = self._insert_ledger(cur, group, todo)
+        spans = {i: (int(b.ts_ms.min()), int(b.ts_ms.max())) for i, _, b in todo}
+        new = self._insert_ledger(cur, group, todo, spans)
         seen: set[tuple[int, int]] = set()
         fresh: list[tuple[int, int, ColumnBatch]] = []
         for i, asset_id, batch in todo:
@@ -237,8 +238,8 @@ class BatchWriter:
             return
         ids = self._sensors.ids(cur, [(a, b.names) for _, a, b in fresh], registered)
         repeated = store_readings(cur, [
-            NewBatch(a, b.seq, b.ts_ms, b.sensor_ids(ids[a]), b.values, b.period)
-            for _, a, b in fresh])
+            NewBatch(a, b.seq, b.ts_ms, b.sensor_ids(ids[a]), b.values, b.period, spans[i])
+            for i, a, b in fresh])
         if any(repeated):
             counted = [(a, b.seq, r) for (_, a, b), r in zip(fresh, repeated, strict=True) if r]
             cur.execute(
@@ -261,7 +262,8 @@ class BatchWriter:
         result.readings += sum(len(b) for _, _, b in fresh) - sum(repeated)
 
     def _insert_ledger(self, cur: psycopg.Cursor, group: Sequence[Inbound],
-                       todo: list[tuple[int, int, ColumnBatch]]) -> set[tuple[int, int]]:
+                       todo: list[tuple[int, int, ColumnBatch]],
+                       spans: dict[int, tuple[int, int]]) -> set[tuple[int, int]]:
         rows = cur.execute(
             "INSERT INTO ingest_batch (asset_id, seq, readings, first_reading_at,"
             " last_reading_at, received_at, committed_at)"
@@ -274,8 +276,8 @@ class BatchWriter:
                 [a for _, a, _ in todo],
                 [b.seq for _, _, b in todo],
                 [len(b) for _, _, b in todo],
-                [int(b.ts_ms.min()) for _, _, b in todo],
-                [int(b.ts_ms.max()) for _, _, b in todo],
+                [spans[i][0] for i, _, _ in todo],
+                [spans[i][1] for i, _, _ in todo],
                 [group[i].received_at for i, _, _ in todo],
             ),
         ).fetchall()
