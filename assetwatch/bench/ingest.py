@@ -19,9 +19,11 @@ workers, the publisher, Mosquitto, the rest of the machine and idle
 (:mod:`assetwatch.bench.cpu`): on a small machine shared by all of them, that decides how
 close (b) can come to (a).
 
-It uses a database of its own (``<database>_bench``, recreated each time), topic prefix
-``awbench`` and ingest group ``bench``; it needs the local stack (``assetwatch stack up``)
-to register its devices with the broker. A server lost on the way ends it with one line.
+It uses a database of its own (``<database>_bench``, recreated each time; a second run on the
+same database is refused while one runs), topic prefix ``awbenchNNNN`` (a number derived from
+that database's name, so benchmarks on other databases never share a broker group) and
+ingest group ``bench``; it needs the local stack (``assetwatch stack up``) to register its
+devices with the broker. A server lost on the way ends it with one line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import statistics
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,7 +49,7 @@ from assetwatch.ingest.errors import IngestError
 
 __all__ = ["IngestBenchResult", "IngestRun", "register", "run_bench"]
 
-PREFIX = "awbench"
+PREFIX = "awbench"  # + a number derived from the benchmark database's name
 GROUP = "bench"
 SITE = "bench-site"
 MODEL = "BENCH-PUMP"
@@ -225,7 +228,9 @@ def _prepare(settings: Settings, assets: int) -> Settings:
     from assetwatch.core.scratch import fresh_database
     from assetwatch.stack.mosquitto import LocalMosquitto
 
-    bench = fresh_database(settings, "bench", topic_prefix=PREFIX, ingest_group=GROUP)
+    database = f"{urlsplit(settings.db_url).path.lstrip('/') or 'assetwatch'}_bench"
+    prefix = f"{PREFIX}{zlib.crc32(database.encode()) % 10_000:04d}"
+    bench = fresh_database(settings, "bench", topic_prefix=prefix, ingest_group=GROUP)
     tags = [f"BENCH-{i:03d}" for i in range(assets)]
     with psycopg.connect(bench.db_url) as conn:
         register_fleet(conn, [(SITE, "Benchmark site", None, 24)],
@@ -233,7 +238,7 @@ def _prepare(settings: Settings, assets: int) -> Settings:
                        [AssetSpec(t, SITE, MODEL, [(s, "u") for s in SENSORS]) for t in tags])
     if settings.manage_services:
         LocalMosquitto(bench).write_auth([(SITE, t) for t in tags])
-    _clear_sessions(bench, [_worker_id(i) for i in range(16)])
+    _clear_sessions(bench, [_worker_id(bench, i) for i in range(16)])
     return bench
 
 
@@ -249,8 +254,8 @@ def _broker_pids(settings: Settings) -> list[int]:
         return []
 
 
-def _worker_id(i: int) -> str:
-    return f"{PREFIX}-{GROUP}-worker-{i}"
+def _worker_id(settings: Settings, i: int) -> str:
+    return f"{settings.topic_prefix}-{GROUP}-worker-{i}"
 
 
 def _clear_sessions(settings: Settings, client_ids: list[str]) -> None:
@@ -371,7 +376,7 @@ def _start_workers(ctx: Any, settings: Settings, workers: int) -> list[Any]:
 
     doc = settings.model_dump()
     events = [ctx.Event() for _ in range(workers)]
-    procs = [ctx.Process(target=run_worker_process, args=(doc, _worker_id(i), events[i]),
+    procs = [ctx.Process(target=run_worker_process, args=(doc, _worker_id(settings, i), events[i]),
                          name=f"bench-ingest-{i}", daemon=True) for i in range(workers)]
     for p in procs:
         p.start()
@@ -401,46 +406,90 @@ def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n
 
 def _publish(settings: Settings, tags: list[str], seqs: list[int], n: int, t0_ms: int,
              rate: float | None, started: Any) -> dict[str, Any]:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
-    from assetwatch.stack.mosquitto import device_password
 
     rng = random.Random(1)
     order = [(tag, seq) for seq in seqs for tag in tags]
     payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))  # type: ignore[arg-type]
                 for tag, seq in order]
-    clients = {}
-    for tag in tags:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{PREFIX}-dev-{tag}",
-                             protocol=mqtt.MQTTv5)
-        client.username_pw_set(tag, device_password(settings, tag))
-        client.max_inflight_messages_set(200)
-        client.max_queued_messages_set(0)
-        client.connect(settings.mqtt_host, settings.mqtt_port)
-        client.loop_start()
-        clients[tag] = client
-    topics = {tag: topic_for(PREFIX, SITE, tag, "telemetry") for tag in tags}
+    devices = _Devices(settings, tags)
+    topics = {tag: topic_for(settings.topic_prefix, SITE, tag, "telemetry") for tag in tags}
     sent: dict[tuple[str, int], float] = {}
     infos = []
     started.set()
     begin = time.time()
-    for i, ((tag, seq), payload) in enumerate(zip(order, payloads, strict=True)):
-        if rate:
-            delay = begin + i * n / rate - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        sent[(tag, seq)] = time.time()
-        infos.append(clients[tag].publish(topics[tag], payload, qos=1))
-    for info in infos:
-        info.wait_for_publish(120)
-        if not info.is_published():
-            raise RuntimeError("a message was not acknowledged within 120 s")
-    for client in clients.values():
-        client.disconnect()
-        client.loop_stop()
+    try:
+        for i, ((tag, seq), payload) in enumerate(zip(order, payloads, strict=True)):
+            if rate:
+                delay = begin + i * n / rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            sent[(tag, seq)] = time.time()
+            infos.append(devices.clients[tag].publish(topics[tag], payload, qos=1))
+        for info in infos:
+            info.wait_for_publish(120)
+            if not info.is_published():
+                raise RuntimeError("a message was not acknowledged within 120 s")
+    finally:
+        devices.close()
     return {"begin": begin, "sent": sent}
+
+
+class _Devices:
+    """The benchmark's devices: one MQTT client each (own credentials), all served by ONE
+    network thread, and publishing from the caller's thread (paho writes at once when no
+    loop thread of its own runs), so the device side costs the measured machine little CPU
+    (real devices run elsewhere)."""
+
+    def __init__(self, settings: Settings, tags: list[str]) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from assetwatch.stack.mosquitto import device_password
+
+        self.clients: dict[str, Any] = {}
+        self._done = threading.Event()
+        for tag in tags:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                 client_id=f"{settings.topic_prefix}-dev-{tag}",
+                                 protocol=mqtt.MQTTv5)
+            client.username_pw_set(tag, device_password(settings, tag))
+            client.max_inflight_messages_set(200)
+            client.max_queued_messages_set(0)
+            client.connect(settings.mqtt_host, settings.mqtt_port)
+            self.clients[tag] = client
+        deadline = time.monotonic() + 30
+        while not all(c.is_connected() for c in self.clients.values()):
+            for client in self.clients.values():
+                client.loop(timeout=0.01)
+            if time.monotonic() > deadline:
+                raise OSError("the broker did not accept the devices within 30 s")
+        self._thread = threading.Thread(target=self._network, name="devices", daemon=True)
+        self._thread.start()
+
+    def _network(self) -> None:
+        import select
+
+        clients = list(self.clients.values())
+        last_misc = time.monotonic()
+        while not self._done.is_set():
+            by_socket = {c.socket(): c for c in clients if c.socket() is not None}
+            writers = [s for s, c in by_socket.items() if c.want_write()]
+            readable, writable, _ = select.select(list(by_socket), writers, [], 0.05)
+            for sock in readable:
+                by_socket[sock].loop_read(100)
+            for sock in writable:
+                by_socket[sock].loop_write()
+            if time.monotonic() - last_misc > 1.0:
+                for client in clients:
+                    client.loop_misc()
+                last_misc = time.monotonic()
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.disconnect()
+        self._done.set()
+        self._thread.join(5)
 
 
 def _start_publisher(ctx: Any, settings: Settings, tags: list[str], seqs: list[int], n: int,
