@@ -144,8 +144,8 @@ def run_bench(settings: Settings, *, readings: int, assets: int, batch_readings:
         return _run_all(settings, readings, assets, batch_readings, workers, latency_seconds,
                         repeat, say)
     except psycopg.OperationalError as e:
-        raise IngestError(f"benchmark stopped: lost the database at {settings.db_endpoint} "
-                          f"({_first_line(e)})") from None
+        raise IngestError(f"benchmark stopped: the database at {settings.db_endpoint} is "
+                          f"unreachable or was lost ({_first_line(e)})") from None
 
 
 def _run_all(settings: Settings, readings: int, assets: int, batch_readings: int,
