@@ -475,7 +475,10 @@ class _Devices:
         while not self._done.is_set():
             by_socket = {c.socket(): c for c in clients if c.socket() is not None}
             writers = [s for s, c in by_socket.items() if c.want_write()]
-            readable, writable, _ = select.select(list(by_socket), writers, [], 0.05)
+            try:
+                readable, writable, _ = select.select(list(by_socket), writers, [], 0.05)
+            except (OSError, ValueError):  # a socket closed under us: the broker is gone
+                return
             for sock in readable:
                 by_socket[sock].loop_read(100)
             for sock in writable:
@@ -486,10 +489,10 @@ class _Devices:
                 last_misc = time.monotonic()
 
     def close(self) -> None:
-        for client in self.clients.values():
-            client.disconnect()
         self._done.set()
         self._thread.join(5)
+        for client in self.clients.values():
+            client.disconnect()
 
 
 def _start_publisher(ctx: Any, settings: Settings, tags: list[str], seqs: list[int], n: int,
