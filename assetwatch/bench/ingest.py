@@ -32,9 +32,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import random
 import statistics
-import sys
 import threading
 import time
 import zlib
@@ -44,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from assetwatch.bench.cpu import CpuMeter, CpuUse, available
+from assetwatch.bench.devices import SENSORS, SITE, Publisher
 from assetwatch.core.settings import Settings
 from assetwatch.ingest.errors import IngestError
 
@@ -51,9 +50,7 @@ __all__ = ["IngestBenchResult", "IngestRun", "register", "run_bench"]
 
 PREFIX = "awbench"  # + a number derived from the benchmark database's name
 GROUP = "bench"
-SITE = "bench-site"
 MODEL = "BENCH-PUMP"
-SENSORS = tuple(f"s{i}" for i in range(8))
 POLL_S = 0.01
 #: End a phase when no batch was committed for this long (a server is gone).
 STALL_S = 60.0
@@ -287,13 +284,6 @@ def _empty(settings: Settings) -> None:
         conn.execute("TRUNCATE telemetry, ingest_batch")
 
 
-def _batch(tag: str, seq: int, n: int, t0_ms: int, rng: random.Random) -> list[list[Any]]:
-    """``n`` readings of one batch; (time, sensor) unique per asset and seq."""
-    base = t0_ms + seq * (n // len(SENSORS) + 1)
-    return [[base + i // len(SENSORS), SENSORS[i % len(SENSORS)], round(rng.gauss(50, 5), 3)]
-            for i in range(n)]
-
-
 # -- (a) raw COPY ---------------------------------------------------------------------------
 
 def _copy_chunks(settings: Settings, tags: list[str], per_asset: int, n: int, t0_ms: int
@@ -388,149 +378,7 @@ def _start_workers(ctx: Any, settings: Settings, workers: int) -> list[Any]:
     return procs
 
 
-def _publisher(settings_doc: dict[str, Any], tags: list[str], seqs: list[int], n: int,
-               t0_ms: int, rate: float | None, started: Any, out: Any) -> None:
-    """Publish every (tag, seq) batch; with ``rate`` (readings/s) paced, else at full speed.
-
-    Puts ``{(tag, seq): publish time}`` on ``out`` when every message is acknowledged, or
-    ``{"error": reason}`` and exits with 3 when the broker cannot be reached or is lost."""
-    try:
-        out.put(_publish(Settings(**settings_doc), tags, seqs, n, t0_ms, rate, started))
-    except (OSError, RuntimeError, ValueError) as e:  # refused, reset, not acknowledged
-        out.put({"error": f"the publisher lost the MQTT broker ({_first_line(e)})"})
-        started.set()
-        out.close()
-        out.join_thread()
-        sys.exit(3)
-
-
-def _publish(settings: Settings, tags: list[str], seqs: list[int], n: int, t0_ms: int,
-             rate: float | None, started: Any) -> dict[str, Any]:
-    from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
-
-    rng = random.Random(1)
-    order = [(tag, seq) for seq in seqs for tag in tags]
-    payloads = [encode_batch(TelemetryBatch(tag, seq, _batch(tag, seq, n, t0_ms, rng)))  # type: ignore[arg-type]
-                for tag, seq in order]
-    devices = _Devices(settings, tags)
-    topics = {tag: topic_for(settings.topic_prefix, SITE, tag, "telemetry") for tag in tags}
-    sent: dict[tuple[str, int], float] = {}
-    infos = []
-    started.set()
-    begin = time.time()
-    try:
-        for i, ((tag, seq), payload) in enumerate(zip(order, payloads, strict=True)):
-            if rate:
-                delay = begin + i * n / rate - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-            sent[(tag, seq)] = time.time()
-            infos.append(devices.clients[tag].publish(topics[tag], payload, qos=1))
-        for info in infos:
-            info.wait_for_publish(120)
-            if not info.is_published():
-                raise RuntimeError("a message was not acknowledged within 120 s")
-    finally:
-        devices.close()
-    return {"begin": begin, "sent": sent}
-
-
-class _Devices:
-    """The benchmark's devices: one MQTT client each (own credentials), all served by ONE
-    network thread, and publishing from the caller's thread (paho writes at once when no
-    loop thread of its own runs), so the device side costs the measured machine little CPU
-    (real devices run elsewhere)."""
-
-    def __init__(self, settings: Settings, tags: list[str]) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from assetwatch.stack.mosquitto import device_password
-
-        self.clients: dict[str, Any] = {}
-        self._done = threading.Event()
-        for tag in tags:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                 client_id=f"{settings.topic_prefix}-dev-{tag}",
-                                 protocol=mqtt.MQTTv5)
-            client.username_pw_set(tag, device_password(settings, tag))
-            client.max_inflight_messages_set(200)
-            client.max_queued_messages_set(0)
-            client.connect(settings.mqtt_host, settings.mqtt_port)
-            self.clients[tag] = client
-        deadline = time.monotonic() + 30
-        while not all(c.is_connected() for c in self.clients.values()):
-            for client in self.clients.values():
-                client.loop(timeout=0.01)
-            if time.monotonic() > deadline:
-                raise OSError("the broker did not accept the devices within 30 s")
-        self._thread = threading.Thread(target=self._network, name="devices", daemon=True)
-        self._thread.start()
-
-    def _network(self) -> None:
-        import select
-
-        clients = list(self.clients.values())
-        last_misc = time.monotonic()
-        while not self._done.is_set():
-            by_socket = {c.socket(): c for c in clients if c.socket() is not None}
-            writers = [s for s, c in by_socket.items() if c.want_write()]
-            try:
-                readable, writable, _ = select.select(list(by_socket), writers, [], 0.05)
-            except (OSError, ValueError):  # a socket closed under us: the broker is gone
-                return
-            for sock in readable:
-                by_socket[sock].loop_read(100)
-            for sock in writable:
-                by_socket[sock].loop_write()
-            if time.monotonic() - last_misc > 1.0:
-                for client in clients:
-                    client.loop_misc()
-                last_misc = time.monotonic()
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join(5)
-        for client in self.clients.values():
-            client.disconnect()
-
-
-def _start_publisher(ctx: Any, settings: Settings, tags: list[str], seqs: list[int], n: int,
-                     t0_ms: int, rate: float | None) -> tuple[Any, Any]:
-    started, out = ctx.Event(), ctx.Queue()
-    pub = ctx.Process(target=_publisher, args=(settings.model_dump(), tags, seqs, n, t0_ms,
-                                               rate, started, out), daemon=True)
-    pub.start()
-    while not started.wait(0.5):
-        if not pub.is_alive():
-            raise IngestError("the benchmark publisher could not start")
-    _check_alive([], pub, out)
-    return pub, out
-
-
-def _publisher_result(pub: Any, out: Any) -> dict[str, Any]:
-    import queue
-
-    try:
-        result = out.get(timeout=120)
-    except queue.Empty:
-        raise IngestError("the benchmark publisher did not finish within 120 s") from None
-    pub.join(30)
-    if "error" in result:
-        raise IngestError(f"benchmark stopped: {result['error']}")
-    return result
-
-
-def _check_alive(workers: list[Any], pub: Any, out: Any) -> None:
-    """Raise (one line) if the publisher failed or a worker ended."""
-    import queue
-
-    if pub.exitcode not in (None, 0):
-        try:
-            reason = out.get(timeout=1).get("error", "it failed")
-        except queue.Empty:
-            reason = f"it ended with exit code {pub.exitcode}"
-        raise IngestError(f"benchmark stopped: {reason}")
+def _check_workers(workers: list[Any]) -> None:
     dead = [p.name for p in workers if not p.is_alive()]
     if dead:
         raise IngestError(f"benchmark stopped: ingest worker(s) {', '.join(dead)} ended "
@@ -543,7 +391,7 @@ def _end_to_end(ctx: Any, settings: Settings, tags: list[str], per_asset: int, n
     import psycopg
 
     expected = per_asset * len(tags)
-    pub, out = _start_publisher(ctx, settings, tags, list(range(per_asset)), n, t0_ms, None)
+    pub = Publisher(ctx, settings, tags, list(range(per_asset)), n, t0_ms, None)
     if meter:
         meter.add(PUBLISHER_GROUP, pub.pid)
         meter.start()
@@ -569,10 +417,11 @@ def _end_to_end(ctx: Any, settings: Settings, tags: list[str], per_asset: int, n
                 elif now - progress_at > STALL_S:
                     raise IngestError(f"benchmark stopped: no batch committed for {STALL_S:.0f}"
                                       " s (is the broker or the database down?)")
-            _check_alive(workers, pub, out)
+            pub.check()
+            _check_workers(workers)
             time.sleep(POLL_S)
     use = meter.stop() if meter else None
-    begin = _publisher_result(pub, out)["begin"]
+    begin = pub.result()["begin"]
     return expected * n / (done - begin), use
 
 
@@ -583,8 +432,7 @@ def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
     per_asset = max(1, int(rate * seconds / (n * len(tags))))
     expected = per_asset * len(tags)
     t0_ms = int(time.time() * 1000) - 3600 * 1000
-    pub, out = _start_publisher(ctx, settings, tags, list(range(seq0, seq0 + per_asset)), n,
-                                t0_ms, rate)
+    pub = Publisher(ctx, settings, tags, list(range(seq0, seq0 + per_asset)), n, t0_ms, rate)
     seen: dict[tuple[str, int], float] = {}
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
         deadline = time.time() + seconds * 4 + STALL_S
@@ -596,7 +444,8 @@ def _latency(ctx: Any, settings: Settings, tags: list[str], n: int, rate: float,
                 (seq0,),
             ):
                 seen.setdefault((tag, seq), now)
-            _check_alive(workers, pub, out)
+            pub.check()
+            _check_workers(workers)
             time.sleep(POLL_S)
-    sent = _publisher_result(pub, out)["sent"]
+    sent = pub.result()["sent"]
     return [seen[key] - sent[key] for key in sent if key in seen]

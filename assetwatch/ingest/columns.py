@@ -51,7 +51,7 @@ class ColumnBatch:
     @classmethod
     def from_readings(cls, asset: str, seq: int, ts: Sequence[int], sensors: Sequence[str],
                       values: Sequence[float] | np.ndarray) -> ColumnBatch:
-        names, codes, period = _encode_names(sensors, len(set(sensors)))
+        names, codes, period = _encode_names(sensors)
         return cls(asset, seq, np.array(ts, dtype=np.int64), names, codes,
                    np.asarray(values, dtype=np.float64), period)
 
@@ -105,37 +105,42 @@ def _fast(payload: bytes, latest: int) -> ColumnBatch | None:
         return None
     if type(raw) is not list or not 0 < len(raw) <= wire.MAX_READINGS_PER_BATCH:
         return None
-    if set(map(len, raw)) != {3}:
+    # Every reading has three items: a shorter one makes _THIRD raise (IndexError), so with
+    # the sum right none is longer. A reading that is not a list but has three items (a
+    # string, an object) leaves a non-integer in ``ts`` or raises (KeyError): declined below.
+    if sum(map(len, raw)) != 3 * len(raw):
         return None
-    # A reading that is not a list but has three items (a string, an object) leaves a
-    # non-integer in ``ts`` or raises (KeyError), so it is declined below.
     ts = list(map(_FIRST, raw))
     sensors = list(map(_SECOND, raw))
     values = list(map(_THIRD, raw))
     ts_ms = np.array(ts)  # int64 only if every item is an int (or a bool: 0/1, too early)
     if ts_ms.dtype != np.int64 or ts_ms.min() < wire.MIN_TS_MS or ts_ms.max() > latest:
         return None
-    names = set(sensors)
-    if not all(map(_good_name, names)):
-        return None
     if not set(map(type, values)) <= {int, float}:
         return None
     value_col = np.array(values, dtype=np.float64)
     if not np.isfinite(value_col).all():
         return None
-    sensor_names, codes, period = _encode_names(sensors, len(names))
-    return ColumnBatch(asset, seq, ts_ms, sensor_names, codes, value_col, period)
+    names, codes, period = _encode_names(sensors)
+    if not all(map(_good_name, names)):
+        return None
+    return ColumnBatch(asset, seq, ts_ms, names, codes, value_col, period)
 
 
-def _encode_names(sensors: Sequence[str], distinct: int
-                  ) -> tuple[list[str], np.ndarray, int]:
-    """``(names, codes, period)`` of a sensor column; ``period`` is the number of names when
-    they repeat in one order (the usual pattern, found with one comparison), else 0."""
-    n = len(sensors)
+def _encode_names(sensors: Sequence[str]) -> tuple[list[str], np.ndarray, int]:
+    """``(names, codes, period)`` of a sensor column: the distinct names in order of first
+    appearance, each reading's index into them, and the number of names when they repeat in
+    one order (the usual pattern, recognised with one comparison and no set of the whole
+    column), else 0."""
     sensors = sensors if isinstance(sensors, list) else list(sensors)
-    head = sensors[:distinct]
-    if len(set(head)) == distinct and head * (n // distinct) + head[:n % distinct] == sensors:
-        return list(head), np.arange(n, dtype=np.int32) % np.int32(distinct), distinct
+    n = len(sensors)
+    try:
+        p = sensors.index(sensors[0], 1)
+    except ValueError:
+        p = n
+    head = sensors[:p]
+    if head * (n // p) + head[:n % p] == sensors and len(set(head)) == p:
+        return head, np.arange(n, dtype=np.int32) % np.int32(p), p
     index = {name: i for i, name in enumerate(dict.fromkeys(sensors))}
     codes = np.fromiter(map(index.__getitem__, sensors), dtype=np.int32, count=n)
     return list(index), codes, 0

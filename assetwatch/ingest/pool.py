@@ -25,6 +25,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,8 +136,10 @@ class WorkerPool:
 
     def run(self) -> int:
         """Supervise until stopped; return 0 if every worker ended cleanly, else 1."""
-        previous = {s: signal.signal(s, lambda signum, frame: self.stop())
-                    for s in (signal.SIGTERM, signal.SIGINT)}
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {s: signal.signal(s, lambda signum, frame: self.stop())
+                        for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             for slot in self._slots:
                 self._start(slot)

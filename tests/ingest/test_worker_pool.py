@@ -16,6 +16,7 @@ from ingest_support import Fleet, batch_payload, telemetry_counts
 from assetwatch.core.settings import Settings
 from assetwatch.ingest.monitor import ingest_counts, wait_idle
 from assetwatch.ingest.pool import RestartPolicy, describe_exit
+from assetwatch.ingest.pool_state import PoolRecorder, WorkerRecord
 
 ASSETS = ("P-1", "P-2", "P-3")
 
@@ -34,6 +35,15 @@ def test_restart_back_off_doubles_to_a_minute_and_resets_after_a_stable_run() ->
 def test_exits_are_described_for_people() -> None:
     assert describe_exit(-signal.SIGKILL) == "killed by SIGKILL"
     assert describe_exit(3) == "exit code 3"
+
+
+def test_the_pool_keeps_supervising_when_its_state_cannot_be_recorded(caplog) -> None:
+    settings = Settings(db_url="postgresql://nobody@127.0.0.1:9/x", db_connect_timeout_s=1)
+    recorder = PoolRecorder(settings, os.getpid())
+    recorder.save(WorkerRecord("w-0"))
+    recorder.heartbeat(["w-0"])
+    warnings = [r for r in caplog.records if "cannot record the ingest pool" in r.message]
+    assert len(warnings) == 1  # once per outage, not once per write
 
 
 def _workers(settings: Settings) -> dict[str, tuple[int, str, int, str | None]]:
