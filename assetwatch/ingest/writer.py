@@ -154,35 +154,9 @@ class BatchWriter:
     def _write_group(self, group: Sequence[Inbound], within: WithinTransaction | None
                      ) -> GroupResult:
         result = GroupResult([STORED] * len(group), [None] * len(group))
-        dead: list[tuple[Inbound, str]] = []
-        batches: list[tuple[int, AssetRef, ColumnBatch]] = []
-        records: list[tuple[int, AssetRef]] = []
         registered: dict[int, dict[str, int]] = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
-            assets = self._lookup_assets(cur, group)
-            for i, message in enumerate(group):
-                reason = message.error
-                if reason is None:
-                    assert message.address is not None and message.body is not None
-                    tag, site = message.address.asset, message.address.site
-                    ref = assets.get(tag)
-                    if ref is None:
-                        reason = f"unknown asset {tag!r}"
-                    elif ref.site_id != site:
-                        reason = (f"topic site {site!r} is not the registered site "
-                                  f"{ref.site_id!r} of asset {tag!r}")
-                    elif isinstance(message.body, ColumnBatch):
-                        undeclared = self._sensors.undeclared(cur, ref.asset_id, ref.model_id,
-                                                              message.body.names)
-                        if undeclared:
-                            reason = undeclared_reason(ref.model_id, undeclared)
-                        else:
-                            batches.append((i, ref, message.body))
-                    else:
-                        records.append((i, ref))
-                if reason is not None:
-                    dead.append((message, reason))
-                    result.outcomes[i], result.reasons[i] = DEAD, reason
+            dead, batches, records = self._triage(cur, group, result)
             if records:  # before any row of these assets is locked: one global lock order
                 lock_installed_base(cur, (ref.asset_id for _, ref in records))
             if batches:
@@ -203,6 +177,40 @@ class BatchWriter:
                 within(cur, group, result)
         self._sensors.remember(registered)
         return result
+
+    def _triage(self, cur: psycopg.Cursor, group: Sequence[Inbound], result: GroupResult
+                ) -> tuple[list[tuple[Inbound, str]], list[tuple[int, AssetRef, ColumnBatch]],
+                           list[tuple[int, AssetRef]]]:
+        """Sort the group into dead letters (with their reason, also set in ``result``),
+        telemetry batches and records (status, events), by what the registry knows."""
+        dead: list[tuple[Inbound, str]] = []
+        batches: list[tuple[int, AssetRef, ColumnBatch]] = []
+        records: list[tuple[int, AssetRef]] = []
+        assets = self._lookup_assets(cur, group)
+        for i, message in enumerate(group):
+            reason = message.error
+            if reason is None:
+                assert message.address is not None and message.body is not None
+                tag, site = message.address.asset, message.address.site
+                ref = assets.get(tag)
+                if ref is None:
+                    reason = f"unknown asset {tag!r}"
+                elif ref.site_id != site:
+                    reason = (f"topic site {site!r} is not the registered site "
+                              f"{ref.site_id!r} of asset {tag!r}")
+                elif isinstance(message.body, ColumnBatch):
+                    undeclared = self._sensors.undeclared(cur, ref.asset_id, ref.model_id,
+                                                          message.body.names)
+                    if undeclared:
+                        reason = undeclared_reason(ref.model_id, undeclared)
+                    else:
+                        batches.append((i, ref, message.body))
+                else:
+                    records.append((i, ref))
+            if reason is not None:
+                dead.append((message, reason))
+                result.outcomes[i], result.reasons[i] = DEAD, reason
+        return dead, batches, records
 
     def _lookup_assets(self, cur: psycopg.Cursor, group: Sequence[Inbound]
                        ) -> dict[str, AssetRef]:
