@@ -169,6 +169,14 @@ def _seed_pipeline(conn: psycopg.Connection, now: datetime) -> None:
                %(now)s - make_interval(mins => 600 - s * 5) + interval '2 seconds'
         FROM asset a, generate_series(1, 120) AS s
         WHERE s <> 50 OR a.asset_tag <> 'PUMP-02'""", {"now": now})
+    run("UPDATE ingest_batch SET duplicate_readings = 3 WHERE seq = 100")
+    run("INSERT INTO ingest_worker (client_id, host, pool_pid, pid, state, restarts, last_exit,"
+        " last_exit_code, last_exit_at, last_restart_at, started_at, seen_at) VALUES"
+        " ('ingest-0', 'gw', 10, 11, 'running', 0, NULL, NULL, NULL, NULL,"
+        "  %(now)s - interval '2 hours', now()),"
+        " ('ingest-1', 'gw', 10, 14, 'running', 1, 'killed by SIGKILL', -9,"
+        "  %(now)s - interval '1 hour', %(now)s - interval '1 hour', %(now)s - interval '1 hour',"
+        "  now())", {"now": now})
     run("INSERT INTO dead_letter (received_at, topic, payload, reason) VALUES"
         " (%s - interval '2 hours', 'aw/v1/S1/PUMP-01/telemetry', '\\x7b7d',"
         " 'schema: readings is required'),"

@@ -1,6 +1,11 @@
 """The asset registry: sites, asset models, assets and their sensors.
 
 Registering is idempotent (``ON CONFLICT``), so a fleet definition can be loaded again.
+
+Sensors belong to the asset model: an :class:`AssetSpec`'s sensors are declared for its model
+(``model_sensor``, with their units) and registered for the asset. Ingest refuses readings
+for sensors the model does not declare, unless the model is registered with
+``allow_new_sensors`` (a fourth item of its tuple).
 """
 
 from __future__ import annotations
@@ -24,30 +29,44 @@ class AssetSpec:
     asset_tag: str
     site_id: str
     model_id: str
-    sensors: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (name, unit)
+    sensors: Sequence[tuple[str, str | None]] = field(default_factory=tuple)  # (name, unit)
     serial_no: str | None = None
     commissioned_on: date | None = None
     criticality: int = 2
 
 
+ModelRow = tuple[str, str, str | None] | tuple[str, str, str | None, bool]
+
+
 def register_fleet(
     conn: psycopg.Connection,
     sites: Iterable[tuple[str, str, str | None, int]],
-    models: Iterable[tuple[str, str, str | None]],
+    models: Iterable[ModelRow],
     assets: Iterable[AssetSpec],
 ) -> dict[str, int]:
     """Insert sites ``(site_id, name, customer, sla_hours)``, models ``(model_id, kind,
-    description)`` and assets with their sensors; return ``asset_tag -> asset_id``."""
+    description[, allow_new_sensors])`` and assets with their sensors; return
+    ``asset_tag -> asset_id``.
+
+    An existing site, model or asset is kept as it is, except that a model given with
+    ``allow_new_sensors`` gets that setting.
+    """
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO site (site_id, name, customer, sla_hours) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (site_id) DO NOTHING",
             list(sites),
         )
+        model_rows = []
+        for model in models:
+            allow_new = model[3] if len(model) > 3 else None  # type: ignore[misc]
+            model_rows.append((*model[:3], allow_new, allow_new, allow_new))
         cur.executemany(
-            "INSERT INTO asset_model (model_id, kind, description) VALUES (%s, %s, %s)"
-            " ON CONFLICT (model_id) DO NOTHING",
-            list(models),
+            "INSERT INTO asset_model (model_id, kind, description, allow_new_sensors)"
+            " VALUES (%s, %s, %s, coalesce(%s::boolean, false))"
+            " ON CONFLICT (model_id) DO UPDATE SET allow_new_sensors = %s::boolean"
+            " WHERE %s::boolean IS NOT NULL",
+            model_rows,
         )
         ids: dict[str, int] = {}
         for spec in assets:

@@ -1,4 +1,5 @@
-"""Pipeline health: ingest throughput and lag, dead letters, completeness, detectors, flows."""
+"""Pipeline health: ingest throughput and lag, repeated readings, the ingest worker pool, dead
+letters, completeness, detectors, flows."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="aw-pipeline-health",
         title="Pipeline health",
-        description="Ingest rows per second and lag, dead letters with reasons, per-device "
-                    "completeness (sequence gaps), detector lag and flow run states.",
+        description="Ingest rows per second and lag, repeated readings, the ingest worker "
+                    "pool, dead letters with reasons, per-device completeness (sequence gaps), "
+                    "detector lag and flow run states.",
         time_from="now-24h",
         refresh="30s",
         panels=(
@@ -31,6 +33,31 @@ def dashboard() -> DashboardSpec:
                     "FROM v_ingest_batch WHERE $__timeFilter(committed_at)\n"
                     "GROUP BY 1 ORDER BY 1",
                 columns=("time", "mean_lag_s", "max_lag_s")),
+            PanelSpec(
+                "Repeated readings", "timeseries", width=12, height=8, unit="short",
+                description="Readings that arrived again (same asset, time and sensor) and "
+                            "were not stored a second time: inside a batch, or re-sent by a "
+                            "device under a new sequence number. The first value is kept.",
+                sql="SELECT $__timeGroupAlias(committed_at, $__interval),\n"
+                    "       sum(duplicate_readings) AS repeated_readings,\n"
+                    "       count(*) FILTER (WHERE duplicate_readings > 0) AS batches\n"
+                    "FROM v_ingest_batch WHERE $__timeFilter(committed_at)\n"
+                    "GROUP BY 1 ORDER BY 1",
+                columns=("time", "repeated_readings", "batches")),
+            PanelSpec(
+                "Ingest workers", "table", width=12, height=8,
+                description="The supervised worker pool: a worker that dies is restarted with "
+                            "its client id (back-off 1 s doubling to 60 s); 'lost': its pool has "
+                            "not reported for a minute.",
+                sql="SELECT client_id, host, pid, state, restarts, last_exit, last_exit_at,\n"
+                    "       last_restart_at, started_at, up_s\n"
+                    "FROM v_ingest_worker\n"
+                    "ORDER BY state <> 'running' DESC, client_id",
+                columns=("client_id", "host", "pid", "state", "restarts", "last_exit",
+                         "last_exit_at", "last_restart_at", "started_at", "up_s"),
+                column_units=(("up_s", "s"),),
+                value_colors=(("state", "running", "green"), ("state", "restarting", "orange"),
+                              ("state", "lost", "red"))),
             PanelSpec(
                 "Dead letters by reason", "table", width=12, height=8,
                 description="Reasons with indices and quoted names folded into classes.",

@@ -7,6 +7,9 @@ orjson and checks whole columns at once; whenever anything is off it hands the p
 the precise reason or (for the few inputs the fast path declines, such as integers beyond
 64 bits) accepts it. So the rules live in one place, ``wire.py``, and the tests check that
 both decoders agree on thousands of generated payloads.
+
+Sensor names are dictionary-encoded on the way: a batch repeats the same few names every
+tick, so each distinct name is kept once and every reading gets its index (``codes``).
 """
 
 from __future__ import annotations
@@ -28,38 +31,44 @@ _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 @dataclass(slots=True, eq=False)
 class ColumnBatch:
-    """One telemetry batch, ``(asset, seq)``, as columns of equal length."""
+    """One telemetry batch, ``(asset, seq)``, as columns of equal length.
+
+    Sensors are dictionary-encoded: ``names`` holds each distinct name once (in order of
+    first appearance) and ``codes`` the index into ``names`` of every reading.
+    """
 
     asset: str
     seq: int
     ts_ms: np.ndarray  # int64, milliseconds since the Unix epoch
-    sensors: Sequence[str]
+    names: Sequence[str]
+    codes: np.ndarray  # int32, index into ``names``
     values: np.ndarray  # float64, finite
-    distinct_sensors: int = 0  # how many different names ``sensors`` holds (0: not counted)
+    period: int = 0  # names repeat in this order every ``period`` readings (0: not known to)
 
     def __len__(self) -> int:
-        return len(self.sensors)
+        return len(self.codes)
+
+    @classmethod
+    def from_readings(cls, asset: str, seq: int, ts: Sequence[int], sensors: Sequence[str],
+                      values: Sequence[float] | np.ndarray) -> ColumnBatch:
+        names, codes, period = _encode_names(sensors)
+        return cls(asset, seq, np.array(ts, dtype=np.int64), names, codes,
+                   np.asarray(values, dtype=np.float64), period)
 
     @classmethod
     def from_batch(cls, batch: wire.TelemetryBatch) -> ColumnBatch:
         ts, sensors, values = zip(*batch.readings, strict=True)
-        return cls(batch.asset, batch.seq, np.array(ts, dtype=np.int64), sensors,
-                   np.array(values, dtype=np.float64), len(set(sensors)))
+        return cls.from_readings(batch.asset, batch.seq, ts, sensors, values)
+
+    @property
+    def sensors(self) -> list[str]:
+        """The sensor name of every reading."""
+        names = self.names
+        return [names[c] for c in self.codes.tolist()]
 
     def sensor_ids(self, ids: dict[str, int]) -> np.ndarray:
-        """The ``sensors`` column mapped through ``ids`` (name -> sensor_id), as int32.
-
-        Batches usually repeat the same sensors in the same order every tick; that pattern is
-        mapped once and tiled, anything else name by name.
-        """
-        n, period = len(self.sensors), self.distinct_sensors
-        if period and n > period:
-            reps = -(-n // period)
-            head = list(self.sensors[:period])
-            if (head * reps)[:n] == list(self.sensors):
-                pattern = np.array([ids[s] for s in head], dtype=np.int32)
-                return np.tile(pattern, reps)[:n]
-        return np.fromiter(map(ids.__getitem__, self.sensors), dtype=np.int32, count=n)
+        """The sensor of every reading mapped through ``ids`` (name -> sensor_id), as int32."""
+        return np.array([ids[name] for name in self.names], dtype=np.int32)[self.codes]
 
     def readings(self) -> list[wire.Reading]:
         """The readings as ``wire`` represents them."""
@@ -96,22 +105,42 @@ def _fast(payload: bytes, latest: int) -> ColumnBatch | None:
         return None
     if type(raw) is not list or not 0 < len(raw) <= wire.MAX_READINGS_PER_BATCH:
         return None
-    if set(map(len, raw)) != {3}:
+    # Every reading has three items: a shorter one makes _THIRD raise (IndexError), so with
+    # the sum right none is longer. A reading that is not a list but has three items (a
+    # string, an object) leaves a non-integer in ``ts`` or raises (KeyError): declined below.
+    if sum(map(len, raw)) != 3 * len(raw):
         return None
-    # A reading that is not a list but has three items (a string, an object) leaves a
-    # non-integer in ``ts`` or raises (KeyError), so it is declined below.
     ts = list(map(_FIRST, raw))
     sensors = list(map(_SECOND, raw))
     values = list(map(_THIRD, raw))
     ts_ms = np.array(ts)  # int64 only if every item is an int (or a bool: 0/1, too early)
     if ts_ms.dtype != np.int64 or ts_ms.min() < wire.MIN_TS_MS or ts_ms.max() > latest:
         return None
-    names = set(sensors)
-    if not all(map(_good_name, names)):
-        return None
     if not set(map(type, values)) <= {int, float}:
         return None
     value_col = np.array(values, dtype=np.float64)
     if not np.isfinite(value_col).all():
         return None
-    return ColumnBatch(asset, seq, ts_ms, sensors, value_col, len(names))  # type: ignore[arg-type]
+    names, codes, period = _encode_names(sensors)
+    if not all(map(_good_name, names)):
+        return None
+    return ColumnBatch(asset, seq, ts_ms, names, codes, value_col, period)
+
+
+def _encode_names(sensors: Sequence[str]) -> tuple[list[str], np.ndarray, int]:
+    """``(names, codes, period)`` of a sensor column: the distinct names in order of first
+    appearance, each reading's index into them, and the number of names when they repeat in
+    one order (the usual pattern, recognised with one comparison and no set of the whole
+    column), else 0."""
+    sensors = sensors if isinstance(sensors, list) else list(sensors)
+    n = len(sensors)
+    try:
+        p = sensors.index(sensors[0], 1)
+    except ValueError:
+        p = n
+    head = sensors[:p]
+    if head * (n // p) + head[:n % p] == sensors and len(set(head)) == p:
+        return head, np.arange(n, dtype=np.int32) % np.int32(p), p
+    index = {name: i for i, name in enumerate(dict.fromkeys(sensors))}
+    codes = np.fromiter(map(index.__getitem__, sensors), dtype=np.int32, count=n)
+    return list(index), codes, 0

@@ -9,7 +9,11 @@ component's serial changes, the same happens to its ``installed_component`` row.
 time are registered; a part number not in the ``part`` table is kept as NULL (the event keeps
 the raw value); the warranty end comes from the part's ``warranty_months``.
 
-All functions run inside the caller's transaction.
+All functions run inside the caller's transaction and take the asset's installed-base lock
+(:func:`assetwatch.core.locks.lock_installed_base`) first, so two workers (or a worker and a
+closed service ticket) never change one asset's records at the same time. A caller that
+applies records of several assets takes their locks up front, before locking any row of
+theirs (the batch writer does), to keep one global lock order.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from assetwatch.core.locks import lock_installed_base
 from assetwatch.core.wire import AssetEvent, AssetStatus
 
 __all__ = ["apply_event", "apply_status", "replace_component"]
@@ -33,6 +38,7 @@ def _at(ts_ms: int) -> datetime:
 
 def apply_status(cur: psycopg.Cursor, asset_id: int, status: AssetStatus) -> None:
     """Record a birth or death message of one asset."""
+    lock_installed_base(cur, [asset_id])
     at = _at(status.ts_ms)
     cur.execute(
         "UPDATE asset SET online = %s, status_changed_at = %s,"
@@ -80,6 +86,7 @@ def replace_component(cur: psycopg.Cursor, asset_id: int, component_type: str, s
     The current row is closed at ``at``; nothing changes when the serial is already installed
     or when ``at`` is older than the current row's start.
     """
+    lock_installed_base(cur, [asset_id])
     cur.execute("INSERT INTO component_type (component_type) VALUES (%s)"
                 " ON CONFLICT (component_type) DO NOTHING", (component_type,))
     current = cur.execute(
@@ -110,6 +117,7 @@ def replace_component(cur: psycopg.Cursor, asset_id: int, component_type: str, s
 
 def apply_event(cur: psycopg.Cursor, asset_id: int, event: AssetEvent) -> bool:
     """Store an event once (by ``event_id``); True when it was new."""
+    lock_installed_base(cur, [asset_id])
     at = _at(event.ts_ms)
     row = cur.execute(
         "INSERT INTO asset_event (event_id, asset_id, time, kind, component_type, part_no,"

@@ -1,15 +1,20 @@
-"""The batch writer: one transaction per group of messages, exactly once per (asset, seq).
+"""The batch writer: one transaction per group of messages, exactly once per reading.
 
 For each group the writer, in ONE transaction:
 
-1. looks up the assets the messages name (cached in memory once found);
-2. inserts one ledger row per telemetry batch into ``ingest_batch`` with ``ON CONFLICT DO
+1. looks up the assets the messages name (cached in memory once found) and checks every
+   telemetry batch's sensors against its asset model (see the policy below);
+2. takes the installed-base lock of every asset with status or event messages in the group
+   (:func:`assetwatch.core.locks.lock_installed_base`), before touching any of its rows;
+3. inserts one ledger row per telemetry batch into ``ingest_batch`` with ``ON CONFLICT DO
    NOTHING RETURNING``: only batches that come back are new; a redelivered or replayed batch
    (same asset and seq) is a no-op;
-3. registers sensors seen for the first time (see the policy below);
-4. writes the readings of the new batches with one binary ``COPY`` into ``telemetry``;
-5. applies status and event messages (:mod:`assetwatch.ingest.records`);
-6. stores every rejected message in ``dead_letter`` (topic, raw payload, reason, time).
+4. registers the asset's sensors seen for the first time (declared by its model);
+5. stores the readings of the new batches once each (:mod:`assetwatch.ingest.readings`:
+   binary ``COPY``; a reading already stored, by key ``(asset, time, sensor)``, is skipped and
+   counted in the batch's ``duplicate_readings``);
+6. applies status and event messages (:mod:`assetwatch.ingest.records`);
+7. stores every rejected message in ``dead_letter`` (topic, raw payload, reason, time).
 
 The caller acknowledges the group's MQTT messages only after :meth:`BatchWriter.write` returns,
 that is after the commit, so a crash at any point re-delivers rather than loses, and the
@@ -21,8 +26,10 @@ Policy for what the registry does not know
   Register the asset (``assetwatch.core.registry.register_fleet``), then
   ``assetwatch ingest replay-dead-letters`` ingests it, exactly once.
 * **Topic site differs from the asset's registered site**: dead-lettered with a reason.
-* **Unknown sensor on a known asset**: registered on first sight in ``sensor``, with the unit
-  of the asset model's ``model_sensor`` row when there is one (else no unit).
+* **Sensor the asset's model does not declare** (``model_sensor``): the whole message is
+  dead-lettered with a reason naming the sensors, unless the model has
+  ``allow_new_sensors`` (then the sensor is registered on first sight, without a unit).
+  Declare the sensor, then replay the dead letters.
 
 Errors: connection failures and transaction conflicts (``psycopg.OperationalError``) are
 raised so the caller can reconnect and retry the same group. Any other database error makes
@@ -37,14 +44,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
 import psycopg
 
+from assetwatch.core.locks import lock_installed_base
 from assetwatch.core.wire import AssetStatus
 from assetwatch.ingest.columns import ColumnBatch
 from assetwatch.ingest.inbound import Inbound
+from assetwatch.ingest.readings import NewBatch, store_readings
 from assetwatch.ingest.records import apply_event, apply_status
-from assetwatch.ingest.rows import COPY_TELEMETRY, encode_telemetry
+from assetwatch.ingest.sensors import SensorCatalog, undeclared_reason
 
 __all__ = ["AssetRef", "BatchWriter", "GroupResult"]
 
@@ -66,13 +74,16 @@ class AssetRef:
 @dataclass(slots=True)
 class GroupResult:
     """What became of a group: per message ``outcomes`` (stored/duplicate/dead_letter) and
-    ``reasons`` (the dead-letter reason or None), and totals."""
+    ``reasons`` (the dead-letter reason or None), and totals: ``batches`` new and
+    ``duplicates`` repeated batches, ``readings`` stored and ``duplicate_readings`` of new
+    batches not stored because already stored."""
 
     outcomes: list[str] = field(default_factory=list)
     reasons: list[str | None] = field(default_factory=list)
     batches: int = 0
     duplicates: int = 0
     readings: int = 0
+    duplicate_readings: int = 0
     dead_letters: int = 0
     records: int = 0
 
@@ -82,6 +93,7 @@ class GroupResult:
         self.batches += other.batches
         self.duplicates += other.duplicates
         self.readings += other.readings
+        self.duplicate_readings += other.duplicate_readings
         self.dead_letters += other.dead_letters
         self.records += other.records
 
@@ -111,7 +123,7 @@ class BatchWriter:
         self.conn = conn
         self.keep_dead_letters = keep_dead_letters
         self._assets: dict[str, AssetRef] = {}
-        self._sensors: dict[int, dict[str, int]] = {}
+        self._sensors = SensorCatalog()
 
     def write(self, group: Sequence[Inbound], within: WithinTransaction | None = None
               ) -> GroupResult:
@@ -142,32 +154,13 @@ class BatchWriter:
     def _write_group(self, group: Sequence[Inbound], within: WithinTransaction | None
                      ) -> GroupResult:
         result = GroupResult([STORED] * len(group), [None] * len(group))
-        dead: list[tuple[Inbound, str]] = []
-        batches: list[tuple[int, AssetRef, ColumnBatch]] = []
-        records: list[tuple[int, AssetRef]] = []
-        new_sensors: dict[int, dict[str, int]] = {}
+        registered: dict[int, dict[str, int]] = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
-            assets = self._lookup_assets(cur, group)
-            for i, message in enumerate(group):
-                reason = message.error
-                if reason is None:
-                    assert message.address is not None and message.body is not None
-                    tag, site = message.address.asset, message.address.site
-                    ref = assets.get(tag)
-                    if ref is None:
-                        reason = f"unknown asset {tag!r}"
-                    elif ref.site_id != site:
-                        reason = (f"topic site {site!r} is not the registered site "
-                                  f"{ref.site_id!r} of asset {tag!r}")
-                    elif isinstance(message.body, ColumnBatch):
-                        batches.append((i, ref, message.body))
-                    else:
-                        records.append((i, ref))
-                if reason is not None:
-                    dead.append((message, reason))
-                    result.outcomes[i], result.reasons[i] = DEAD, reason
+            dead, batches, records = self._triage(cur, group, result)
+            if records:  # before any row of these assets is locked: one global lock order
+                lock_installed_base(cur, (ref.asset_id for _, ref in records))
             if batches:
-                self._write_batches(cur, group, batches, result, new_sensors)
+                self._write_batches(cur, group, batches, result, registered)
             for i, ref in records:
                 body = group[i].body
                 if isinstance(body, AssetStatus):
@@ -182,9 +175,42 @@ class BatchWriter:
             result.dead_letters = len(dead)
             if within:
                 within(cur, group, result)
-        for asset_id, names in new_sensors.items():
-            self._sensors.setdefault(asset_id, {}).update(names)
+        self._sensors.remember(registered)
         return result
+
+    def _triage(self, cur: psycopg.Cursor, group: Sequence[Inbound], result: GroupResult
+                ) -> tuple[list[tuple[Inbound, str]], list[tuple[int, AssetRef, ColumnBatch]],
+                           list[tuple[int, AssetRef]]]:
+        """Sort the group into dead letters (with their reason, also set in ``result``),
+        telemetry batches and records (status, events), by what the registry knows."""
+        dead: list[tuple[Inbound, str]] = []
+        batches: list[tuple[int, AssetRef, ColumnBatch]] = []
+        records: list[tuple[int, AssetRef]] = []
+        assets = self._lookup_assets(cur, group)
+        for i, message in enumerate(group):
+            reason = message.error
+            if reason is None:
+                assert message.address is not None and message.body is not None
+                tag, site = message.address.asset, message.address.site
+                ref = assets.get(tag)
+                if ref is None:
+                    reason = f"unknown asset {tag!r}"
+                elif ref.site_id != site:
+                    reason = (f"topic site {site!r} is not the registered site "
+                              f"{ref.site_id!r} of asset {tag!r}")
+                elif isinstance(message.body, ColumnBatch):
+                    undeclared = self._sensors.undeclared(cur, ref.asset_id, ref.model_id,
+                                                          message.body.names)
+                    if undeclared:
+                        reason = undeclared_reason(ref.model_id, undeclared)
+                    else:
+                        batches.append((i, ref, message.body))
+                else:
+                    records.append((i, ref))
+            if reason is not None:
+                dead.append((message, reason))
+                result.outcomes[i], result.reasons[i] = DEAD, reason
+        return dead, batches, records
 
     def _lookup_assets(self, cur: psycopg.Cursor, group: Sequence[Inbound]
                        ) -> dict[str, AssetRef]:
@@ -200,11 +226,12 @@ class BatchWriter:
 
     def _write_batches(self, cur: psycopg.Cursor, group: Sequence[Inbound],
                        batches: list[tuple[int, AssetRef, ColumnBatch]],
-                       result: GroupResult, new_sensors: dict[int, dict[str, int]]) -> None:
+                       result: GroupResult, registered: dict[int, dict[str, int]]) -> None:
         # (index in group, asset_id, batch), in one lock order for every worker
         todo = sorted(((i, ref.asset_id, b) for i, ref, b in batches),
                       key=lambda c: (c[1], c[2].seq))
-        new = self._insert_ledger(cur, group, todo)
+        spans = {i: (int(b.ts_ms.min()), int(b.ts_ms.max())) for i, _, b in todo}
+        new = self._insert_ledger(cur, group, todo, spans)
         seen: set[tuple[int, int]] = set()
         fresh: list[tuple[int, int, ColumnBatch]] = []
         for i, asset_id, batch in todo:
@@ -217,74 +244,52 @@ class BatchWriter:
                 result.duplicates += 1
         if not fresh:
             return
-        sensor_ids = self._sensor_ids(cur, fresh, new_sensors)
-        counts = [len(b) for _, _, b in fresh]
-        sensor_col = np.concatenate([b.sensor_ids(sensor_ids[a]) for _, a, b in fresh])
-        asset_col = np.repeat(np.array([a for _, a, _ in fresh], dtype=np.int32), counts)
-        with cur.copy(COPY_TELEMETRY) as copy:
-            copy.write(encode_telemetry(np.concatenate([b.ts_ms for _, _, b in fresh]),
-                                        asset_col, sensor_col,
-                                        np.concatenate([b.values for _, _, b in fresh])))
+        ids = self._sensors.ids(cur, [(a, b.names) for _, a, b in fresh], registered)
+        repeated = store_readings(cur, [
+            NewBatch(a, b.seq, b.ts_ms, b.sensor_ids(ids[a]), b.values, b.period, spans[i])
+            for i, a, b in fresh])
+        if any(repeated):
+            counted = [(a, b.seq, r) for (_, a, b), r in zip(fresh, repeated, strict=True) if r]
+            cur.execute(
+                "UPDATE ingest_batch SET duplicate_readings = v.repeated"
+                " FROM unnest(%s::int4[], %s::int8[], %s::int4[]) AS v(asset_id, seq, repeated)"
+                " WHERE ingest_batch.asset_id = v.asset_id AND ingest_batch.seq = v.seq",
+                ([c[0] for c in counted], [c[1] for c in counted], [c[2] for c in counted]))
         last_seen: dict[int, float] = {}
         for i, asset_id, _ in fresh:
             last_seen[asset_id] = max(last_seen.get(asset_id, 0.0), group[i].received_at)
-        ids = sorted(last_seen)
+        ids_in_order = sorted(last_seen)
         cur.execute(
-            "UPDATE asset SET last_seen_at = greatest(asset.last_seen_at, v.seen)"
-            " FROM unnest(%s::int4[], %s::timestamptz[]) AS v(asset_id, seen)"
+            "UPDATE asset SET last_seen_at = greatest(asset.last_seen_at, to_timestamp(v.seen))"
+            " FROM unnest(%s::int4[], %s::float8[]) AS v(asset_id, seen)"
             " WHERE asset.asset_id = v.asset_id",
-            (ids, [_at(last_seen[a]) for a in ids]),
+            (ids_in_order, [last_seen[a] for a in ids_in_order]),
         )
         result.batches += len(fresh)
-        result.readings += sum(counts)
+        result.duplicate_readings += sum(repeated)
+        result.readings += sum(len(b) for _, _, b in fresh) - sum(repeated)
 
     def _insert_ledger(self, cur: psycopg.Cursor, group: Sequence[Inbound],
-                       todo: list[tuple[int, int, ColumnBatch]]) -> set[tuple[int, int]]:
+                       todo: list[tuple[int, int, ColumnBatch]],
+                       spans: dict[int, tuple[int, int]]) -> set[tuple[int, int]]:
         rows = cur.execute(
             "INSERT INTO ingest_batch (asset_id, seq, readings, first_reading_at,"
             " last_reading_at, received_at, committed_at)"
-            " SELECT v.*, clock_timestamp() FROM unnest(%s::int4[], %s::int8[], %s::int4[],"
-            " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) AS v"
+            " SELECT v.asset_id, v.seq, v.readings, to_timestamp(v.first_ms / 1000.0),"
+            " to_timestamp(v.last_ms / 1000.0), to_timestamp(v.received), clock_timestamp()"
+            " FROM unnest(%s::int4[], %s::int8[], %s::int4[], %s::int8[], %s::int8[],"
+            " %s::float8[]) AS v(asset_id, seq, readings, first_ms, last_ms, received)"
             " ON CONFLICT (asset_id, seq) DO NOTHING RETURNING asset_id, seq",
             (
                 [a for _, a, _ in todo],
                 [b.seq for _, _, b in todo],
                 [len(b) for _, _, b in todo],
-                [_at(int(b.ts_ms.min()) / 1000) for _, _, b in todo],
-                [_at(int(b.ts_ms.max()) / 1000) for _, _, b in todo],
-                [_at(group[i].received_at) for i, _, _ in todo],
+                [spans[i][0] for i, _, _ in todo],
+                [spans[i][1] for i, _, _ in todo],
+                [group[i].received_at for i, _, _ in todo],
             ),
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
-
-    def _sensor_ids(self, cur: psycopg.Cursor, fresh: list[tuple[int, int, ColumnBatch]],
-                    new_sensors: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
-        """``asset_id -> {sensor name -> sensor_id}`` for every sensor of ``fresh`` batches."""
-        missing: set[tuple[int, str]] = set()
-        for _, asset_id, batch in fresh:
-            known = self._sensors.get(asset_id, {})
-            missing.update((asset_id, n) for n in set(batch.sensors) if n not in known)
-        ids = {asset_id: self._sensors.get(asset_id, {}) for _, asset_id, _ in fresh}
-        if missing:
-            ids = {asset_id: dict(names) for asset_id, names in ids.items()}
-            asset_col, name_col = zip(*sorted(missing), strict=True)
-            args = (list(asset_col), list(name_col))
-            cur.execute(
-                "INSERT INTO sensor (asset_id, name, unit)"
-                " SELECT v.asset_id, v.name, ms.unit"
-                " FROM unnest(%s::int4[], %s::text[]) AS v(asset_id, name)"
-                " JOIN asset a ON a.asset_id = v.asset_id"
-                " LEFT JOIN model_sensor ms ON ms.model_id = a.model_id AND ms.sensor = v.name"
-                " ORDER BY v.asset_id, v.name"
-                " ON CONFLICT (asset_id, name) DO NOTHING", args)
-            for asset_id, name, sensor_id in cur.execute(
-                "SELECT s.asset_id, s.name, s.sensor_id FROM sensor s"
-                " JOIN unnest(%s::int4[], %s::text[]) AS v(asset_id, name)"
-                " ON s.asset_id = v.asset_id AND s.name = v.name", args
-            ):
-                ids[asset_id][name] = sensor_id
-                new_sensors.setdefault(asset_id, {})[name] = sensor_id
-        return ids
 
     def _store_dead_letters(self, cur: psycopg.Cursor, dead: list[tuple[Inbound, str]]
                             ) -> None:

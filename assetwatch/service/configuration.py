@@ -4,7 +4,9 @@
 (``valid_from``/``valid_to``, open while installed); ``asset_configuration`` the firmware,
 agent version and config hash over time. Birth messages (:func:`apply_status`) and part
 replacements (:func:`replace_component`, from edge events or closed tickets) keep them up to
-date; both are idempotent, so a redelivered message changes nothing.
+date; both are idempotent, so a redelivered message changes nothing. Both take the asset's
+installed-base lock (:func:`assetwatch.core.locks.lock_installed_base`, the one ingest takes)
+before reading the current records, so they never race an ingest worker on the same asset.
 :func:`compute_warranty_forecast` estimates the warranty claims from predicted failures of
 components still under warranty.
 """
@@ -18,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import psycopg
 
+from assetwatch.core.locks import lock_installed_base
 from assetwatch.service.risk import load_risk
 
 __all__ = ["apply_status", "compute_warranty_forecast", "replace_component", "warranty_end"]
@@ -52,6 +55,7 @@ def replace_component(conn: psycopg.Connection, asset_id: int, component_type: s
     already the current one.
     """
     with conn.transaction():
+        lock_installed_base(conn, [asset_id])
         return _replace(conn, asset_id, component_type, serial_installed, at, part_no)
 
 
@@ -88,6 +92,7 @@ def apply_status(conn: psycopg.Connection, asset_id: int, at: datetime, *,
     hash changed, and a component record for every reported serial that is not the current
     one. Returns the number of records changed."""
     with conn.transaction():
+        lock_installed_base(conn, [asset_id])
         return _apply_status(conn, asset_id, at, firmware, agent_version, config_hash,
                              components)
 

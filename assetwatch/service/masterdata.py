@@ -1,11 +1,15 @@
-"""Reading and validating master data: parts, kits, lead times, BOM, stock, failure modes.
+"""Reading and validating master data: parts, kits, lead times, BOM, stock, failure modes,
+asset models and the sensors they declare.
 
 Master data comes as a directory of CSV files (one per section, named ``<section>.csv``) or as
 one YAML file whose top-level keys are the sections, each a list of mappings. Sections and
 their columns (``*`` marks a required column):
 
 ==================  ==================================================================
-``asset_models``    model_id*, kind*, description
+``asset_models``    model_id*, kind*, description, allow_new_sensors (true: ingest accepts
+                    readings of sensors the model does not declare; default false)
+``model_sensors``   model_id*, sensor*, unit, description (the sensors a model declares;
+                    ingest dead-letters readings of any other sensor)
 ``component_types`` component_type*, description
 ``failure_modes``   failure_mode*, component_type*, description, sensors (``;``-separated)
 ``parts``           part_no*, description*, unit_cost*, warranty_months, is_kit,
@@ -35,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from assetwatch.core.wire import MAX_NAME_CHARS
 from assetwatch.service.errors import MasterDataError, Problem
 
 __all__ = ["SECTIONS", "KnownMasterData", "MasterData", "Row", "read_masterdata"]
@@ -43,7 +48,8 @@ ALL_SITES = "*"
 
 #: section -> (required columns, optional columns)
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "asset_models": (("model_id", "kind"), ("description",)),
+    "asset_models": (("model_id", "kind"), ("description", "allow_new_sensors")),
+    "model_sensors": (("model_id", "sensor"), ("unit", "description")),
     "component_types": (("component_type",), ("description",)),
     "failure_modes": (("failure_mode", "component_type"), ("description", "sensors")),
     "parts": (("part_no", "description", "unit_cost"),
@@ -249,13 +255,16 @@ def _convert(column: str, text: str) -> Any:
         if not amount.is_finite() or amount < 0:
             raise ValueError(f"negative or invalid value {text}; must be >= 0")
         return amount
-    if column == "is_kit":
+    if column in ("is_kit", "allow_new_sensors"):
         lowered = text.lower()
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
             raise ValueError(f"{text!r} is not true/false")
         return lowered in ("true", "yes", "1")
     if column == "sensors":
         return [s.strip() for s in text.split(";") if s.strip()]
+    if column == "sensor" and (len(text) > MAX_NAME_CHARS or not text.isprintable()):
+        raise ValueError(f"{text[:80]!r} is not a sensor name (printable, at most "
+                         f"{MAX_NAME_CHARS} characters)")
     return text
 
 
@@ -286,7 +295,8 @@ def _duplicates(data: MasterData, section: str, key: tuple[str, ...],
 
 
 _KEYS: dict[str, tuple[str, ...]] = {
-    "asset_models": ("model_id",), "component_types": ("component_type",),
+    "asset_models": ("model_id",), "model_sensors": ("model_id", "sensor"),
+    "component_types": ("component_type",),
     "failure_modes": ("failure_mode",), "parts": ("part_no",),
     "kits": ("kit_part_no", "part_no"), "lead_times": ("part_no", "site_id"),
     "bom": ("model_id", "component_type", "part_no"),
@@ -324,6 +334,8 @@ def _check_references(data: MasterData, known: KnownMasterData,
         if parts.get(row.values["kit_part_no"]) is False:
             problems.append(Problem(row.file, row.row,
                                     f"{row.values['kit_part_no']!r} is not a kit (is_kit false)"))
+    for row in data.rows("model_sensors"):
+        need(row, "model_id", models, "asset model")
     for row in data.rows("bom"):
         need(row, "model_id", models, "asset model")
         need(row, "component_type", component_types, "component type")

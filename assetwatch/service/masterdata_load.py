@@ -107,11 +107,22 @@ def _write(conn: psycopg.Connection, data: MasterData) -> LoadSummary:
         count["sites"] = len(rows)
         rows = [r.values for r in data.rows("asset_models")]
         cur.executemany(
-            "INSERT INTO asset_model (model_id, kind, description)"
-            " VALUES (%(model_id)s, %(kind)s, %(description)s)"
+            "INSERT INTO asset_model (model_id, kind, description, allow_new_sensors)"
+            " VALUES (%(model_id)s, %(kind)s, %(description)s,"
+            " coalesce(%(allow_new_sensors)s::boolean, false))"
             " ON CONFLICT (model_id) DO UPDATE SET kind = EXCLUDED.kind,"
-            " description = coalesce(EXCLUDED.description, asset_model.description)", rows)
+            " description = coalesce(EXCLUDED.description, asset_model.description),"
+            " allow_new_sensors = coalesce(%(allow_new_sensors)s::boolean,"
+            " asset_model.allow_new_sensors)", rows)
         count["asset_models"] = len(rows)
+        rows = [r.values for r in data.rows("model_sensors")]
+        cur.executemany(
+            "INSERT INTO model_sensor (model_id, sensor, unit, description)"
+            " VALUES (%(model_id)s, %(sensor)s, %(unit)s, %(description)s)"
+            " ON CONFLICT (model_id, sensor) DO UPDATE SET"
+            " unit = coalesce(EXCLUDED.unit, model_sensor.unit),"
+            " description = coalesce(EXCLUDED.description, model_sensor.description)", rows)
+        count["model_sensors"] = len(rows)
         rows = [r.values for r in data.rows("component_types")]
         cur.executemany(
             "INSERT INTO component_type (component_type, description)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -32,12 +32,14 @@ class Fleet:
 
 
 def register(settings: Settings, tags: list[str], *, site: str = SITE,
-             broker: bool = True) -> Fleet:
-    """Register ``tags`` as assets of one site (and as broker devices)."""
+             broker: bool = True, sensors: Sequence[tuple[str, str | None]] = SENSORS
+             ) -> Fleet:
+    """Register ``tags`` as assets of one site (and as broker devices), their model
+    declaring ``sensors``."""
     with psycopg.connect(settings.db_url) as conn:
         ids = register_fleet(conn, [(site, f"Site {site}", "ACME", 24)],
                              [(MODEL, "centrifugal_pump", "pump")],
-                             [AssetSpec(tag, site, MODEL, SENSORS) for tag in tags])
+                             [AssetSpec(tag, site, MODEL, sensors) for tag in tags])
     if broker:
         LocalMosquitto(settings).write_auth([(site, tag) for tag in tags])
     return Fleet(settings, site, ids)

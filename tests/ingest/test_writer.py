@@ -72,31 +72,31 @@ def test_a_redelivered_bad_message_is_dead_lettered_once(fleet: Fleet, writer: B
         assert conn.execute("SELECT count(*) FROM dead_letter").fetchone() == (1,)
 
 
-def test_unknown_sensor_is_registered_with_the_model_unit(fleet: Fleet, writer: BatchWriter,
-                                                          db: psycopg.Connection) -> None:
+def test_sensor_declared_while_running_is_registered_with_the_model_unit(
+        fleet: Fleet, writer: BatchWriter) -> None:
     s = fleet.settings
-    with psycopg.connect(s.db_url) as conn:
+    ts = NOW_MS - 1000
+    payload = json.dumps({"asset": "P-1", "seq": 1, "readings": [[ts, "flow", 190.5]]}).encode()
+    assert writer.write([_msg(s, payload)]).outcomes == [DEAD]
+    with psycopg.connect(s.db_url) as conn:  # declared after the writer read the model
         conn.execute("INSERT INTO model_sensor (model_id, sensor, unit) VALUES"
                      " ('CP-200', 'flow', 'm3/h')")
-    ts = NOW_MS - 1000
-    payload = json.dumps({"asset": "P-1", "seq": 1, "readings": [
-        [ts, "flow", 190.5], [ts, "brand_new", 1.0]]}).encode()
+    payload = json.dumps({"asset": "P-1", "seq": 2, "readings": [[ts, "flow", 190.5]]}).encode()
     assert writer.write([_msg(s, payload)]).batches == 1
     with psycopg.connect(s.db_url) as conn:
-        units = dict(conn.execute(
-            "SELECT name, unit FROM sensor WHERE asset_id = %s AND name IN ('flow', 'brand_new')",
-            (fleet.assets["P-1"],)).fetchall())
-        assert units == {"flow": "m3/h", "brand_new": None}
-        assert conn.execute("SELECT count(*) FROM v_telemetry WHERE sensor IN"
-                            " ('flow', 'brand_new')").fetchone() == (2,)
+        assert conn.execute("SELECT unit FROM sensor WHERE asset_id = %s AND name = 'flow'",
+                            (fleet.assets["P-1"],)).fetchall() == [("m3/h",)]
+        assert conn.execute("SELECT count(*) FROM v_telemetry WHERE sensor = 'flow'"
+                            ).fetchone() == (1,)
 
 
 def test_names_full_of_quotes_and_sql_are_data(fresh_settings: Settings) -> None:
     evil_asset = "P'; DROP TABLE telemetry; --\"x"
     evil_site = "s\"); DELETE FROM asset; --'"
-    fleet = register(fresh_settings, [evil_asset], site=evil_site, broker=False)
-    ts = NOW_MS - 1000
     evil_sensor = "t'); DROP TABLE sensor;--"
+    fleet = register(fresh_settings, [evil_asset], site=evil_site, broker=False,
+                     sensors=[(evil_sensor, None), ('q"uote\\', None)])
+    ts = NOW_MS - 1000
     payload = json.dumps({"asset": evil_asset, "seq": 0, "readings": [
         [ts, evil_sensor, 1.0], [ts, 'q"uote\\', 2.0]]}).encode()
     with psycopg.connect(fresh_settings.db_url) as conn:
