@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from assetwatch.core.settings import Settings, load_settings
-from assetwatch.edge_agent.fleet import Fleet, build_fleet
+from assetwatch.sim.fleet import Fleet, build_fleet
 from assetwatch.stack.mosquitto import LocalMosquitto
 
 _INSTALLED_BASE = (

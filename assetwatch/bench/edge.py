@@ -34,8 +34,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from assetwatch.core.source import AssetIdentity, Sample, Source, SourceEvent
 from assetwatch.edge_agent.errors import EdgeError
-from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
 
 __all__ = ["BenchError", "register"]
 

@@ -100,12 +100,12 @@ def run_scoring_benchmark(settings: Any, *, assets: int = 10_000, days: int = 8,
 def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_site: int,
                          days: float, sample_interval_s: float, seed: int,
                          start: datetime) -> dict[str, Any]:
-    """Register a :func:`~assetwatch.edge_agent.fleet.build_fleet` fleet and write what its
+    """Register a :func:`~assetwatch.sim.fleet.build_fleet` fleet and write what its
     simulator produces (readings by binary COPY, events into ``asset_event``)."""
     from assetwatch.core.registry import AssetSpec, register_fleet
-    from assetwatch.edge_agent.fleet import build_fleet
-    from assetwatch.edge_agent.simulator import FleetSimulator
-    from assetwatch.edge_agent.source import Sample
+    from assetwatch.core.source import Sample
+    from assetwatch.sim.fleet import build_fleet
+    from assetwatch.sim.simulator import FleetSimulator
 
     fleet = build_fleet(sites, assets_per_site, seed=seed, start=start)
     ids = register_fleet(conn, list(fleet.sites), fleet.models(), [

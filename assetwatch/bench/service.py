@@ -1,6 +1,6 @@
 """``assetwatch bench service``: parts demand, inventory policy and tickets against ground truth.
 
-The simulated fleet (:mod:`assetwatch.edge_agent.fleet`, lifecycle of every component) runs
+The simulated fleet (:mod:`assetwatch.sim.fleet`, lifecycle of every component) runs
 for ``--history-days`` (consumption history for the naive policy) and then ``--days`` of
 evaluation, one step per simulated day, in a database of its own (``<database>_bench_service``,
 created for the run and dropped after it unless ``--keep-database``). Each day:
@@ -11,10 +11,10 @@ created for the run and dropped after it unless ``--keep-database``). Each day:
    code (maintenance event, installed-base change, training label), or is recorded as an
    unticketed repair;
 2. failure predictions for every component are stored (a stand-in predictor with what a
-   monitoring system knows; see :mod:`assetwatch.service.fleet_truth`);
+   monitoring system knows; see :mod:`assetwatch.bench.service_predictors`);
 3. ``update_tickets`` and ``compute_inventory_policy`` run as the flows would; every
    ``--period-days`` ``compute_demand`` forecasts the next period;
-4. both stocking policies review and order (:mod:`assetwatch.service.inventory_sim`).
+4. both stocking policies review and order (:mod:`assetwatch.bench.inventory_sim`).
 
 It prints the demand forecast error per part (and writes it per part and period as CSV), fill
 rate, stock-outs and average inventory of the computed policy against the naive policy,
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from assetwatch.core.settings import Settings
 
 if TYPE_CHECKING:
-    from assetwatch.service.bench_run import ServiceBenchResult
+    from assetwatch.bench.service_run import ServiceBenchResult
 
 __all__ = ["register", "run_scale", "run_service_bench"]
 
@@ -97,10 +97,10 @@ def run_scale(settings: Settings, *, assets: int, part_numbers: int,
     """Seconds to compute demand, policy and tickets for ``assets`` assets."""
     import psycopg
 
+    from assetwatch.bench.service_scale import seed_scale
     from assetwatch.core.scratch import drop_database, fresh_database
     from assetwatch.service.demand import compute_demand
     from assetwatch.service.policy import compute_inventory_policy
-    from assetwatch.service.scale import seed_scale
     from assetwatch.service.tickets import update_tickets
 
     bench = fresh_database(settings, "bench_service_scale")
@@ -177,8 +177,8 @@ def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, d
                       retrain_days: int = 90, keep_database: bool = False
                       ) -> ServiceBenchResult:
     """Run the fleet through history and evaluation; return the figures."""
+    from assetwatch.bench.service_run import ServiceRun
     from assetwatch.core.scratch import drop_database, fresh_database
-    from assetwatch.service.bench_run import ServiceRun
 
     started = time.perf_counter()
     bench = fresh_database(settings, "bench_service")

@@ -28,8 +28,8 @@ from assetwatch.core.scratch import fresh_database
 from assetwatch.core.settings import Settings
 from assetwatch.demo.options import DemoOptions
 from assetwatch.demo.summary import DemoSummary, read_summary
-from assetwatch.edge_agent.fleet import Fleet, build_fleet
 from assetwatch.errors import AssetwatchError
+from assetwatch.sim.fleet import Fleet, build_fleet
 
 __all__ = ["run_demo"]
 
@@ -158,14 +158,13 @@ def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path)
     for leftover in out_dir.glob("edge-spool.sqlite*"):
         leftover.unlink()
     result = run_simulation(
-        fleet,
-        days=options.days,
-        sample_interval_s=options.sample_interval_s,
+        {"sites": options.sites, "assets_per_site": options.assets_per_site,
+         "seed": fleet.seed, "days": options.days, "sample_interval_s": options.sample_interval_s,
+         "start": fleet.start.isoformat(), "ground_truth": str(out_dir / "ground_truth.jsonl")},
         mqtt=MqttEndpoint(host=demo.mqtt_host, port=demo.mqtt_port),
         passwords={a.asset_tag: device_password(demo, a.asset_tag) for a in fleet.assets},
         prefix=demo.topic_prefix,
         spool_path=spool,
-        ground_truth_path=out_dir / "ground_truth.jsonl",
     )
     return int(result.batches)
 

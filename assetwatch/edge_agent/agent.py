@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from assetwatch import __version__
+from assetwatch.core.source import CheckpointMismatch, Sample, Source, SourceEvent
 from assetwatch.core.wire import AssetStatus, encode_event, encode_status
 from assetwatch.edge_agent.batching import Batcher
 from assetwatch.edge_agent.errors import (
     AgentConfigError,
-    CheckpointMismatch,
     EdgeError,
     RemoteConfigError,
 )
@@ -48,7 +48,6 @@ from assetwatch.edge_agent.remote_config import (
     config_hash,
     parse_remote_config,
 )
-from assetwatch.edge_agent.source import Sample, Source, SourceEvent
 from assetwatch.edge_agent.spool import Spool, SpoolMessage
 
 __all__ = ["AgentOptions", "AgentSummary", "EdgeAgent"]

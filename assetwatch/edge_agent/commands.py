@@ -59,28 +59,15 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     import logging
     from datetime import datetime, timedelta
 
+    from assetwatch.edge_agent.config_file import SIMULATOR
     from assetwatch.edge_agent.credentials import derived_passwords, read_password_file
     from assetwatch.edge_agent.errors import AgentConfigError
-    from assetwatch.edge_agent.fleet import build_fleet
     from assetwatch.edge_agent.link import MqttEndpoint
+    from assetwatch.edge_agent.plugin import load_plugin
     from assetwatch.edge_agent.simulate import run_simulation, unfinished_start
 
     data_dir = Path(os.environ.get("ASSETWATCH_DATA_DIR", ".assetwatch"))
     spool = args.spool or data_dir / "edge" / f"{args.prefix}-simulate-spool.db"
-    if args.start:
-        try:
-            start = datetime.fromisoformat(args.start)
-        except ValueError:
-            raise AgentConfigError(f"--start: {args.start!r} is not an ISO time") from None
-    else:
-        probe = build_fleet(max(args.sites, 1), max(args.assets_per_site, 1), args.seed,
-                            datetime.now(UTC))
-        resumed = unfinished_start(spool, args.seed, [a.asset_tag for a in probe.assets])
-        if resumed is not None:
-            logging.getLogger(__name__).info(
-                "resuming the unfinished simulated run in %s (start %s)", spool,
-                resumed.isoformat())
-        start = resumed or datetime.now(UTC) - timedelta(days=args.days)
     try:
         port = int(args.port)
     except ValueError:
@@ -89,18 +76,30 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     if args.sites < 1 or args.assets_per_site < 1 or args.days <= 0 or args.sample_interval <= 0:
         raise AgentConfigError("--sites, --assets-per-site, --days and --sample-interval "
                                "must be positive")
-    fleet = build_fleet(args.sites, args.assets_per_site, args.seed, start)
-    tags = [a.asset_tag for a in fleet.assets]
+    site = {"sites": args.sites, "assets_per_site": args.assets_per_site, "seed": args.seed,
+            "days": args.days, "sample_interval_s": args.sample_interval, "speed": args.speed}
+    tags = [a.asset_tag for a in load_plugin(SIMULATOR, {**site, "days": 1e-3}).assets()]
+    if args.start:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            raise AgentConfigError(f"--start: {args.start!r} is not an ISO time") from None
+    else:
+        resumed = unfinished_start(spool, args.seed, tags)
+        if resumed is not None:
+            logging.getLogger(__name__).info(
+                "resuming the unfinished simulated run in %s (start %s)", spool,
+                resumed.isoformat())
+        start = resumed or datetime.now(UTC) - timedelta(days=args.days)
     passwords = (read_password_file(args.password_file) if args.password_file
                  else derived_passwords(tags))
     summary = run_simulation(
-        fleet, args.days, args.sample_interval,
-        MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix,
-        spool, args.ground_truth, args.speed)
-    print(f"simulated {len(fleet.assets)} assets at {len(fleet.sites)} sites for {args.days:g} "
-          f"days: {summary.readings} readings in {summary.batches} batches, "
-          f"{summary.events} events, {summary.failures} failures "
-          f"(ground truth: {args.ground_truth}), {summary.elapsed_s:.1f} s")
+        {**site, "start": start.isoformat(), "ground_truth": str(args.ground_truth)},
+        MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix, spool)
+    print(f"simulated {summary.assets} assets for {args.days:g} days: {summary.readings} "
+          f"readings in {summary.batches} batches, {summary.events} events, "
+          f"{summary.failures} failures (ground truth: {args.ground_truth}), "
+          f"{summary.elapsed_s:.1f} s")
     return 0
 
 
@@ -109,12 +108,6 @@ def _run(settings: object, args: argparse.Namespace) -> int:
     from assetwatch.edge_agent.config_file import load_agent_config
 
     setup = load_agent_config(args.config)
-    if setup.ground_truth is not None:
-        from assetwatch.edge_agent.lifecycle import write_ground_truth
-        from assetwatch.edge_agent.simulator import FleetSimulator
-
-        assert isinstance(setup.source, FleetSimulator)
-        write_ground_truth(setup.ground_truth, setup.source.timelines)
     agent = EdgeAgent(setup.source, setup.options)
     _stop_on_sigterm(agent)
     summary = agent.run(drain=not args.no_drain)

@@ -34,19 +34,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from assetwatch.core.source import Source
 from assetwatch.edge_agent.agent import AgentOptions
 from assetwatch.edge_agent.credentials import derived_passwords, read_password_file
 from assetwatch.edge_agent.errors import AgentConfigError
 from assetwatch.edge_agent.link import MqttEndpoint
+from assetwatch.edge_agent.plugin import load_plugin
 from assetwatch.edge_agent.publisher import CONFIRM_MODES, PublisherOptions
 from assetwatch.edge_agent.remote_config import AssetSettings
-from assetwatch.edge_agent.source import Source, load_plugin
 
-__all__ = ["AgentSetup", "load_agent_config"]
+__all__ = ["SIMULATOR", "AgentSetup", "load_agent_config"]
+
+#: The simulated world's source plug-in (``source.type = "simulator"``), loaded by name.
+SIMULATOR = "assetwatch.sim.site:SimulatedSite"
 
 
 @dataclass
@@ -55,7 +58,6 @@ class AgentSetup:
 
     source: Source
     options: AgentOptions
-    ground_truth: Path | None = None
 
 
 def load_agent_config(path: Path) -> AgentSetup:
@@ -100,7 +102,7 @@ def _setup(doc: dict[str, Any], base: Path) -> AgentSetup:
     source_doc = doc.get("source")
     if not isinstance(source_doc, dict):
         raise AgentConfigError("source: missing (an object with a 'type')")
-    source, ground_truth = _source(source_doc, base)
+    source = _source(source_doc, base)
     tags = [a.asset_tag for a in source.assets()]
     creds = doc.get("credentials", {})
     if "passwords" in creds:
@@ -127,7 +129,7 @@ def _setup(doc: dict[str, Any], base: Path) -> AgentSetup:
         delivery=_delivery(doc.get("delivery", {})))
     if options.spool_sync not in ("normal", "full"):
         raise AgentConfigError("spool.sync: must be 'normal' or 'full'")
-    return AgentSetup(source, options, ground_truth)
+    return AgentSetup(source, options)
 
 
 def _delivery(doc: dict[str, Any]) -> PublisherOptions:
@@ -147,25 +149,18 @@ def _delivery(doc: dict[str, Any]) -> PublisherOptions:
     return PublisherOptions(confirm=confirm, **numbers)  # type: ignore[arg-type]
 
 
-def _source(doc: dict[str, Any], base: Path) -> tuple[Source, Path | None]:
+def _source(doc: dict[str, Any], base: Path) -> Source:
     kind = doc.get("type")
     if kind == "csv":
         from assetwatch.edge_agent.csv_replay import CsvReplay
 
         return CsvReplay(_path(base, doc["path"]) or "", doc["asset"], doc["site_id"],
-                         speed=doc.get("speed"), assets=doc.get("assets")), None
+                         speed=doc.get("speed"), assets=doc.get("assets"))
     if kind == "simulator":
-        from assetwatch.edge_agent.fleet import build_fleet
-        from assetwatch.edge_agent.simulator import FleetSimulator
-
-        days = float(doc.get("days", 30))
-        start = (datetime.fromisoformat(doc["start"]) if "start" in doc
-                 else datetime.now(UTC) - timedelta(days=days))
-        fleet = build_fleet(int(doc.get("sites", 1)), int(doc.get("assets_per_site", 3)),
-                            int(doc.get("seed", 7)), start)
-        gt = _path(base, doc.get("ground_truth"))
-        return (FleetSimulator(fleet, days, float(doc.get("sample_interval_s", 600)),
-                               speed=doc.get("speed")), Path(gt) if gt else None)
+        options = {k: v for k, v in doc.items() if k != "type"}
+        if options.get("ground_truth") is not None:
+            options["ground_truth"] = _path(base, options["ground_truth"])
+        return load_plugin(SIMULATOR, options)
     if kind == "plugin":
-        return load_plugin(str(doc.get("class", "")), doc.get("options", {})), None
+        return load_plugin(str(doc.get("class", "")), doc.get("options", {}))
     raise AgentConfigError("source.type: must be 'csv', 'simulator' or 'plugin'")

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from assetwatch.core.source import AssetIdentity, Sample, Source, SourceEvent
 from assetwatch.edge_agent.errors import CsvReplayError
-from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
 
 __all__ = ["CsvReplay"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assetwatch.errors import AssetwatchError
 
 __all__ = [
-    "AgentConfigError", "CheckpointMismatch", "CsvReplayError", "EdgeError", "RemoteConfigError",
+    "AgentConfigError", "CsvReplayError", "EdgeError", "RemoteConfigError",
 ]
 
 
@@ -23,10 +23,6 @@ class AgentConfigError(EdgeError):
 
 class CsvReplayError(EdgeError):
     """A replayed CSV file is malformed; the message names the file and line."""
-
-
-class CheckpointMismatch(EdgeError):
-    """The spool's source checkpoint was written by another source or run."""
 
 
 class RemoteConfigError(ValueError):

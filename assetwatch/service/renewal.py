@@ -4,7 +4,7 @@ The expected number of failures of one installed component in ``[as_of + s, as_o
 ``P(T1 in window) + P(T2 in window) + ...``: ``T1`` is the first failure, whose distribution
 the predictions give (:meth:`~assetwatch.service.risk.RiskTable.window`); the new part fitted
 then fails at ``T2 = T1 + L``, ``L`` the life of a new part, a Weibull ``(beta, eta)`` of the
-asset model and component type (the fleet catalogue, ``edge_agent/catalogue.json``). Third
+asset model and component type (the fleet catalogue, ``sim/catalogue.json``). Third
 failures are left out: they need two new parts to fail inside one planning window.
 
 :func:`second_failure_window` computes ``P(T2 in window)`` on a grid of whole-day steps: the

@@ -19,10 +19,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from assetwatch.core.settings import Settings
+from assetwatch.core.source import AssetIdentity, Sample, Source, SourceEvent
 from assetwatch.core.wire import Receipt, encode_receipt
-from assetwatch.edge_agent.fleet import Fleet
-from assetwatch.edge_agent.simulator import FleetSimulator
-from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
+from assetwatch.sim.fleet import Fleet
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
 from assetwatch.stack.mosquitto import private_broker as stack_private_broker
 

@@ -20,10 +20,10 @@ from assetwatch.core.wire import topic_for
 from assetwatch.edge_agent.agent import AgentOptions, AgentSummary, EdgeAgent
 from assetwatch.edge_agent.csv_replay import CsvReplay
 from assetwatch.edge_agent.errors import CsvReplayError
-from assetwatch.edge_agent.fleet import build_fleet
 from assetwatch.edge_agent.link import MqttEndpoint
 from assetwatch.edge_agent.remote_config import AssetSettings
-from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
 
 pytestmark = pytest.mark.integration

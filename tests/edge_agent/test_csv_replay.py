@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from assetwatch.core.source import Sample
 from assetwatch.edge_agent.csv_replay import CsvReplay
 from assetwatch.edge_agent.errors import CsvReplayError
-from assetwatch.edge_agent.source import Sample
 
 
 def _write(tmp_path: Path, text: str, name: str = "r.csv") -> Path:

@@ -21,10 +21,10 @@ from edge_support import Collector, expected_event_ids, expected_readings, passw
 
 from assetwatch.core.settings import Settings
 from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
-from assetwatch.edge_agent.fleet import build_fleet
 from assetwatch.edge_agent.link import MqttEndpoint
 from assetwatch.edge_agent.remote_config import AssetSettings
-from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.stack.mosquitto import LocalMosquitto
 
 pytestmark = pytest.mark.integration

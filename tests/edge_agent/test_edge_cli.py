@@ -12,7 +12,7 @@ import pytest
 from edge_support import Collector, expected_readings
 
 from assetwatch.edge_agent.credentials import derived_passwords
-from assetwatch.edge_agent.fleet import build_fleet
+from assetwatch.sim.fleet import build_fleet
 from assetwatch.stack.mosquitto import LocalMosquitto, device_password
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from assetwatch.edge_agent.fleet import build_fleet
-from assetwatch.edge_agent.lifecycle import write_ground_truth
-from assetwatch.edge_agent.simulator import FleetSimulator
-from assetwatch.edge_agent.source import Sample, SourceEvent
+from assetwatch.core.source import Sample, SourceEvent
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.lifecycle import write_ground_truth
+from assetwatch.sim.simulator import FleetSimulator
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

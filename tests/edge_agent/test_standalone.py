@@ -1,4 +1,4 @@
-"""The edge agent runs with paho-mqtt and the standard library alone."""
+"""The edge agent and the simulated world run with paho-mqtt and the standard library alone."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import textwrap
 BLOCKED = ("psycopg", "psycopg_pool", "pydantic", "pydantic_settings", "numpy", "pandas",
            "river", "sklearn", "scipy", "prefect", "pyarrow", "rich", "yaml", "grafana_client")
 
-MODULES = ("agent", "batching", "catalogue", "commands", "config_file", "credentials", "csv_replay",
-           "errors", "fleet", "lifecycle", "link", "publisher", "remote_config", "simulate",
-           "simulator", "source", "spool")
+MODULES = ("assetwatch.edge_agent." + m for m in (
+    "agent", "batching", "commands", "config_file", "credentials", "csv_replay", "errors",
+    "link", "plugin", "publisher", "remote_config", "simulate", "spool"))
+MODULES = (*MODULES, *("assetwatch.sim." + m for m in (
+    "catalogue", "fleet", "lifecycle", "simulator", "site", "truth")))
 
 
 def test_edge_modules_import_without_server_packages() -> None:
@@ -28,17 +30,17 @@ def test_edge_modules_import_without_server_packages() -> None:
         sys.meta_path.insert(0, Block())
         import importlib
         for m in {MODULES!r}:
-            importlib.import_module("assetwatch.edge_agent." + m)
+            importlib.import_module(m)
         from assetwatch.edge_agent.__main__ import main
         try:
             main(["run", "--config", "/nonexistent/agent.json"])
         except SystemExit:
             raise AssertionError("the edge entry point did not parse")
-        from datetime import datetime, timezone
-        from assetwatch.edge_agent.fleet import build_fleet
-        from assetwatch.edge_agent.simulator import FleetSimulator
-        sim = FleetSimulator(build_fleet(1, 2, 1, datetime(2026, 1, 1, tzinfo=timezone.utc)),
-                             1, 3600)
+        from assetwatch.edge_agent.config_file import SIMULATOR
+        from assetwatch.edge_agent.plugin import load_plugin
+        sim = load_plugin(SIMULATOR, dict(sites=1, assets_per_site=2, seed=1, days=1,
+                                          sample_interval_s=3600,
+                                          start="2026-01-01T00:00:00+00:00"))
         assert sim.poll(100, 0)
         loaded = sorted(n.split(".")[0] for n in sys.modules if n.split(".")[0] in BLOCKED)
         assert not loaded, loaded

@@ -13,9 +13,9 @@ from edge_support import Collector, expected_readings, free_port, passwords
 
 from assetwatch.core.settings import Settings
 from assetwatch.edge_agent.agent import AgentOptions, EdgeAgent
-from assetwatch.edge_agent.fleet import build_fleet
 from assetwatch.edge_agent.link import MqttEndpoint
-from assetwatch.edge_agent.simulator import FleetSimulator
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.stack.mosquitto import LocalMosquitto
 
 pytestmark = pytest.mark.integration

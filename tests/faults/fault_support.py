@@ -35,9 +35,9 @@ import psycopg
 from assetwatch.core.migrate import migrate
 from assetwatch.core.registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
-from assetwatch.edge_agent.fleet import Fleet, build_fleet
-from assetwatch.edge_agent.simulator import FleetSimulator
-from assetwatch.edge_agent.source import Sample
+from assetwatch.core.source import Sample
+from assetwatch.sim.fleet import Fleet, build_fleet
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.stack.mosquitto import LocalMosquitto
 from assetwatch.stack.postgres import LocalPostgres
 

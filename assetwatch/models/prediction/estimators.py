@@ -2,7 +2,7 @@
 
 - :class:`WeibullPrior` -- no learning from telemetry: the conditional Weibull probability of
   failing within each horizon given the component's age, with shape/scale from the fleet
-  catalogue (``edge_agent/catalogue.json``) per asset model, else an exponential life fitted to
+  catalogue (``sim/catalogue.json``) per asset model, else an exponential life fitted to
   the fleet's observed failures and exposure. Used on a new installation with no failure
   history, and inside :class:`FailureRiskModel` for a horizon it could not learn.
 - :class:`FailureRiskModel` -- scikit-learn histogram gradient boosting: one classifier per

@@ -7,28 +7,22 @@ first generation is the part installed at the fleet's start, already part-way th
 All of it is drawn from random streams seeded by (fleet seed, asset, component, generation),
 so a timeline is a pure function of the fleet and the simulated window.
 
-The ground truth file (:func:`write_ground_truth`) is JSON lines, one object per failure
-inside the window: ``asset_tag, site_id, model_id, component_type, failure_mode, part_no,
-serial_no, onset_at, failed_at, replaced_at`` (ISO 8601 UTC; ``replaced_at`` is null when the
-repair falls after the window's end; ``onset_at`` may lie before the window's start for a part
-already wearing when the run began).
+The ground truth that scores the pipeline is flattened from these timelines in one place,
+:mod:`assetwatch.sim.truth`.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from assetwatch.core.wire import AssetEvent
-from assetwatch.edge_agent.catalogue import model_spec
-from assetwatch.edge_agent.fleet import (
+from assetwatch.sim.catalogue import model_spec
+from assetwatch.sim.fleet import (
     Fleet,
     FleetAsset,
     component_life_rng,
@@ -37,7 +31,7 @@ from assetwatch.edge_agent.fleet import (
     initial_age_days,
 )
 
-__all__ = ["AssetTimeline", "ComponentLife", "build_timeline", "write_ground_truth"]
+__all__ = ["AssetTimeline", "ComponentLife", "build_timeline", "load_factor"]
 
 DAY_MS = 86_400_000
 #: Repair takes this many days after a failure (uniform), parts and technician included.
@@ -208,37 +202,6 @@ def _maintenance(rng: random.Random, tag: str, spec: dict[str, Any], start_ms: i
                                   detail={"planned": True}))
             t += period
     return out
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
-def ground_truth_rows(timelines: list[AssetTimeline]) -> list[dict[str, Any]]:
-    """One row per failure inside the window, sorted by failure time."""
-    rows = []
-    for tl in timelines:
-        for life in tl.failures():
-            rows.append({
-                "asset_tag": tl.asset.asset_tag, "site_id": tl.asset.site_id,
-                "model_id": tl.asset.model_id, "component_type": life.component_type,
-                "failure_mode": life.failure_mode, "part_no": life.part_no,
-                "serial_no": life.serial_no, "onset_at": _iso(life.onset_ms),
-                "failed_at": _iso(life.failed_ms),
-                "replaced_at": _iso(life.replaced_ms) if life.replaced_ms < tl.end_ms else None,
-            })
-    rows.sort(key=lambda r: (r["failed_at"], r["asset_tag"], r["component_type"]))
-    return rows
-
-
-def write_ground_truth(path: Path, timelines: list[AssetTimeline]) -> int:
-    """Write the ground truth as JSON lines (atomically); return the number of failures."""
-    rows = ground_truth_rows(timelines)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    tmp.replace(path)
-    return len(rows)
 
 
 def load_factor(t_ms: int, phase: float) -> float:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from assetwatch.bench.inventory_sim import InventorySimulator, naive_levels
+from assetwatch.bench.service_predictors import predict_component
+from assetwatch.bench.service_run import ServiceRun
 from assetwatch.core.settings import Settings
-from assetwatch.edge_agent.fleet import build_fleet
-from assetwatch.service.bench_run import ServiceRun
-from assetwatch.service.fleet_truth import fleet_truth, predict_component
-from assetwatch.service.inventory_sim import InventorySimulator, naive_levels
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.truth import fleet_truth
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The fleet simulator: a replayable :class:`~assetwatch.edge_agent.source.Source`.
+"""The fleet simulator: a replayable :class:`~assetwatch.core.source.Source`.
 
 Each asset is sampled every ``sample_interval_s`` simulated seconds (per asset, changeable by
 remote configuration) from the fleet's start for ``days`` days. A sensor reads its normal
@@ -6,7 +6,7 @@ value, moved by a daily load cycle, by the wear of every component that affects 
 end of life times the wear level, 0 before onset, rising to 1 at failure) and by Gaussian
 noise; while a component is failed and awaiting repair the asset is stopped and reads its
 stopped values. Events (failures, part replacements, controller alarms, planned maintenance)
-come from :mod:`assetwatch.edge_agent.lifecycle`, in time order with the samples.
+come from :mod:`assetwatch.sim.lifecycle`, in time order with the samples.
 
 Noise is drawn from a seeded table of normal deviates at a hash of (asset, timestamp), so the
 readings are a pure function of the fleet and the time: the checkpoint is just the next sample
@@ -22,11 +22,10 @@ import random
 import time
 from collections.abc import Sequence
 
-from assetwatch.edge_agent.catalogue import model_spec
-from assetwatch.edge_agent.errors import CheckpointMismatch
-from assetwatch.edge_agent.fleet import Fleet, epoch_ms
-from assetwatch.edge_agent.lifecycle import DAY_MS, AssetTimeline, build_timeline, load_factor
-from assetwatch.edge_agent.source import AssetIdentity, Sample, Source, SourceEvent
+from assetwatch.core.source import AssetIdentity, CheckpointMismatch, Sample, Source, SourceEvent
+from assetwatch.sim.catalogue import model_spec
+from assetwatch.sim.fleet import Fleet, epoch_ms
+from assetwatch.sim.lifecycle import DAY_MS, AssetTimeline, build_timeline, load_factor
 
 __all__ = ["FleetSimulator"]
 
@@ -46,7 +45,7 @@ class FleetSimulator(Source):
     Parameters
     ----------
     fleet
-        The fleet (see :func:`~assetwatch.edge_agent.fleet.build_fleet`).
+        The fleet (see :func:`~assetwatch.sim.fleet.build_fleet`).
     days
         Length of the simulated window.
     sample_interval_s

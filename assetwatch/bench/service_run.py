@@ -13,18 +13,19 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
+from assetwatch.bench.service_predictors import predict_component
 from assetwatch.core.registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
-from assetwatch.edge_agent.fleet import build_fleet
 from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
-from assetwatch.service.fleet_truth import Failure, FleetTruth, fleet_truth, predict_component
-from assetwatch.service.inventory_sim import InventorySimulator, PolicyResult, naive_levels
 from assetwatch.service.masterdata_load import load_sample_masterdata
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import update_tickets
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.truth import Failure, FleetTruth, fleet_truth
 
 __all__ = ["ServiceBenchResult", "ServiceRun"]
 
@@ -272,8 +273,8 @@ class ServiceRun:
 
     def _load_telemetry(self, conn: psycopg.Connection) -> int:
         """The fleet's readings for the whole window (features only read before ``as_of``)."""
-        from assetwatch.edge_agent.simulator import FleetSimulator
-        from assetwatch.edge_agent.source import Sample
+        from assetwatch.core.source import Sample
+        from assetwatch.sim.simulator import FleetSimulator
 
         sensor_ids = {(tag, name): sid for tag, name, sid in conn.execute(
             "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a"

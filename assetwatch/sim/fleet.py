@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from assetwatch.edge_agent.catalogue import load_catalogue
+from assetwatch.sim.catalogue import load_catalogue
 
 __all__ = [
     "Fleet", "FleetAsset", "FleetSite", "InstalledComponent", "build_fleet", "epoch_ms",

@@ -1,27 +1,34 @@
-"""The plug-in interface of reading sources (standard library only).
+"""The plug-in interface of reading sources (standard library only; the edge agent and the
+simulated world both import it).
 
 A source produces, in time order per asset, :class:`Sample` items (one timestamp, several
 sensor values) and :class:`SourceEvent` items (maintenance, part replaced, failure, controller
 error). The agent polls it, journals every reading in the spool, batches and publishes.
 
-Shipped sources: :class:`~assetwatch.edge_agent.simulator.FleetSimulator` and
-:class:`~assetwatch.edge_agent.csv_replay.CsvReplay`. A plug-in for real sensors subclasses
+Shipped sources: :class:`~assetwatch.edge_agent.csv_replay.CsvReplay` and the simulated
+world's :class:`~assetwatch.sim.site.SimulatedSite`. A plug-in for real sensors subclasses
 :class:`Source` and is named in the agent configuration as ``"module:Class"``; it receives the
-``options`` object of the configuration as keyword arguments.
+``options`` object of the configuration as keyword arguments
+(:func:`assetwatch.edge_agent.plugin.load_plugin`).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from assetwatch.core.wire import AssetEvent
-from assetwatch.edge_agent.errors import AgentConfigError
+from assetwatch.errors import AssetwatchError
 
-__all__ = ["AssetIdentity", "Sample", "Source", "SourceEvent", "load_plugin"]
+__all__ = ["AssetIdentity", "CheckpointMismatch", "Sample", "Source", "SourceEvent"]
+
+
+class CheckpointMismatch(AssetwatchError):
+    """A checkpoint given to :meth:`Source.restore` was written by another source or run."""
+
+    exit_code = 4
 
 
 class AssetIdentity(NamedTuple):
@@ -102,21 +109,3 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release files or devices."""
-
-
-def load_plugin(spec: str, options: Mapping[str, Any]) -> Source:
-    """Instantiate the source class named ``"package.module:Class"`` with ``options``."""
-    module_name, _, class_name = spec.partition(":")
-    if not module_name or not class_name:
-        raise AgentConfigError(f"source.class: {spec!r} must look like 'package.module:Class'")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
-    except (ImportError, AttributeError) as e:
-        raise AgentConfigError(f"source.class: cannot load {spec!r} ({e})") from None
-    if not (isinstance(cls, type) and issubclass(cls, Source)):
-        raise AgentConfigError(f"source.class: {spec!r} is not a Source subclass")
-    try:
-        return cls(**dict(options))
-    except TypeError as e:
-        raise AgentConfigError(f"source.options: {spec!r} does not accept them ({e})") from None

@@ -19,7 +19,7 @@ __all__ = ["load_catalogue", "model_spec"]
 @cache
 def load_catalogue() -> dict[str, Any]:
     """The parsed catalogue (cached; treat it as read-only)."""
-    text = resources.files("assetwatch.edge_agent").joinpath("catalogue.json").read_text()
+    text = resources.files("assetwatch.sim").joinpath("catalogue.json").read_text()
     return json.loads(text)
 
 

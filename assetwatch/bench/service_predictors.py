@@ -1,8 +1,4 @@
-"""Ground truth of the simulated fleet for the service benchmark, and stand-in predictors.
-
-The fleet simulator (:mod:`assetwatch.edge_agent.lifecycle`) decides when every component
-generation is installed, starts to wear, fails and is replaced, and when planned maintenance
-happens. :func:`fleet_truth` flattens that into time-ordered lists.
+"""Stand-in predictors of the service benchmark, which read the simulated world's timelines.
 
 Predictors give, per component at time ``t``, failure probabilities at the horizons and a
 remaining-life interval, using only what a monitoring system could know at ``t``:
@@ -21,79 +17,15 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from assetwatch.edge_agent.catalogue import model_spec
-from assetwatch.edge_agent.fleet import Fleet
-from assetwatch.edge_agent.lifecycle import AssetTimeline, ComponentLife, build_timeline
+from assetwatch.sim.catalogue import model_spec
+from assetwatch.sim.lifecycle import ComponentLife
 
-__all__ = ["Failure", "FleetTruth", "Maintenance", "fleet_truth", "predict_component"]
+__all__ = ["PREDICTORS", "predict_component"]
 
 DAY_MS = 86_400_000
 PREDICTORS = ("condition", "weibull")
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One component generation that fails (and is replaced) in the simulated window."""
-
-    asset_tag: str
-    site_id: str
-    model_id: str
-    component_type: str
-    failure_mode: str
-    part_no: str
-    failed_at: datetime
-    replaced_at: datetime
-    new_serial: str | None
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    asset_tag: str
-    site_id: str
-    task: str
-    part_no: str | None
-    at: datetime
-
-
-@dataclass
-class FleetTruth:
-    fleet: Fleet
-    timelines: dict[str, AssetTimeline]
-    failures: list[Failure]
-    maintenance: list[Maintenance]
-
-
-def fleet_truth(fleet: Fleet, end: datetime) -> FleetTruth:
-    """Timelines, failures and planned maintenance of every asset up to ``end``."""
-
-    def at(ms: int) -> datetime:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-    end_ms = int(end.timestamp() * 1000)
-    timelines = {a.asset_tag: build_timeline(fleet, a, end_ms) for a in fleet.assets}
-    failures: list[Failure] = []
-    maintenance: list[Maintenance] = []
-    for tag, tl in timelines.items():
-        asset = tl.asset
-        for chain in tl.lives.values():
-            for i, life in enumerate(chain):
-                if tl.start_ms <= life.failed_ms < end_ms:
-                    nxt = chain[i + 1] if i + 1 < len(chain) else None
-                    failures.append(Failure(tag, asset.site_id, asset.model_id,
-                                            life.component_type, life.failure_mode,
-                                            life.part_no, at(life.failed_ms),
-                                            at(life.replaced_ms),
-                                            nxt.serial_no if nxt else None))
-        for event, _ in tl.events:
-            if event.kind == "maintenance":
-                maintenance.append(Maintenance(tag, asset.site_id, event.code or "",
-                                               event.part_no, at(event.ts_ms)))
-    failures.sort(key=lambda f: f.failed_at)
-    maintenance.sort(key=lambda m: m.at)
-    return FleetTruth(fleet, timelines, failures, maintenance)
 
 
 def _weibull_survival(t: float, beta: float, eta: float) -> float:

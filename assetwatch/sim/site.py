@@ -1,0 +1,57 @@
+"""The simulated fleet as an edge agent source plug-in, built from the agent's options.
+
+The edge agent names it ``assetwatch.sim.site:SimulatedSite`` (configuration ``"source":
+{"type": "simulator", ...}`` or ``assetwatch edge simulate``) and loads it by name, so the
+gateway package never imports the simulated world.
+
+>>> site = SimulatedSite(sites=1, assets_per_site=2, seed=3, days=1, sample_interval_s=3600,
+...                      start="2026-01-01T00:00:00+00:00")
+>>> [a.asset_tag for a in site.assets()]
+['S01-P001', 'S01-P002']
+>>> len([item for item in site.poll(1000, 0) if hasattr(item, "values")])
+48
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.simulator import FleetSimulator
+from assetwatch.sim.truth import write_ground_truth
+
+__all__ = ["SimulatedSite"]
+
+
+class SimulatedSite(FleetSimulator):
+    """``sites`` x ``assets_per_site`` simulated assets (fleet ``seed``) for ``days`` days
+    from ``start`` (ISO time; default ``days`` before now), sampled every
+    ``sample_interval_s`` simulated seconds, at ``speed`` simulated seconds per second (None:
+    as fast as possible). With ``ground_truth`` (a path) the failures of the window are
+    written there as JSON lines (:func:`assetwatch.sim.truth.write_ground_truth`), and
+    :attr:`failures` counts them.
+
+    Bad options raise ``ValueError`` naming the option.
+    """
+
+    def __init__(self, *, sites: int = 1, assets_per_site: int = 3, seed: int = 7,
+                 days: float = 30.0, sample_interval_s: float = 600.0, start: str | None = None,
+                 speed: float | None = None, ground_truth: str | Path | None = None) -> None:
+        if int(sites) < 1 or int(assets_per_site) < 1:
+            raise ValueError("sites and assets_per_site must be at least 1")
+        if float(days) <= 0 or float(sample_interval_s) <= 0:
+            raise ValueError("days and sample_interval_s must be positive")
+        if start is None:
+            begin = datetime.now(UTC) - timedelta(days=float(days))
+        else:
+            try:
+                begin = datetime.fromisoformat(str(start))
+            except ValueError:
+                raise ValueError(f"start: {start!r} is not an ISO time") from None
+        fleet = build_fleet(int(sites), int(assets_per_site), int(seed), begin)
+        super().__init__(fleet, float(days), float(sample_interval_s),
+                         speed=None if speed is None else float(speed))
+        self.failures = 0
+        if ground_truth is not None:
+            self.failures = write_ground_truth(Path(ground_truth), self.timelines)
