@@ -100,9 +100,11 @@ def run_scoring_benchmark(settings: Any, *, assets: int = 10_000, days: int = 8,
 def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_site: int,
                          days: float, sample_interval_s: float, seed: int,
                          start: datetime) -> dict[str, Any]:
-    """Register a :func:`~assetwatch.sim.fleet.build_fleet` fleet and write what its
-    simulator produces (readings by binary COPY, events into ``asset_event``)."""
+    """Register a :func:`~assetwatch.sim.fleet.build_fleet` fleet with the sample master data
+    (its datasheet lives are the failure models' priors) and write what its simulator
+    produces (readings by binary COPY, events into ``asset_event``)."""
     from assetwatch.core.registry import AssetSpec, register_fleet
+    from assetwatch.service.masterdata_load import load_sample_masterdata
     from assetwatch.core.source import Sample
     from assetwatch.sim.fleet import build_fleet
     from assetwatch.sim.simulator import FleetSimulator
@@ -111,6 +113,7 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
     ids = register_fleet(conn, list(fleet.sites), fleet.models(), [
         AssetSpec(a.asset_tag, a.site_id, a.model_id, a.sensors, a.serial_no,
                   a.commissioned_on, a.criticality) for a in fleet.assets])
+    load_sample_masterdata(conn)
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO component_type (component_type) VALUES (%s)"
                         " ON CONFLICT DO NOTHING",
@@ -161,6 +164,7 @@ def run_fleet_benchmark(settings: Any, *, sites: int = 3, assets_per_site: int =
     from assetwatch.models.prediction.backtest import walk_forward
     from assetwatch.models.prediction.evaluation import alarm_metrics
     from assetwatch.models.prediction.features import build_feature_frame
+    from assetwatch.models.prediction.lives import component_lives
     from assetwatch.models.prediction.training import TrainOptions
     from assetwatch.models.prediction.validation import classification_metrics
 
@@ -177,8 +181,10 @@ def run_fleet_benchmark(settings: Any, *, sites: int = 3, assets_per_site: int =
         as_of = start + timedelta(days=days)
         frame = build_feature_frame(conn, options.spec, as_of=as_of,
                                     first_snapshot=start + options.spec.history)
+        lives = component_lives(conn)
     featurised = time.perf_counter()
-    predicted = walk_forward(frame, options, start=start + timedelta(days=warmup_days),
+    predicted = walk_forward(frame, options, lives=lives,
+                             start=start + timedelta(days=warmup_days),
                              step=timedelta(days=step_days))
     rows = []
     for h in options.horizons:

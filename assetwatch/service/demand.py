@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 
+from assetwatch.models.prediction.lives import component_lives
 from assetwatch.service.bom import exploded_bom, planned_demand
 from assetwatch.service.poibin import DemandDistribution, poisson_binomial
 from assetwatch.service.renewal import new_part_life, second_failure_window
@@ -106,7 +107,7 @@ def demand_terms(conn: psycopg.Connection, risk: RiskTable,
     for extra in extra_keys:
         index.setdefault(extra, len(index))
     row = np.array(rows, dtype=np.int64)
-    life = new_part_life(risk.model_id, risk.component_type)[row]
+    life = new_part_life(risk.model_id, risk.component_type, component_lives(conn))[row]
     return DemandTerms(risk, row, np.array(keys, dtype=np.int64),
                        np.array(qtys, dtype=np.int64), list(index), life)
 

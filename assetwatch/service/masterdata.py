@@ -17,6 +17,9 @@ their columns (``*`` marks a required column):
 ``kits``            kit_part_no*, part_no*, qty*
 ``lead_times``      part_no*, site_id* (``*`` = every site), lead_time_days*
 ``bom``             model_id*, component_type*, part_no*, qty*
+``component_life``  model_id*, component_type*, weibull_beta*, weibull_eta_days* (the
+                    datasheet life of a model's component: the failure models' prior and
+                    the renewal term of parts demand)
 ``maintenance_plan`` model_id*, task*, interval_days*, part_no*, qty*
 ``sites``           site_id*, name*, customer, sla_hours
 ``stock``           part_no*, site_id* (``*`` = every site), on_hand*, on_order
@@ -57,6 +60,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "kits": (("kit_part_no", "part_no", "qty"), ()),
     "lead_times": (("part_no", "site_id", "lead_time_days"), ()),
     "bom": (("model_id", "component_type", "part_no", "qty"), ()),
+    "component_life": (("model_id", "component_type", "weibull_beta", "weibull_eta_days"), ()),
     "maintenance_plan": (("model_id", "task", "interval_days", "part_no", "qty"), ()),
     "sites": (("site_id", "name"), ("customer", "sla_hours")),
     "stock": (("part_no", "site_id", "on_hand"), ("on_order",)),
@@ -203,6 +207,7 @@ def _read_yaml(file: Path, problems: list[Problem]) -> dict[str, list[Row]]:
 _INT_POSITIVE = {"qty", "interval_days", "sla_hours"}
 _INT_NON_NEGATIVE = {"warranty_months", "on_hand", "on_order"}
 _DECIMAL_NON_NEGATIVE = {"unit_cost", "lead_time_days"}
+_FLOAT_POSITIVE = {"weibull_beta", "weibull_eta_days"}
 
 
 def _typed_rows(section: str, rows: list[Row], problems: list[Problem]) -> list[Row]:
@@ -255,6 +260,14 @@ def _convert(column: str, text: str) -> Any:
         if not amount.is_finite() or amount < 0:
             raise ValueError(f"negative or invalid value {text}; must be >= 0")
         return amount
+    if column in _FLOAT_POSITIVE:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not value > 0 or value == float("inf"):
+            raise ValueError(f"{text} must be a positive number")
+        return value
     if column in ("is_kit", "allow_new_sensors"):
         lowered = text.lower()
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
@@ -300,6 +313,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "failure_modes": ("failure_mode",), "parts": ("part_no",),
     "kits": ("kit_part_no", "part_no"), "lead_times": ("part_no", "site_id"),
     "bom": ("model_id", "component_type", "part_no"),
+    "component_life": ("model_id", "component_type"),
     "maintenance_plan": ("model_id", "task", "part_no"),
     "sites": ("site_id",), "stock": ("part_no", "site_id"),
 }
@@ -340,6 +354,9 @@ def _check_references(data: MasterData, known: KnownMasterData,
         need(row, "model_id", models, "asset model")
         need(row, "component_type", component_types, "component type")
         need_part(row)
+    for row in data.rows("component_life"):
+        need(row, "model_id", models, "asset model")
+        need(row, "component_type", component_types, "component type")
     for row in data.rows("maintenance_plan"):
         need(row, "model_id", models, "asset model")
         need_part(row)

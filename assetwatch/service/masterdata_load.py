@@ -194,6 +194,14 @@ def _write_structures(cur: psycopg.Cursor, data: MasterData, count: dict[str, in
     cur.executemany("INSERT INTO bom_item (model_id, component_type, part_no, qty)"
                     " VALUES (%(model_id)s, %(component_type)s, %(part_no)s, %(qty)s)", bom)
     count["bom"] = len(bom)
+    lives = [r.values for r in data.rows("component_life")]
+    cur.executemany(
+        "INSERT INTO component_life (model_id, component_type, weibull_beta, weibull_eta_days)"
+        " VALUES (%(model_id)s, %(component_type)s, %(weibull_beta)s, %(weibull_eta_days)s)"
+        " ON CONFLICT (model_id, component_type) DO UPDATE SET"
+        " weibull_beta = EXCLUDED.weibull_beta, weibull_eta_days = EXCLUDED.weibull_eta_days",
+        lives)
+    count["component_life"] = len(lives)
     plan = [r.values for r in data.rows("maintenance_plan")]
     cur.executemany("DELETE FROM maintenance_plan WHERE model_id = %s AND task = %s",
                     list({(r["model_id"], r["task"]) for r in plan}))

@@ -4,7 +4,7 @@ The expected number of failures of one installed component in ``[as_of + s, as_o
 ``P(T1 in window) + P(T2 in window) + ...``: ``T1`` is the first failure, whose distribution
 the predictions give (:meth:`~assetwatch.service.risk.RiskTable.window`); the new part fitted
 then fails at ``T2 = T1 + L``, ``L`` the life of a new part, a Weibull ``(beta, eta)`` of the
-asset model and component type (the fleet catalogue, ``sim/catalogue.json``). Third
+asset model and component type (the datasheet lives of master data). Third
 failures are left out: they need two new parts to fail inside one planning window.
 
 :func:`second_failure_window` computes ``P(T2 in window)`` on a grid of whole-day steps: the
@@ -19,19 +19,19 @@ import math
 import numpy as np
 import pandas as pd
 
+from assetwatch.models.prediction.lives import Lives
 from assetwatch.service.risk import RiskTable
 
 __all__ = ["new_part_life", "second_failure_window"]
 
 
-def new_part_life(model_ids: np.ndarray, component_types: np.ndarray) -> np.ndarray:
-    """``(n, 2)`` Weibull ``(beta, eta_days)`` of a new part per row; NaN where the catalogue
-    does not know the (asset model, component type)."""
-    from assetwatch.models.prediction.estimators import catalogue_weibull
-
+def new_part_life(model_ids: np.ndarray, component_types: np.ndarray, lives: Lives
+                  ) -> np.ndarray:
+    """``(n, 2)`` Weibull ``(beta, eta_days)`` of a new part per row, from the datasheet
+    ``lives`` of master data; NaN where they do not know the (asset model, component type)."""
     if not len(model_ids):
         return np.full((0, 2), np.nan)
-    table = catalogue_weibull()
+    table = lives
     model_code, models = pd.factorize(pd.Series(model_ids, dtype=object))
     component_code, components = pd.factorize(pd.Series(component_types, dtype=object))
     known = np.array([[table.get(str(c), {}).get(str(m), (np.nan, np.nan)) for c in components]

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from scipy.integrate import quad
 
-from assetwatch.models.prediction.estimators import catalogue_weibull
 from assetwatch.service.demand import compute_demand, periods
+from assetwatch.service.masterdata import read_masterdata
+from assetwatch.service.masterdata_load import sample_path
 from assetwatch.service.policy import compute_inventory_policy, kanban_sizing
 from assetwatch.service.risk import load_risk
 
@@ -22,8 +23,8 @@ def again(start: float, end: float, first: list[tuple[float, float, float]],
           model_id: str = "CP-200", component: str = "bearing") -> float:
     """P(a component's replacement, a new part, fails in ``[start, end]``) when its first
     failure has probability ``p`` spread evenly over each ``(a, b, p)`` of ``first``: the
-    integral of the first failure's density times the catalogue's new-part Weibull."""
-    beta, eta = catalogue_weibull()[component][model_id]
+    integral of the first failure's density times the datasheet's new-part Weibull."""
+    beta, eta = _datasheet_life(model_id, component)
 
     def new_part(t: float) -> float:
         return -float(np.expm1(-(max(t, 0.0) / eta) ** beta))
@@ -31,6 +32,14 @@ def again(start: float, end: float, first: list[tuple[float, float, float]],
     return sum(quad(lambda tau, a=a, b=b, p=p: p / (b - a) * (new_part(end - tau)
                                                              - new_part(start - tau)),
                     a, min(b, end))[0] for a, b, p in first if a < end)
+
+
+def _datasheet_life(model_id: str, component: str) -> tuple[float, float]:
+    """The sample master data's life of a model's component (what the tests load)."""
+    rows = read_masterdata(sample_path() / "component_life.csv").rows("component_life")
+    row = next(r.values for r in rows
+               if (r.values["model_id"], r.values["component_type"]) == (model_id, component))
+    return row["weibull_beta"], row["weibull_eta_days"]
 
 
 def test_periods_cover_the_horizon() -> None:

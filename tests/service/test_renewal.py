@@ -61,9 +61,10 @@ def test_wear_out_part_against_an_integral() -> None:
     assert 0.01 < expected < 0.05          # rare for a wear-out part, but not nothing
 
 
-def test_new_part_life_from_the_catalogue() -> None:
+def test_new_part_life_from_the_datasheet_lives() -> None:
     life = new_part_life(np.array(["CP-200", "CP-200", "NO-SUCH"], dtype=object),
-                         np.array(["bearing", "no_such_part", "bearing"], dtype=object))
+                         np.array(["bearing", "no_such_part", "bearing"], dtype=object),
+                         {"bearing": {"CP-200": (2.2, 240.0)}})
     assert life[0, 0] > 1 and life[0, 1] > 0
     assert np.isnan(life[1]).all() and np.isnan(life[2]).all()
 

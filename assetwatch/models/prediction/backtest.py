@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from assetwatch.models.prediction.estimators import FailureRiskModel, WeibullPrior
+from assetwatch.models.prediction.lives import Lives
 from assetwatch.models.prediction.training import (
     TrainOptions,
     censor,
@@ -26,9 +27,10 @@ __all__ = ["walk_forward"]
 
 
 def walk_forward(frame: pd.DataFrame, options: TrainOptions, *, start: datetime,
-                 step: timedelta) -> pd.DataFrame:
+                 step: timedelta, lives: Lives | None = None) -> pd.DataFrame:
     """Out-of-sample predictions for the snapshots from ``start`` on: the frame's keys and raw
-    labels plus ``prob_<h>``, ``rul_days``, ... and ``model`` (the kind of model used)."""
+    labels plus ``prob_<h>``, ``rul_days``, ... and ``model`` (the kind of model used).
+    ``lives`` are the datasheet lives of master data (the priors)."""
     gap = timedelta(days=max(options.horizons))
     times = pd.to_datetime(frame["snapshot_at"], utc=True)
     end = times.max()
@@ -39,7 +41,7 @@ def walk_forward(frame: pd.DataFrame, options: TrainOptions, *, start: datetime,
         known = frame[(times + gap <= at)]
         for component, rows in upcoming.groupby("component_type"):
             history = censor(known[known["component_type"] == component], at.to_pydatetime())
-            prior = fleet_prior(str(component), history, options)
+            prior = fleet_prior(str(component), history, options, lives)
             model: WeibullPrior | FailureRiskModel = prior
             if count_failures(history) >= options.min_failures:
                 model = fit_failure_model(history, at.to_pydatetime(), prior, options)

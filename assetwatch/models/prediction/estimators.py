@@ -1,10 +1,11 @@
 """The two failure-risk models of a component type; both answer ``predict(frame)``.
 
 - :class:`WeibullPrior` -- no learning from telemetry: the conditional Weibull probability of
-  failing within each horizon given the component's age, with shape/scale from the fleet
-  catalogue (``sim/catalogue.json``) per asset model, else an exponential life fitted to
-  the fleet's observed failures and exposure. Used on a new installation with no failure
-  history, and inside :class:`FailureRiskModel` for a horizon it could not learn.
+  failing within each horizon given the component's age, with shape/scale from the datasheet
+  lives of master data (:mod:`assetwatch.models.prediction.lives`) per asset model, else an
+  exponential life fitted to the fleet's observed failures and exposure. Used on a new
+  installation with no failure history, and inside :class:`FailureRiskModel` for a horizon
+  it could not learn.
 - :class:`FailureRiskModel` -- scikit-learn histogram gradient boosting: one classifier per
   horizon (probability of failure within it) and quantile regressors (10 %, 50 %, 90 %) of the
   remaining useful life in days (capped), the interval widened by a conformal margin.
@@ -16,17 +17,14 @@ pickle as the artifact).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["RUL_QUANTILES", "FailureRiskModel", "WeibullPrior", "catalogue_weibull",
+__all__ = ["RUL_QUANTILES", "FailureRiskModel", "WeibullPrior",
            "prediction_columns"]
 
 RUL_QUANTILES = (0.1, 0.5, 0.9)
@@ -34,22 +32,6 @@ RUL_QUANTILES = (0.1, 0.5, 0.9)
 
 def prediction_columns(horizons: Sequence[int]) -> list[str]:
     return [f"prob_{h}" for h in horizons] + ["rul_days", "rul_low_days", "rul_high_days"]
-
-
-@cache
-def catalogue_weibull() -> dict[str, dict[str, tuple[float, float]]]:
-    """``component_type -> {model_id: (beta, eta_days)}`` from the fleet catalogue."""
-    try:
-        text = resources.files("assetwatch.edge_agent").joinpath("catalogue.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    table: dict[str, dict[str, tuple[float, float]]] = {}
-    for model_id, model in json.loads(text).get("asset_models", {}).items():
-        for component, spec in model.get("components", {}).items():
-            if "weibull_beta" in spec and "weibull_eta_days" in spec:
-                table.setdefault(component, {})[model_id] = (
-                    float(spec["weibull_beta"]), float(spec["weibull_eta_days"]))
-    return table
 
 
 class WeibullPrior:

@@ -30,7 +30,6 @@ from assetwatch.models.prediction.estimators import (
     RUL_QUANTILES,
     FailureRiskModel,
     WeibullPrior,
-    catalogue_weibull,
 )
 from assetwatch.models.prediction.features import (
     FeatureSpec,
@@ -38,6 +37,7 @@ from assetwatch.models.prediction.features import (
     feature_columns,
     latest_telemetry_time,
 )
+from assetwatch.models.prediction.lives import Lives, component_lives
 from assetwatch.models.prediction.registry import (
     MODEL_NAME,
     current_version,
@@ -109,6 +109,7 @@ class TrainingSet:
     as_of: datetime
     first_snapshot: datetime
     component_types: list[str]
+    lives: Lives = field(default_factory=dict)  # datasheet lives from master data
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,10 @@ def load_training_set(settings: Settings, *, as_of: datetime | None = None,
             " SELECT component_type FROM bom_item UNION"
             " SELECT component_type FROM asset_event WHERE kind = 'failure'"
             "   AND component_type IS NOT NULL ORDER BY 1")]
+        lives = component_lives(conn)
     types = sorted(set(known) | set(frame["component_type"].dropna().unique()))
-    return TrainingSet(frame=frame, as_of=as_of, first_snapshot=first, component_types=types)
+    return TrainingSet(frame=frame, as_of=as_of, first_snapshot=first, component_types=types,
+                       lives=lives)
 
 
 def train_models(settings: Settings, *, as_of: datetime | None = None,
@@ -174,8 +177,9 @@ def register_priors(settings: Settings, *, as_of: datetime | None = None,
             " SELECT component_type FROM bom_item EXCEPT"
             " SELECT component_type FROM model_version WHERE model_name = %s AND is_current"
             " ORDER BY 1", (model_name,))]
+        lives = component_lives(conn)
         for component_type in missing:
-            prior = fleet_prior(component_type, empty, options)
+            prior = fleet_prior(component_type, empty, options, lives)
             params = {**options.params(), **prior.params(), "component_type": component_type}
             version = register_version(
                 conn, model_name=model_name, component_type=component_type, model=prior,
@@ -200,11 +204,12 @@ def count_failures(frame: pd.DataFrame) -> int:
                .drop_duplicates().shape[0])
 
 
-def fleet_prior(component_type: str, frame: pd.DataFrame, options: TrainOptions
-                ) -> WeibullPrior:
-    """The catalogue's Weibull life per asset model, else an exponential life from the
-    fleet's exposure and failures (one failure added, so no failures means a long life)."""
-    by_model = catalogue_weibull().get(component_type, {})
+def fleet_prior(component_type: str, frame: pd.DataFrame, options: TrainOptions,
+                lives: Lives | None = None) -> WeibullPrior:
+    """The datasheet Weibull life per asset model (``lives``, from master data), else an
+    exponential life from the fleet's exposure and failures (one failure added, so no
+    failures means a long life)."""
+    by_model = dict((lives or {}).get(component_type, {}))
     every_days = options.spec.snapshot_every / timedelta(days=1)
     exposure = len(frame.drop_duplicates(["asset_id", "snapshot_at"])) * every_days
     eta = max(30.0, exposure / (count_failures(frame) + 1)) if exposure else 365.0
@@ -222,7 +227,7 @@ def train_component(settings: Settings, training_set: TrainingSet, component_typ
     """Fit, validate, register and maybe promote the model of one component type."""
     frame = training_set.frame
     frame = frame[frame["component_type"] == component_type].reset_index(drop=True)
-    prior = fleet_prior(component_type, frame, options)
+    prior = fleet_prior(component_type, frame, options, training_set.lives)
     failures = count_failures(frame)
     params = {**options.params(), "component_type": component_type}
     with session(settings) as conn:
