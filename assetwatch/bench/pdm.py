@@ -104,8 +104,8 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
     (its datasheet lives are the failure models' priors) and write what its simulator
     produces (readings by binary COPY, events into ``asset_event``)."""
     from assetwatch.core.registry import AssetSpec, register_fleet
-    from assetwatch.service.masterdata_load import load_sample_masterdata
     from assetwatch.core.source import Sample
+    from assetwatch.service.masterdata_load import load_sample_masterdata
     from assetwatch.sim.fleet import build_fleet
     from assetwatch.sim.simulator import FleetSimulator
 

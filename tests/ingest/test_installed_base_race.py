@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from ingest_support import SITE, Fleet, register
 
+from assetwatch.core import installed_base
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import (
     AssetEvent,
@@ -107,7 +108,7 @@ def test_a_part_replaced_event_waits_for_a_birth_in_flight(fleet: Fleet) -> None
 def test_without_the_lock_the_same_race_dead_letters(fleet: Fleet, monkeypatch) -> None:
     """The race above is real: without the lock the event collides with the birth."""
     s = fleet.settings
-    for module in (writer, records):
+    for module in (writer, records, installed_base):
         monkeypatch.setattr(module, "lock_installed_base", lambda cur, ids: None)
     with psycopg.connect(s.db_url) as conn:
         BatchWriter(conn).write([_birth(s, T0, "B-1")])

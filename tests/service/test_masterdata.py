@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
 import psycopg
@@ -11,10 +9,11 @@ import pytest
 
 from assetwatch.service.errors import MasterDataError
 from assetwatch.service.masterdata_load import load_masterdata, sample_path
+from assetwatch.sim.catalogue import load_catalogue
 
 
 def _catalogue() -> dict:
-    return json.loads((resources.files("assetwatch.edge_agent") / "catalogue.json").read_text())
+    return load_catalogue()
 
 
 def test_sample_matches_the_fleet_catalogue(fleet_db: tuple[psycopg.Connection, dict]) -> None:
@@ -28,6 +27,10 @@ def test_sample_matches_the_fleet_catalogue(fleet_db: tuple[psycopg.Connection, 
             mode = conn.execute("SELECT component_type FROM failure_mode WHERE failure_mode = %s",
                                 (component["failure_mode"],)).fetchone()
             assert mode == (component_type,)
+            life = conn.execute("SELECT weibull_beta, weibull_eta_days FROM component_life"
+                                " WHERE model_id = %s AND component_type = %s",
+                                (model_id, component_type)).fetchone()
+            assert life is not None and min(life) > 0, (model_id, component_type)
 
 
 def test_sample_gives_every_stocked_part_a_lead_time_at_every_site(
