@@ -35,8 +35,8 @@ _INSTALLED_BASE = (
 
 def register(settings: Settings, fleet: Fleet) -> int:
     """Register master data, the fleet and its installed base; return the number of assets."""
+    from assetwatch.core.asset_registry import AssetSpec, register_fleet
     from assetwatch.core.db import connect
-    from assetwatch.core.registry import AssetSpec, register_fleet
     from assetwatch.service.masterdata_load import load_sample_masterdata
 
     with connect(settings) as conn, conn.transaction():

@@ -137,7 +137,7 @@ def read_sample(folder: Path) -> Sample:
 def ingest_azure(conn: psycopg.Connection, sample: Sample) -> dict[str, int]:
     """Load the sample (:func:`read_sample`) into the registry, telemetry and event tables;
     return counts."""
-    from assetwatch.core.registry import AssetSpec, register_fleet
+    from assetwatch.core.asset_registry import AssetSpec, register_fleet
 
     start = date(2015, 1, 1)
     machines = sample["PdM_machines.csv"]

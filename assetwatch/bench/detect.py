@@ -108,8 +108,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 def _register(bench: Settings, assets: int) -> dict[int, list[int]]:
     """Register the bench fleet; ``asset_id -> sensor_ids`` in ``SENSORS`` order."""
+    from assetwatch.core.asset_registry import AssetSpec, register_fleet
     from assetwatch.core.db import connect
-    from assetwatch.core.registry import AssetSpec, register_fleet
 
     with connect(bench) as conn:
         ids = register_fleet(
@@ -205,13 +205,13 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     import threading
 
     from assetwatch.core.scratch import drop_database, fresh_database
-    from assetwatch.models.detection.errors import DetectionError
+    from assetwatch.models.monitoring.errors import DetectionError
 
     if assets < rate * TICK_S:
         raise DetectionError(f"--assets must be at least {rate * TICK_S:.0f} for --rate {rate:.0f}"
                              " (one sample per asset per 100 ms tick)")
 
-    from assetwatch.models.detection.service import DetectionWorker, ScoringSummary
+    from assetwatch.models.monitoring.worker import DetectionWorker, ScoringSummary
 
     bench = fresh_database(settings, "bench_detect")
     fleet = _register(bench, assets)
@@ -251,7 +251,7 @@ def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 2
     def collect(summary: ScoringSummary) -> None:
         commits.extend(summary.score_commits)
 
-    from assetwatch.models.detection.service import run_detection
+    from assetwatch.models.monitoring.worker import run_detection
 
     loop = threading.Thread(target=run_detection, args=(bench,), kwargs={
         **options, "poll_s": poll_s, "min_round_s": min_round_s, "stop": stop,

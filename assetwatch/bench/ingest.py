@@ -224,7 +224,7 @@ def _cpu_table(runs: list[IngestRun]) -> str:
 def _prepare(settings: Settings, assets: int) -> Settings:
     import psycopg
 
-    from assetwatch.core.registry import AssetSpec, register_fleet
+    from assetwatch.core.asset_registry import AssetSpec, register_fleet
     from assetwatch.core.scratch import fresh_database
     from assetwatch.stack.mosquitto import LocalMosquitto
 
@@ -365,7 +365,7 @@ def _copy_share(conn: Any, chunks: list[bytes], barrier: threading.Barrier,
 # -- (b) end to end -------------------------------------------------------------------------
 
 def _start_workers(ctx: Any, settings: Settings, workers: int) -> list[Any]:
-    from assetwatch.ingest.service import run_worker_process
+    from assetwatch.ingest.launch import run_worker_process
 
     doc = settings.model_dump()
     events = [ctx.Event() for _ in range(workers)]

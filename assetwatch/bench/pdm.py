@@ -103,7 +103,7 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
     """Register a :func:`~assetwatch.sim.fleet.build_fleet` fleet with the sample master data
     (its datasheet lives are the failure models' priors) and write what its simulator
     produces (readings by binary COPY, events into ``asset_event``)."""
-    from assetwatch.core.registry import AssetSpec, register_fleet
+    from assetwatch.core.asset_registry import AssetSpec, register_fleet
     from assetwatch.core.source import Sample
     from assetwatch.service.masterdata_load import load_sample_masterdata
     from assetwatch.sim.fleet import build_fleet

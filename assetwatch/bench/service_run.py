@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
 from assetwatch.bench.service_predictors import predict_component
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component

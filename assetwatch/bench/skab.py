@@ -99,8 +99,8 @@ def _labels(path: Path) -> list[bool]:
 
 def evaluate_file(path: Path, detector: str, **params: object) -> FileResult:
     """Scores and labels of the points after warm-up of one SKAB file."""
-    from assetwatch.models.detection.csvinput import read_rows
     from assetwatch.models.detectors import make_detector
+    from assetwatch.models.monitoring.csvinput import read_rows
 
     model = make_detector(detector, warmup=WARMUP_ROWS, **params)
     labels = _labels(path)
@@ -115,8 +115,8 @@ def evaluate_file(path: Path, detector: str, **params: object) -> FileResult:
 
 def anomaly_free_far(data: Path, detector: str, threshold: float) -> float | None:
     """False alarm rate on SKAB's anomaly-free file after the same warm-up; None if absent."""
-    from assetwatch.models.detection.csvinput import read_rows
     from assetwatch.models.detectors import make_detector
+    from assetwatch.models.monitoring.csvinput import read_rows
 
     path = data / "anomaly-free" / "anomaly-free.csv"
     if not path.exists():
@@ -132,7 +132,7 @@ def anomaly_free_far(data: Path, detector: str, threshold: float) -> float | Non
 
 
 def skab_files(data: Path) -> list[Path]:
-    from assetwatch.models.detection.errors import DetectionError
+    from assetwatch.models.monitoring.errors import DetectionError
 
     folder = data / "valve1"
     files = sorted(folder.glob("*.csv"), key=lambda p: (len(p.stem), p.stem))

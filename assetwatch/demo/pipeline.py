@@ -21,9 +21,9 @@ from typing import TypeVar
 import psycopg
 from rich.console import Console
 
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.db import connect
 from assetwatch.core.migrate import migrate
-from assetwatch.core.registry import AssetSpec, register_fleet
 from assetwatch.core.scratch import fresh_database
 from assetwatch.core.settings import Settings
 from assetwatch.demo.options import DemoOptions
@@ -177,7 +177,7 @@ def _wait_for_ingest(demo: Settings, batches: int) -> None:
 
 
 def _detect(demo: Settings) -> None:
-    from assetwatch.models.detection.service import score_pending
+    from assetwatch.models.monitoring.worker import score_pending
 
     score_pending(demo)
 

@@ -13,14 +13,15 @@ What the broker refuses or does not pass on is sent again; each asset's birth re
 When the spool reaches ``spool_max_bytes`` the configured policy applies and is reported in
 the log (warning) and in the ``detail.spool`` of every asset's retained status:
 ``drop_oldest`` deletes the oldest telemetry batches (counted in ``dropped_readings``),
-``stop_sampling`` stops polling the source until the spool has drained below 90 %.
+``stop_sampling`` stops polling the source until the spool has drained below 90 %
+(:mod:`assetwatch.edge_agent.spool_limit`). Remote configurations are kept per asset by
+:mod:`assetwatch.edge_agent.remote_configs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import queue
 import sqlite3
@@ -38,23 +39,18 @@ from assetwatch.edge_agent.batching import Batcher
 from assetwatch.edge_agent.errors import (
     AgentConfigError,
     EdgeError,
-    RemoteConfigError,
 )
 from assetwatch.edge_agent.link import AssetLink, MqttEndpoint
 from assetwatch.edge_agent.publisher import Publisher, PublisherOptions
-from assetwatch.edge_agent.remote_config import (
-    AssetSettings,
-    apply_remote_config,
-    config_hash,
-    parse_remote_config,
-)
+from assetwatch.edge_agent.remote_config import AssetSettings, config_hash
+from assetwatch.edge_agent.remote_configs import RemoteConfigs
 from assetwatch.edge_agent.spool import Spool, SpoolMessage
+from assetwatch.edge_agent.spool_limit import SPOOL_POLICIES, SpoolLimit
 
 __all__ = ["AgentOptions", "AgentSummary", "EdgeAgent"]
 
 log = logging.getLogger(__name__)
 
-SPOOL_POLICIES = ("drop_oldest", "stop_sampling")
 
 
 @dataclass(frozen=True)
@@ -110,13 +106,9 @@ class EdgeAgent:
         self._rebirths: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._assets = {a.asset_tag: a for a in source.assets()}
         self._settings = dict.fromkeys(self._assets, options.defaults)
-        self._remote: dict[str, dict[str, Any]] = {a: {} for a in self._assets}
-        self._config_state: dict[str, dict[str, Any]] = {a: {"state": "local"}
-                                                          for a in self._assets}
+        self._remote = RemoteConfigs(self._assets, options.defaults, self._settings, source)
         self._batcher = Batcher(self._assets, self._settings)
-        self._paused = False
-        self._spool_state: dict[str, Any] = {"state": "ok",
-                                             "policy": options.spool_full_policy}
+        self._limit = SpoolLimit(options.spool_full_policy, options.spool_max_bytes)
         self.spool: Spool | None = None
         self.links: dict[str, AssetLink] = {}
         self.publisher: Publisher | None = None
@@ -151,7 +143,7 @@ class EdgeAgent:
             self._apply_remote_configs()
             self._publish_rebirths()
             self._enforce_spool_limit()
-            if self._paused:
+            if self._limit.paused:
                 self._stop.wait(0.1)
                 continue
             try:
@@ -189,12 +181,8 @@ class EdgeAgent:
                 log.warning("%s; the source starts from its beginning (spooled messages are "
                             "still sent)", e)
         self._batcher.restore(spool.load_journal(), time.monotonic())
-        for asset in self._assets:
-            text = spool.get_meta(f"remote_config:{asset}")
-            if text:
-                self._accept(asset, json.loads(text), persist=False)
-        dropped = spool.get_meta("dropped_readings")
-        self._spool_state["dropped_readings"] = int(dropped) if dropped else 0
+        self._remote.restore(spool)
+        self._limit.restore(spool)
         if spool.messages:
             log.info("spool %s holds %d messages (%d readings) from an earlier run",
                      spool.path, spool.messages, spool.readings)
@@ -264,11 +252,11 @@ class EdgeAgent:
     def birth(self, asset: str, at_ms: int | None = None) -> AssetStatus:
         """The retained ``online`` status of an asset as of now (or ``at_ms``)."""
         spool = self.spool
-        spool_detail = dict(self._spool_state)
+        spool_detail = dict(self._limit.state)
         if spool is not None:
             spool_detail.update(bytes=spool.size_bytes, readings=spool.readings,
                                 max_bytes=self.options.spool_max_bytes)
-        detail: dict[str, Any] = {"spool": spool_detail, "config": self._config_state[asset]}
+        detail: dict[str, Any] = {"spool": spool_detail, "config": self._remote.state[asset]}
         if self.publisher is not None:
             c = self.publisher.counters
             detail["delivery"] = {
@@ -279,7 +267,7 @@ class EdgeAgent:
         return AssetStatus(
             state="online", ts_ms=at_ms if at_ms is not None else self.source.clock_ms(),
             agent_version=__version__, firmware=self.source.firmware(asset),
-            config_hash=config_hash(dict(self.options.local_config), self._remote[asset]),
+            config_hash=config_hash(dict(self.options.local_config), self._remote.active[asset]),
             components=self.source.components(asset, at_ms),
             detail=detail)
 
@@ -299,70 +287,23 @@ class EdgeAgent:
             if asset in self.links:
                 self.links[asset].publish_birth()
 
-    # -- remote configuration -----------------------------------------------------------
+    # -- remote configuration and the spool limit ----------------------------------------
     def _apply_remote_configs(self) -> None:
         while True:
             try:
                 asset, payload = self._configs.get_nowait()
             except queue.Empty:
                 return
-            try:
-                doc = parse_remote_config(payload, self._assets[asset].sensors)
-            except RemoteConfigError as e:
-                log.warning("%s: remote configuration rejected: %s; keeping the previous one",
-                            asset, e)
-                self._config_state[asset] = {"state": "rejected", "reason": str(e),
-                                             "at": int(time.time() * 1000),
-                                             "active": self._remote[asset]}
+            if self._remote.receive(asset, payload, self.spool):
                 self.links[asset].publish_birth()
-                continue
-            if doc == self._remote[asset] and self._config_state[asset]["state"] != "rejected":
-                continue  # the retained configuration again, after a reconnection
-            self._accept(asset, doc, persist=True)
-            self.links[asset].publish_birth()
 
-    def _accept(self, asset: str, doc: dict[str, Any], persist: bool) -> None:
-        self._remote[asset] = doc
-        self._settings[asset] = apply_remote_config(self.options.defaults, doc)
-        interval = self._settings[asset].sampling_interval_s
-        if interval is not None:
-            self.source.set_sampling_interval(asset, interval)
-        self._config_state[asset] = {"state": "accepted", "at": int(time.time() * 1000)}
-        if persist and self.spool is not None:
-            self.spool.set_meta(f"remote_config:{asset}", json.dumps(doc, sort_keys=True))
-            log.info("%s: remote configuration accepted: %s", asset, doc)
-
-    # -- spool limit --------------------------------------------------------------------
     def _enforce_spool_limit(self) -> None:
         assert self.spool is not None
-        limit = self.options.spool_max_bytes
-        size = self.spool.size_bytes
-        if self.options.spool_full_policy == "drop_oldest":
-            if size >= limit:
-                dropped = self.spool.drop_oldest(int(limit * 0.9))
-                self.summary.dropped_readings += dropped
-                total = int(self._spool_state.get("dropped_readings", 0)) + dropped
-                self._spool_state.update(state="full", dropped_readings=total,
-                                         last_drop_at=int(time.time() * 1000))
-                log.warning("spool full (%d of %d bytes): dropped the %d oldest readings "
-                            "(policy drop_oldest, %d dropped in total)", size, limit, dropped,
-                            total)
-                self._publish_births()
-            elif self._spool_state["state"] == "full" and size < limit * 0.8:
-                self._spool_state["state"] = "ok"
-                self._publish_births()
-        elif not self._paused and size >= limit:
-            self._paused = True
-            self._spool_state.update(state="full", sampling="stopped",
-                                     since=int(time.time() * 1000))
-            log.warning("spool full (%d of %d bytes): sampling stopped (policy stop_sampling) "
-                        "until the backlog drains", size, limit)
-            self._commit(seal_all=True)
-            self._publish_births()
-        elif self._paused and size < limit * 0.9:
-            self._paused = False
-            self._spool_state.update(state="ok", sampling="running")
-            log.info("spool below its limit again (%d bytes): sampling resumed", size)
+        changed, dropped = self._limit.check(self.spool)
+        self.summary.dropped_readings += dropped
+        if changed:
+            if self._limit.paused:
+                self._commit(seal_all=True)
             self._publish_births()
 
     # -- batching -----------------------------------------------------------------------

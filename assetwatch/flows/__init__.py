@@ -1,1 +1,5 @@
-"""Prefect flows: thin flows over plain functions that tests call directly."""
+"""Prefect flows: train, score, demand, tickets, housekeeping, and the pipeline of them.
+
+Thin flows over plain functions of the other packages (tests call those directly); every
+flow records its state changes for the pipeline-health dashboard (:mod:`.hooks`).
+"""

@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def ingest_run(settings: Settings, args: argparse.Namespace) -> int:
-    from assetwatch.ingest.service import run_workers
+    from assetwatch.ingest.launch import run_workers
 
     return run_workers(settings, workers=args.workers, client_id=args.client_id,
                        leave_group=args.leave_group)

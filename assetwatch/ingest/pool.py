@@ -162,7 +162,7 @@ class WorkerPool:
     # -- supervision ----------------------------------------------------------------------
 
     def _start(self, slot: _Slot) -> None:
-        from assetwatch.ingest.service import run_worker_process
+        from assetwatch.ingest.launch import run_worker_process
 
         process = self._ctx.Process(target=run_worker_process, name=slot.record.client_id,
                                     args=(self._doc, slot.record.client_id, None,

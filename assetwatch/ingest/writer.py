@@ -23,7 +23,7 @@ ledger makes the re-delivery harmless.
 Policy for what the registry does not know
 ------------------------------------------
 * **Unknown asset tag**: the message is dead-lettered with reason ``unknown asset '<tag>'``.
-  Register the asset (``assetwatch.core.registry.register_fleet``), then
+  Register the asset (``assetwatch.core.asset_registry.register_fleet``), then
   ``assetwatch ingest replay-dead-letters`` ingests it, exactly once.
 * **Topic site differs from the asset's registered site**: dead-lettered with a reason.
 * **Sensor the asset's model does not declare** (``model_sensor``): the whole message is

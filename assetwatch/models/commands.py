@@ -70,7 +70,7 @@ def _run(settings: object, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from assetwatch.models.detection.service import run_detection
+    from assetwatch.models.monitoring.worker import run_detection
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -86,7 +86,7 @@ def _run(settings: object, args: argparse.Namespace) -> int:
 
 
 def _once(settings: object, args: argparse.Namespace) -> int:
-    from assetwatch.models.detection.service import score_pending
+    from assetwatch.models.monitoring.worker import score_pending
 
     summary = score_pending(settings, detector=args.detector,  # type: ignore[arg-type]
                             worker=args.worker, workers=args.workers)
@@ -128,7 +128,7 @@ def _score_csv(settings: object, args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from assetwatch.models.detection.offline import score_csv
+    from assetwatch.models.monitoring.offline import score_csv
 
     params: dict[str, object] = {}
     if args.warmup is not None:

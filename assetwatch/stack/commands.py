@@ -25,8 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def stack_up(settings: Settings, args: argparse.Namespace) -> int:
+    from assetwatch.core.asset_registry import registered_devices
     from assetwatch.core.migrate import migrate
-    from assetwatch.core.registry import registered_devices
     from assetwatch.stack.mosquitto import LocalMosquitto
     from assetwatch.stack.postgres import LocalPostgres
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import psycopg
 
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.migrate import migrate
-from assetwatch.core.registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 from assetwatch.core.source import Sample
 from assetwatch.sim.fleet import Fleet, build_fleet

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import TelemetryBatch, encode_batch, topic_for
 from assetwatch.ingest.consumer import IngestWorker

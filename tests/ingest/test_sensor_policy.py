@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from ingest_support import SITE, Fleet, register, telemetry_counts
 
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import topic_for
 from assetwatch.ingest.inbound import classify

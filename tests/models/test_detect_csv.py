@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from assetwatch import cli
-from assetwatch.models.detection.csvinput import parse_timestamp, read_rows
-from assetwatch.models.detection.errors import CsvInputError
-from assetwatch.models.detection.offline import score_csv
 from assetwatch.models.detectors import make_detector
+from assetwatch.models.monitoring.csvinput import parse_timestamp, read_rows
+from assetwatch.models.monitoring.errors import CsvInputError
+from assetwatch.models.monitoring.offline import score_csv
 
 
 def _write(path: Path, rows: list[list[object]], delimiter: str = ",") -> Path:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from assetwatch.models.detection.events import EventTracker
+from assetwatch.models.monitoring.events import EventTracker
 
 T0 = datetime(2026, 1, 1)
 

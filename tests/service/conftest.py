@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 from assetwatch.service.masterdata_load import load_sample_masterdata
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assetwatch.cli import main
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
 
 AS_OF = datetime(2026, 2, 1, tzinfo=UTC)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from assetwatch.models.detection.errors import DetectionError
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.baseline import BaselineDeviation
 from assetwatch.models.detectors.ensemble import Ensemble
 from assetwatch.models.detectors.hst import HalfSpaceTreesDetector
 from assetwatch.models.detectors.robust import RobustZ
+from assetwatch.models.monitoring.errors import DetectionError
 
 __all__ = [
     "DEFAULT_DETECTOR",

@@ -28,7 +28,7 @@ from assetwatch.models.prediction.features import (
     feature_sensors,
     latest_telemetry_time,
 )
-from assetwatch.models.prediction.registry import (
+from assetwatch.models.prediction.model_registry import (
     MODEL_NAME,
     ModelVersion,
     current_versions,

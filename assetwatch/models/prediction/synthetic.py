@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 
 __all__ = ["START", "add_assets", "add_event", "add_readings", "seed_fleet"]
 

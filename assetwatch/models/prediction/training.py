@@ -38,7 +38,7 @@ from assetwatch.models.prediction.features import (
     latest_telemetry_time,
 )
 from assetwatch.models.prediction.lives import Lives, component_lives
-from assetwatch.models.prediction.registry import (
+from assetwatch.models.prediction.model_registry import (
     MODEL_NAME,
     current_version,
     load_model,

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from assetwatch.core.registry import AssetSpec, register_fleet
+from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
-from assetwatch.models.detection import store
-from assetwatch.models.detection.service import DetectionWorker, ScoringSummary, score_pending
+from assetwatch.models.monitoring import store
+from assetwatch.models.monitoring.worker import DetectionWorker, ScoringSummary, score_pending
 
 pytestmark = pytest.mark.integration
 
@@ -251,7 +251,7 @@ def test_catch_up_runs_as_many_transactions_as_the_backlog_needs(
 
 def test_a_database_without_the_detection_schema_is_one_clear_error(
         make_database, base_settings: Settings) -> None:
-    from assetwatch.models.detection.errors import DetectionError
+    from assetwatch.models.monitoring.errors import DetectionError
 
     fresh = make_database()
     with psycopg.connect(fresh.db_url, autocommit=True) as conn:

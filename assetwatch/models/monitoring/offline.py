@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assetwatch.models.detection.csvinput import read_rows
-from assetwatch.models.detection.errors import CsvInputError
 from assetwatch.models.detectors import make_detector
+from assetwatch.models.monitoring.csvinput import read_rows
+from assetwatch.models.monitoring.errors import CsvInputError
 
 __all__ = ["OFFLINE_DETECTOR", "OfflineSummary", "score_csv"]
 

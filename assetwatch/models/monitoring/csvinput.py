@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assetwatch.models.detection.errors import CsvInputError
+from assetwatch.models.monitoring.errors import CsvInputError
 
 __all__ = ["LABEL_COLUMNS", "CsvRow", "parse_timestamp", "read_rows"]
 

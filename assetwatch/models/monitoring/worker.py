@@ -45,10 +45,10 @@ from assetwatch.core.db import connect
 from assetwatch.core.migrate import applied_versions
 from assetwatch.core.settings import Settings
 from assetwatch.errors import ServiceUnavailable
-from assetwatch.models.detection import store
-from assetwatch.models.detection.errors import DetectionError
-from assetwatch.models.detection.events import EventTracker
 from assetwatch.models.detectors import DEFAULT_DETECTOR, Detector, make_detector
+from assetwatch.models.monitoring import store
+from assetwatch.models.monitoring.errors import DetectionError
+from assetwatch.models.monitoring.events import EventTracker
 
 __all__ = [
     "AssetState",

@@ -12,7 +12,8 @@ from typing import Any
 
 from assetwatch.core.settings import Settings
 from assetwatch.errors import AssetwatchError
-from assetwatch.ingest.consumer import IngestWorker, default_client_id
+from assetwatch.ingest.consumer import IngestWorker
+from assetwatch.ingest.mqtt_session import default_client_id
 from assetwatch.ingest.pool import WorkerPool
 
 __all__ = ["run_worker_process", "run_workers"]

@@ -11,7 +11,7 @@ import pytest
 
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.errors import PredictionError
-from assetwatch.models.prediction.registry import (
+from assetwatch.models.prediction.model_registry import (
     ModelVersion,
     current_version,
     load_model,

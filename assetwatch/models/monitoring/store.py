@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from assetwatch.models.detection.events import EventRecord
+from assetwatch.models.monitoring.events import EventRecord
 
 __all__ = [
     "close_stale_events",
