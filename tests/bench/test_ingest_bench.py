@@ -63,8 +63,9 @@ def test_an_unreachable_broker_is_one_line(bench_settings: Settings) -> None:
     done = _bench(bench_settings, "--readings", "10000", "--repeat", "1",
                   ASSETWATCH_MQTT_PORT="9")
     assert done.returncode == 3, done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "assetwatch: error: benchmark stopped: cannot reach the MQTT broker at 127.0.0.1:9")
+    last = done.stderr.strip().splitlines()[-1]
+    # registering the devices (the broker's admin API) or the bench's own clients notice it
+    assert last.startswith("assetwatch: error: ") and "broker" in last and "127.0.0.1:9" in last
     assert "Traceback" not in done.stderr
 
 

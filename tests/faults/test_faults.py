@@ -152,8 +152,11 @@ def test_duplicate_readings_stored_once(rig: Rig) -> None:
     tag = rig.fleet.assets[0].asset_tag
     own = [r for r in expected if r[0] == tag][:3000]
     buggy = _device_client(rig, tag, "buggy")
+    acks: dict[int, int] = {}
+    buggy.on_publish = lambda c, u, mid, code, p: acks.__setitem__(mid, code.value)
     rig.start_ingest()
     rig.start_edge()
+    _mid_stream(rig)  # ingest is subscribed: the broker has somebody to pass them to
     sent = 0
     infos = []
     for seq, start in enumerate(range(0, len(own), 500), start=1):
@@ -166,6 +169,7 @@ def test_duplicate_readings_stored_once(rig: Rig) -> None:
         sent += len(doubled)
     for info in infos:
         info.wait_for_publish(30)
+    assert [acks.get(info.mid) for info in infos] == [0] * len(infos)
     rig.wait_edge()
     rig.assert_exactly_once()
     rig.wait_for(lambda: rig.count("SELECT count(*) FROM ingest_batch") >= 576 + len(infos),
