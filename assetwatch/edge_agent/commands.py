@@ -96,7 +96,8 @@ def _simulate(settings: object, args: argparse.Namespace) -> int:
     summary = run_simulation(
         {**site, "start": start.isoformat(), "ground_truth": str(args.ground_truth)},
         MqttEndpoint(args.host, port, tls_ca=args.tls_ca), passwords, args.prefix, spool)
-    print(f"simulated {summary.assets} assets for {args.days:g} days: {summary.readings} "
+    print(f"simulated {summary.assets} assets at {args.sites} sites for {args.days:g} days: "
+          f"{summary.readings} "
           f"readings in {summary.batches} batches, {summary.events} events, "
           f"{summary.failures} failures (ground truth: {args.ground_truth}), "
           f"{summary.elapsed_s:.1f} s")

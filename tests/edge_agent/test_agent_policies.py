@@ -103,13 +103,13 @@ def test_spool_full_stop_sampling_loses_nothing(settings, tmp_path, caplog) -> N
     broker.up(fleet.devices())
     collector = Collector(s)
     broker.down()
-    caplog.set_level(logging.INFO, logger="assetwatch.edge_agent.agent")
+    caplog.set_level(logging.INFO, logger="assetwatch.edge_agent")
     running = Running(EdgeAgent(FleetSimulator(fleet, days, interval),
                                 _options(s, fleet, tmp_path, spool_max_bytes=1_000_000,
                                          spool_full_policy="stop_sampling")),
                       drain_timeout_s=60)
     try:
-        assert running.wait(lambda: running.agent._paused)
+        assert running.wait(lambda: running.agent._limit.paused)
         assert "sampling stopped (policy stop_sampling)" in caplog.text
         time.sleep(0.5)
         assert running.agent.spool is not None
@@ -160,7 +160,7 @@ def test_bad_remote_config_is_rejected_reported_and_the_old_one_kept(settings, t
                        retain=True).wait_for_publish(5)
         assert collector.wait_for(lambda: config_state("rejected",
                                                        reason="sampling_interval_s"), 10)
-        assert running.agent._remote[tag] == {}
+        assert running.agent._remote.active[tag] == {}
         good = {"sensors_enabled": ["flow", "vibration_rms"], "batch_max_readings": 50,
                 "sampling_interval_s": 30}
         server.publish(config_topic, json.dumps(good).encode(), qos=1,
@@ -184,7 +184,7 @@ def test_bad_remote_config_is_rejected_reported_and_the_old_one_kept(settings, t
                        retain=True).wait_for_publish(5)
         assert collector.wait_for(lambda: config_state("rejected", reason="warp_drive",
                                                        active="vibration_rms"), 10)
-        assert running.agent._remote[tag] == good
+        assert running.agent._remote.active[tag] == good
     finally:
         server.publish(config_topic, b"", qos=1, retain=True).wait_for_publish(5)
         running.stop()

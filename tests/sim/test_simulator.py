@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.sim.fleet import build_fleet
-from assetwatch.sim.lifecycle import write_ground_truth
 from assetwatch.sim.simulator import FleetSimulator
+from assetwatch.sim.truth import write_ground_truth
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
