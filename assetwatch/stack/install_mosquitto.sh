@@ -32,27 +32,10 @@ done
 command -v apt-get >/dev/null || fail "needs apt-get (Debian/Ubuntu); build Mosquitto $SERIES yourself and set ASSETWATCH_MOSQUITTO to its binary"
 [ "$(id -u)" = 0 ] || fail "needs root to install build dependencies; run as root or set ASSETWATCH_MOSQUITTO=debian"
 
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    mirror=$(awk '/^URIs:/ {print $2; exit}' "$f")
-    [ -n "$mirror" ] && break
-done
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-    mirror=$(awk '$1=="deb" {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-fi
-[ -n "$mirror" ] || fail "cannot find the Debian mirror in the apt sources"
-
-rm -rf "$WORK" && mkdir -p "$WORK/lists/partial" "$WORK/sources" "$WORK/src"
-cat > "$WORK/sources/mosquitto-src.sources" <<SRC
-Types: deb-src
-URIs: ${mirror}
-Suites: trixie sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-opts=(-o "Dir::State::Lists=$WORK/lists" -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$WORK/sources")
-apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || fail "apt-get update of the trixie/sid source index failed (mirror $mirror)"
+# shellcheck source=debian_source.sh
+. "$(dirname "$0")/debian_source.sh"
+debian_source_apt "$WORK" trixie sid 2>"$WORK.err" || fail "$(cat "$WORK.err")"
+opts=("${APT_OPTS[@]}")
 
 versions=$(apt-cache "${opts[@]}" showsrc mosquitto 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uV)
 chosen=$(echo "$versions" | awk -v want="$PREFERRED" -v series="$SERIES" \

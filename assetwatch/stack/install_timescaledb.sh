@@ -31,27 +31,10 @@ for pkg in "timescaledb-2-postgresql-${PG_MAJOR}" "postgresql-${PG_MAJOR}-timesc
 done
 
 say "no package for PostgreSQL ${PG_MAJOR}; building Debian's timescaledb source (Apache edition)"
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    mirror=$(awk '/^URIs:/ {print $2; exit}' "$f")
-    [ -n "$mirror" ] && break
-done
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-    mirror=$(awk '$1=="deb" {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-fi
-[ -n "$mirror" ] || { say "cannot find the Debian mirror in the apt sources"; exit 3; }
-
-rm -rf "$WORK" && mkdir -p "$WORK/lists/partial" "$WORK/sources" "$WORK/src"
-cat > "$WORK/sources/trixie-src.sources" <<SRC
-Types: deb-src
-URIs: ${mirror}
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-opts=(-o "Dir::State::Lists=$WORK/lists" -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$WORK/sources")
-apt-get "${opts[@]}" update -qq
+# shellcheck source=debian_source.sh
+. "$(dirname "$0")/debian_source.sh"
+debian_source_apt "$WORK" trixie
+opts=("${APT_OPTS[@]}")
 apt-get install -y -qq "postgresql-server-dev-${PG_MAJOR}" cmake libssl-dev >/dev/null
 (cd "$WORK/src" && apt-get "${opts[@]}" source --download-only timescaledb >/dev/null)
 tarball=$(ls "$WORK"/src/timescaledb_*.orig.tar.* | head -n 1)
