@@ -20,6 +20,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = (
     "assetwatch.stack.commands",
     "assetwatch.edge_agent.commands",
+    "assetwatch.fleet.commands",
     "assetwatch.ingest.commands",
     "assetwatch.models.commands",
     "assetwatch.flows.commands",

@@ -79,6 +79,12 @@ def _seed_asset(conn: psycopg.Connection, now: datetime, tag: str, asset_id: int
         " valid_from, valid_to) VALUES (%s, '1.4.2', '0.1.0', 'c0ffee', %s - interval '30 days',"
         " %s - interval '2 days'), (%s, '1.5.0', '0.1.0', 'beef01', %s - interval '2 days', NULL)",
         (asset_id, now, now, asset_id, now))
+    run("INSERT INTO asset_config_desired (asset_id, document, document_hash, set_at, pushed_at)"
+        " VALUES (%s, '{\"sampling_interval_s\": 60}', 'a1b2c3d4e5f60718',"
+        " %s - interval '1 day', %s - interval '1 day')", (asset_id, now, now))
+    run("INSERT INTO asset_config_reported (asset_id, reported_at, state, reason, active_hash)"
+        " VALUES (%s, %s - interval '20 hours', 'rejected', 'sampling_interval_s: must be a"
+        " number between 0.001 and 86400', '44136fa355b3678a')", (asset_id, now))
     run("INSERT INTO ticket_overflow (at, site_id, asset_id, failure_mode, risk, priority, reason)"
         " SELECT %s - interval '1 day', site_id, asset_id, 'seal_leak', 0.3, 3,"
         " 'daily ticket cap of the site reached' FROM asset WHERE asset_id = %s",

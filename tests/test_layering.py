@@ -17,7 +17,7 @@ ROOT = Path(assetwatch.__file__).parent
 RANK = {"errors": 0, "core": 1,
         "edge_agent": 2, "sim": 2, "stack": 2, "ingest": 2, "models": 2, "dashboards": 2,
         "report": 2,
-        "service": 3, "flows": 4, "demo": 5, "bench": 5, "cli": 6}
+        "service": 3, "fleet": 4, "flows": 5, "demo": 6, "bench": 6, "cli": 7}
 #: What the gateway side (and the simulated world it loads by name) may use of the server.
 GATEWAY_MAY_IMPORT = {"assetwatch.core.wire", "assetwatch.core.source", "assetwatch.errors"}
 

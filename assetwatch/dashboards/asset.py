@@ -113,6 +113,19 @@ def dashboard() -> DashboardSpec:
                     "ORDER BY valid_from DESC",
                 columns=("valid_from", "valid_to", "firmware", "agent_version", "config_hash")),
             PanelSpec(
+                "Remote configuration", "table", width=12, height=8,
+                description="What the server wants the agent to run (set and pushed with "
+                            "'assetwatch edge config') against what the agent reported in "
+                            "its last birth: accepted, or rejected with the reason. Drift: a "
+                            "pushed configuration the agent does not run.",
+                sql="SELECT drift, reported_state, reason, desired::text AS desired,\n"
+                    "       desired_hash, active_hash, pushed_at, reported_at\n"
+                    f"FROM v_asset_config WHERE {_ASSET}",
+                columns=("drift", "reported_state", "reason", "desired", "desired_hash",
+                         "active_hash", "pushed_at", "reported_at"),
+                value_colors=(("drift", "true", "red"), ("drift", "false", "green"),
+                              ("reported_state", "rejected", "red"))),
+            PanelSpec(
                 "Maintenance and failure events", "table", width=12, height=8,
                 sql="SELECT time, kind, component_type, part_no, serial_removed,\n"
                     "       serial_installed, code, source\n"

@@ -256,7 +256,7 @@ class EdgeAgent:
         if spool is not None:
             spool_detail.update(bytes=spool.size_bytes, readings=spool.readings,
                                 max_bytes=self.options.spool_max_bytes)
-        detail: dict[str, Any] = {"spool": spool_detail, "config": self._remote.state[asset]}
+        detail: dict[str, Any] = {"spool": spool_detail, "config": self._remote.state(asset)}
         if self.publisher is not None:
             c = self.publisher.counters
             detail["delivery"] = {

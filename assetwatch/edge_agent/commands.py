@@ -18,6 +18,7 @@ __all__ = ["register"]
 def register(commands: argparse._SubParsersAction) -> None:
     edge = commands.add_parser("edge", help="the edge agent: run it, or simulate a fleet")
     sub = edge.add_subparsers(dest="edge_command", required=True, metavar="EDGE_COMMAND")
+    edge.edge_commands = sub  # type: ignore[attr-defined]  # server-side commands join here
 
     sim = sub.add_parser("simulate", help="stream a simulated fleet through the edge agent")
     sim.add_argument("--sites", type=int, default=2)

@@ -20,7 +20,8 @@ from typing import Any
 from assetwatch.core.wire import MAX_PAYLOAD_BYTES, MAX_READINGS_PER_BATCH
 from assetwatch.edge_agent.errors import RemoteConfigError
 
-__all__ = ["AssetSettings", "apply_remote_config", "config_hash", "parse_remote_config"]
+__all__ = ["AssetSettings", "apply_remote_config", "config_hash", "document_hash",
+           "parse_remote_config"]
 
 _KEYS = ("sampling_interval_s", "batch_max_readings", "batch_max_age_s", "batch_max_bytes",
          "sensors_enabled")
@@ -81,6 +82,19 @@ def apply_remote_config(defaults: AssetSettings, doc: dict[str, Any]) -> AssetSe
 def config_hash(local: dict[str, Any], remote: dict[str, Any]) -> str:
     """A short, stable hash of the effective configuration (local file + remote)."""
     text = json.dumps({"local": local, "remote": remote}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def document_hash(doc: dict[str, Any]) -> str:
+    """A short, stable hash of one remote configuration document; the agent reports the hash
+    of the document it runs with, the server compares it with the one it published.
+
+    >>> document_hash({"batch_max_readings": 500}) == document_hash({"batch_max_readings": 500})
+    True
+    >>> document_hash({})
+    '44136fa355b3678a'
+    """
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

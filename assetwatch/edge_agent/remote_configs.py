@@ -21,6 +21,7 @@ from assetwatch.edge_agent.errors import RemoteConfigError
 from assetwatch.edge_agent.remote_config import (
     AssetSettings,
     apply_remote_config,
+    document_hash,
     parse_remote_config,
 )
 from assetwatch.edge_agent.spool import Spool
@@ -42,8 +43,13 @@ class RemoteConfigs:
         self._source = source
         #: The active remote configuration of each asset (empty: the local defaults).
         self.active: dict[str, dict[str, Any]] = {a: {} for a in assets}
-        #: ``detail.config`` of each asset's birth.
-        self.state: dict[str, dict[str, Any]] = {a: {"state": "local"} for a in assets}
+        self._state: dict[str, dict[str, Any]] = {a: {"state": "local"} for a in assets}
+
+    def state(self, asset: str) -> dict[str, Any]:
+        """``detail.config`` of the asset's birth: ``state`` (local, accepted, rejected), the
+        reason of a rejection, and ``active_hash``, the hash of the document in force
+        (:func:`~assetwatch.edge_agent.remote_config.document_hash`)."""
+        return {**self._state[asset], "active_hash": document_hash(self.active[asset])}
 
     def restore(self, spool: Spool) -> None:
         """Accept again what earlier runs accepted (kept in the spool)."""
@@ -60,10 +66,10 @@ class RemoteConfigs:
         except RemoteConfigError as e:
             log.warning("%s: remote configuration rejected: %s; keeping the previous one",
                         asset, e)
-            self.state[asset] = {"state": "rejected", "reason": str(e),
-                                 "at": int(time.time() * 1000), "active": self.active[asset]}
+            self._state[asset] = {"state": "rejected", "reason": str(e),
+                                  "at": int(time.time() * 1000), "active": self.active[asset]}
             return True
-        if doc == self.active[asset] and self.state[asset]["state"] != "rejected":
+        if doc == self.active[asset] and self._state[asset]["state"] != "rejected":
             return False  # the retained configuration again, after a reconnection
         self._accept(asset, doc, spool)
         return True
@@ -74,7 +80,7 @@ class RemoteConfigs:
         interval = self._settings[asset].sampling_interval_s
         if interval is not None:
             self._source.set_sampling_interval(asset, interval)
-        self.state[asset] = {"state": "accepted", "at": int(time.time() * 1000)}
+        self._state[asset] = {"state": "accepted", "at": int(time.time() * 1000)}
         if spool is not None:
             spool.set_meta(f"remote_config:{asset}", json.dumps(doc, sort_keys=True))
             log.info("%s: remote configuration accepted: %s", asset, doc)

@@ -6,7 +6,9 @@ base over time, and a ``part_replaced`` event changes its component, both throug
 :mod:`assetwatch.core.installed_base` (the one writer, shared with ticket closing; its rules:
 idempotent, older changes ignored, new component types registered, unknown part numbers kept
 as NULL with a warning, warranty from the part's master data). Events are stored once per
-``event_id``.
+``event_id``. What a birth says of the agent's remote configuration (``detail.config``:
+accepted or rejected with the reason, the hash of the document in force) is kept in
+``asset_config_reported`` next to the desired configuration.
 
 All functions run inside the caller's transaction. The installed-base writer takes the
 asset's lock; a caller that applies records of several assets takes their locks up front,
@@ -45,6 +47,27 @@ def apply_status(cur: psycopg.Cursor, asset_id: int, status: AssetStatus) -> Non
         apply_birth(cur, asset_id, at, firmware=status.firmware,
                     agent_version=status.agent_version, config_hash=status.config_hash,
                     components=status.components)
+        _record_reported_config(cur, asset_id, at, status)
+
+
+def _record_reported_config(cur: psycopg.Cursor, asset_id: int, at: datetime,
+                            status: AssetStatus) -> None:
+    """Keep what the agent says of its remote configuration (``detail.config``): accepted or
+    rejected with the reason, and the hash of the document in force; an older birth than the
+    one recorded changes nothing."""
+    config = status.detail.get("config")
+    if not isinstance(config, dict):
+        return
+    state, reason, active = config.get("state"), config.get("reason"), config.get("active_hash")
+    cur.execute(
+        "INSERT INTO asset_config_reported (asset_id, reported_at, state, reason, active_hash,"
+        " config_hash) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (asset_id) DO UPDATE SET reported_at = EXCLUDED.reported_at,"
+        " state = EXCLUDED.state, reason = EXCLUDED.reason,"
+        " active_hash = EXCLUDED.active_hash, config_hash = EXCLUDED.config_hash"
+        " WHERE asset_config_reported.reported_at <= EXCLUDED.reported_at",
+        (asset_id, at, str(state or "unknown")[:32], None if reason is None else str(reason)[:1000],
+         None if active is None else str(active)[:64], status.config_hash))
 
 
 def apply_event(cur: psycopg.Cursor, asset_id: int, event: AssetEvent) -> bool:
