@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     ingest_batch_max_messages: int = Field(default=200, ge=1)
     ingest_batch_max_wait_s: float = Field(default=0.2, gt=0)
     ingest_max_inflight: int = Field(default=2000, ge=1, le=65535)
+    alert_webhook_url: str | None = Field(
+        default=None, description="Where the notifier POSTs alerts (JSON); unset: no webhook.")
+    alert_email_to: str | None = Field(
+        default=None, description="Comma-separated recipients of alert e-mail (needs SMTP).")
+    alert_renotify_hours: float = Field(
+        default=12.0, gt=0, description="A lasting alert is notified again after this long.")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "assetwatch@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
     prefect_api_url: str | None = Field(
         default=None, description="Prefect server; unset runs flows on an ephemeral server."
     )

@@ -6,6 +6,7 @@ Layout of ``out_dir`` (what Grafana's provisioning reads; docker-compose mounts
     dashboards/<uid>.json                      one sorted-key JSON file per dashboard
     provisioning/dashboards/assetwatch.yaml    the file provider: folder, path, uid-stable
     provisioning/datasources/assetwatch.yaml   the PostgreSQL datasource (read-only role)
+    provisioning/alerting/assetwatch.yaml      the alert rules (:mod:`.alerts`)
 
 The datasource file names its password as ``$ASSETWATCH_READER_PASSWORD``, which Grafana
 expands from its environment at start-up, so no secret is written to disk.
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from assetwatch.dashboards.alerts import alerting_provisioning
 from assetwatch.dashboards.board import to_json_text
 from assetwatch.dashboards.catalog import FOLDER_TITLE, FOLDER_UID, dashboards
 from assetwatch.dashboards.sql_query import DATASOURCE_TYPE, DATASOURCE_UID
@@ -86,7 +88,7 @@ def write_dashboards(out_dir: Path, options: DatasourceOptions | None = None) ->
 
 
 def write_provisioning(out_dir: Path, options: DatasourceOptions) -> list[Path]:
-    """Write the dashboard provider and datasource provisioning files."""
+    """Write the dashboard provider, datasource and alert-rule provisioning files."""
     provider = {
         "apiVersion": 1,
         "providers": [{
@@ -105,8 +107,10 @@ def write_provisioning(out_dir: Path, options: DatasourceOptions) -> list[Path]:
     datasource["orgId"] = 1
     datasources = {"apiVersion": 1, "datasources": [datasource]}
     paths = [out_dir / "provisioning" / "dashboards" / "assetwatch.yaml",
-             out_dir / "provisioning" / "datasources" / "assetwatch.yaml"]
-    for path, document in zip(paths, (provider, datasources), strict=True):
+             out_dir / "provisioning" / "datasources" / "assetwatch.yaml",
+             out_dir / "provisioning" / "alerting" / "assetwatch.yaml"]
+    documents = (provider, datasources, alerting_provisioning())
+    for path, document in zip(paths, documents, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# Written by `assetwatch dashboards build`; do not edit.\n"
                         + yaml.safe_dump(document, sort_keys=True))

@@ -1,4 +1,4 @@
-"""``assetwatch edge config show|set|push ASSET``: remote configuration from the server.
+"""``assetwatch edge config show|set|push ASSET`` and ``assetwatch alerts run|list``.
 
 Registered under the ``edge`` command group (:mod:`assetwatch.edge_agent.commands` makes the
 group; this module adds the server-side commands to it, so the gateway package never imports
@@ -19,6 +19,11 @@ __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    _register_config(commands)
+    _register_alerts(commands)
+
+
+def _register_config(commands: argparse._SubParsersAction) -> None:
     edge = commands.choices["edge"]
     config = edge.edge_commands.add_parser(  # type: ignore[attr-defined]
         "config", help="remote configuration of an asset's agent, from the server")
@@ -38,6 +43,40 @@ def register(commands: argparse._SubParsersAction) -> None:
     push = actions.add_parser("push", help="publish the desired configuration (retained)")
     push.add_argument("asset")
     push.set_defaults(func=_push)
+
+
+def _register_alerts(commands: argparse._SubParsersAction) -> None:
+    alerts = commands.add_parser("alerts", help="evaluate the alert rules and notify people")
+    alert_actions = alerts.add_subparsers(dest="alerts_action", required=True)
+    alert_actions.add_parser("run", help="evaluate once and send what is due "
+                                         "(webhook, e-mail)").set_defaults(func=_alerts_run)
+    alert_actions.add_parser("list", help="the open alerts").set_defaults(func=_alerts_list)
+
+
+def _alerts_run(settings: Settings, args: argparse.Namespace) -> int:
+    from assetwatch.fleet.errors import FleetError
+    from assetwatch.fleet.notifier import run_alerts
+
+    report = run_alerts(settings)
+    print(f"alerts: {report.opened} opened, {report.resolved} resolved, {report.open_alerts} "
+          f"open; notifications {report.delivered} delivered, {report.failed} failed")
+    if report.failed:
+        raise FleetError(f"{report.failed} notification(s) failed (kept in "
+                         f"notification_delivery): {report.errors[0]}")
+    return 0
+
+
+def _alerts_list(settings: Settings, args: argparse.Namespace) -> int:
+    from assetwatch.core.db import connect
+
+    with connect(settings) as conn:
+        rows = conn.execute("SELECT severity, rule_uid, subject, value, first_seen_at,"
+                            " notifications FROM v_alert WHERE is_open"
+                            " ORDER BY severity, first_seen_at").fetchall()
+    print(f"{'severity':<10}{'rule':<22}{'subject':<34}{'value':>10}  since")
+    for severity, uid, subject, value, since, _ in rows:
+        print(f"{severity:<10}{uid:<22}{subject:<34}{value:>10.3g}  {since:%Y-%m-%d %H:%M}")
+    return 0
 
 
 def _document(args: argparse.Namespace) -> dict[str, Any]:

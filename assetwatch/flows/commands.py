@@ -32,6 +32,7 @@ FLOWS: dict[str, tuple[str, str]] = {
     "tickets": ("assetwatch.flows.tickets:tickets_flow", "15 * * * *"),
     "housekeeping": ("assetwatch.flows.housekeeping:housekeeping_flow", "0 2 * * *"),
     "pipeline": ("assetwatch.flows.pipeline:pipeline_flow", "45 * * * *"),
+    "alerts": ("assetwatch.flows.alerts:alerts_flow", "* * * * *"),
 }
 
 

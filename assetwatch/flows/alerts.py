@@ -1,0 +1,30 @@
+"""The ``alerts`` flow (every minute): evaluate the alert rules and notify people.
+
+Thin: the work is :func:`assetwatch.fleet.notifier.run_alerts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from assetwatch.core.settings import Settings, load_settings
+from assetwatch.fleet.notifier import run_alerts
+from assetwatch.flows.hooks import STATE_HOOKS
+
+__all__ = ["alerts_flow"]
+
+
+@task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def evaluate_and_notify(settings: Settings) -> dict[str, Any]:
+    report = run_alerts(settings)
+    return {"opened": report.opened, "resolved": report.resolved, "open": report.open_alerts,
+            "delivered": report.delivered, "failed": report.failed}
+
+
+@flow(name="alerts", **STATE_HOOKS)
+def alerts_flow() -> dict[str, Any]:
+    """One round of alert evaluation and notification; return the counts."""
+    return evaluate_and_notify(load_settings())
