@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         default=None, description="Prefect server; unset runs flows on an ephemeral server."
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Daemons (the broker's supervisor) change directory; a relative path would move.
+        return value.expanduser().absolute()
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_one_level(cls, value: str) -> str:
