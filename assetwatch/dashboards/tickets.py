@@ -86,12 +86,14 @@ def dashboard() -> DashboardSpec:
                 columns=("time", "metric", "tickets")),
             PanelSpec(
                 "Open tickets", "table", width=24, height=9,
-                sql="SELECT ticket_id, site_id, asset_tag, failure_mode, status, priority, risk,\n"
+                description="Kind 'connectivity': the asset stopped reporting (no parts kit).",
+                sql="SELECT ticket_id, site_id, asset_tag, kind, failure_mode, status, priority,"
+                    " risk,\n"
                     "       due_at, opened_at, extract(epoch FROM age) / 86400 AS age_days,\n"
                     "       jsonb_array_length(kit) AS kit_lines\n"
                     "FROM v_service_ticket WHERE status <> 'closed'\n"
                     "ORDER BY priority, due_at NULLS LAST, opened_at",
-                columns=("ticket_id", "site_id", "asset_tag", "failure_mode", "status",
+                columns=("ticket_id", "site_id", "asset_tag", "kind", "failure_mode", "status",
                          "priority", "risk", "due_at", "opened_at", "age_days", "kit_lines"),
                 asset_link="asset_tag"),
             PanelSpec(

@@ -48,15 +48,20 @@ def _register_config(commands: argparse._SubParsersAction) -> None:
 def _register_alerts(commands: argparse._SubParsersAction) -> None:
     alerts = commands.add_parser("alerts", help="evaluate the alert rules and notify people")
     alert_actions = alerts.add_subparsers(dest="alerts_action", required=True)
-    alert_actions.add_parser("run", help="evaluate once and send what is due "
+    alert_actions.add_parser("run", help="connectivity tickets for silent assets, then "
+                                         "evaluate the rules once and send what is due "
                                          "(webhook, e-mail)").set_defaults(func=_alerts_run)
     alert_actions.add_parser("list", help="the open alerts").set_defaults(func=_alerts_list)
 
 
 def _alerts_run(settings: Settings, args: argparse.Namespace) -> int:
+    from assetwatch.fleet.connectivity import run_connectivity
     from assetwatch.fleet.errors import FleetError
     from assetwatch.fleet.notifier import run_alerts
 
+    tickets = run_connectivity(settings)
+    print(f"connectivity tickets: {tickets.opened} opened, {tickets.closed} closed, "
+          f"{tickets.open_tickets} open")
     report = run_alerts(settings)
     print(f"alerts: {report.opened} opened, {report.resolved} resolved, {report.open_alerts} "
           f"open; notifications {report.delivered} delivered, {report.failed} failed")

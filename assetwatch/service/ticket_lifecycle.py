@@ -18,11 +18,12 @@ from psycopg.types.json import Jsonb
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.errors import TicketError
 
-__all__ = ["RESOLUTION_CODES", "close_ticket", "open_ticket", "schedule_ticket",
+__all__ = ["RESOLUTION_CODES", "TICKET_KINDS", "close_ticket", "open_ticket", "schedule_ticket",
            "start_ticket"]
 
 RESOLUTION_CODES = ("confirmed_failure", "no_fault_found", "preventive_replacement",
-                    "duplicate", "cancelled")
+                    "duplicate", "cancelled", "data_restored")
+TICKET_KINDS = ("equipment", "connectivity")
 _REPLACING = ("confirmed_failure", "preventive_replacement")
 _LABELLED = ("confirmed_failure", "no_fault_found", "preventive_replacement")
 _NEXT = {"open": {"scheduled", "in_progress", "closed"},
@@ -52,17 +53,21 @@ def _history(conn: psycopg.Connection, ticket_id: int, at: datetime, change: str
 
 def open_ticket(conn: psycopg.Connection, asset_id: int, failure_mode: str, *, risk: float,
                 priority: int = 3, opened_by: str = "planner", at: datetime | None = None,
-                kit: list[dict[str, object]] | None = None) -> int:
-    """Open a ticket by hand; raises :class:`TicketError` if one is open for the key."""
+                kit: list[dict[str, object]] | None = None, kind: str = "equipment",
+                evidence: dict[str, Any] | None = None, due_at: datetime | None = None) -> int:
+    """Open a ticket (by hand, or for a silent asset with ``kind="connectivity"``); raises
+    :class:`TicketError` if one is open for (asset, failure mode)."""
+    if kind not in TICKET_KINDS:
+        raise TicketError(f"unknown ticket kind {kind!r}; use one of {', '.join(TICKET_KINDS)}")
     at = at or datetime.now(UTC)
     try:
         with conn.transaction():
             row = conn.execute(
                 "INSERT INTO service_ticket (asset_id, failure_mode, priority, risk, opened_at,"
-                " updated_at, opened_by, kit) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " RETURNING ticket_id",
+                " updated_at, opened_by, kit, kind, evidence, due_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING ticket_id",
                 (asset_id, failure_mode, priority, risk, at, at, opened_by,
-                 Jsonb(kit or []))).fetchone()
+                 Jsonb(kit or []), kind, Jsonb(evidence or {}), due_at)).fetchone()
             assert row is not None
             _history(conn, row[0], at, "opened", {"by": opened_by})
     except psycopg.errors.UniqueViolation:
