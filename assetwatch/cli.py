@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "assetwatch.fleet.commands",
     "assetwatch.ingest.commands",
     "assetwatch.models.commands",
+    "assetwatch.models.registry_commands",
     "assetwatch.flows.commands",
     "assetwatch.service.commands",
     "assetwatch.dashboards.commands",

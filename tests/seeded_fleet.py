@@ -133,6 +133,18 @@ def _seed_models_and_demand(conn: psycopg.Connection, now: datetime, ids: dict[s
             " %s - interval '200 days', %s - interval '1 day',"
             " '{\"auc\": 0.84, \"brier\": 0.07, \"positives\": 12}', true)"
             " RETURNING model_version_id", (component, now, now)).fetchone()[0]
+        run("INSERT INTO model_audit (at, model_version_id, action, actor, reason)"
+            " VALUES (%s - interval '1 day', %s, 'promoted', 'train flow', 'no current version')",
+            (now, versions[component]))
+    challenger = run(
+        "INSERT INTO model_version (model_name, component_type, version, metrics, shadow_from,"
+        " shadow_until) VALUES ('failure-risk', 'bearing', 2, '{\"score\": 0.61}',"
+        " %s - interval '2 days', %s + interval '12 days') RETURNING model_version_id",
+        (now, now)).fetchone()[0]
+    run("INSERT INTO model_comparison (compared_at, challenger_id, champion_id, predictions,"
+        " outcomes, challenger_score, champion_score, decision, reason) VALUES"
+        " (%s, %s, %s, 40, 1, 0.7, 0.6, 'wait', 'in shadow')",
+        (now, challenger, versions["bearing"]))
     for n, asset_id in enumerate(ids.values()):
         for component, *_ in COMPONENTS:
             for horizon in (7, 30):

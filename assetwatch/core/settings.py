@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated recipients of alert e-mail (needs SMTP).")
     alert_renotify_hours: float = Field(
         default=12.0, gt=0, description="A lasting alert is notified again after this long.")
+    model_shadow_days: float = Field(
+        default=14.0, ge=0, description="A retrained model that validates better runs in "
+        "shadow next to the champion this long before it may take over (0: at once).")
+    model_min_outcomes: int = Field(
+        default=3, ge=1, description="Failures a shadow comparison needs before it decides.")
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "assetwatch@localhost"

@@ -86,5 +86,26 @@ def dashboard() -> DashboardSpec:
                     "WHERE m.is_current\n"
                     "ORDER BY m.model_name, m.component_type, metric.key",
                 columns=("model_name", "component_type", "version", "metric", "value")),
+            PanelSpec(
+                "Champions and challengers", "table", width=12, height=8,
+                description="A challenger is scored in shadow and compared with the champion "
+                            "on live outcomes (mean average precision over the horizons).",
+                sql="SELECT component_type, version, stage, kind, score AS fold_score,\n"
+                    "       shadow_until, outcomes, challenger_score, champion_score,\n"
+                    "       last_decision\n"
+                    "FROM v_model_version WHERE stage IN ('champion', 'challenger')\n"
+                    "ORDER BY component_type, stage",
+                columns=("component_type", "version", "stage", "kind", "fold_score",
+                         "shadow_until", "outcomes", "challenger_score", "champion_score",
+                         "last_decision")),
+            PanelSpec(
+                "Model audit trail", "table", width=12, height=8,
+                description="Who or what changed a champion, and why.",
+                sql="SELECT at, component_type, version, action, actor, reason, "
+                    "previous_version\n"
+                    "FROM v_model_audit WHERE $__timeFilter(at)\n"
+                    "ORDER BY at DESC LIMIT 200",
+                columns=("at", "component_type", "version", "action", "actor", "reason",
+                         "previous_version")),
         ),
     )

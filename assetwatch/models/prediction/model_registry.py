@@ -26,7 +26,8 @@ from psycopg.types.json import Jsonb
 from assetwatch.models.prediction.errors import PredictionError
 
 __all__ = ["MODEL_NAME", "ModelVersion", "Promotion", "current_version", "current_versions",
-           "load_model", "promote", "promote_if_better", "register_version"]
+           "decide_promotion", "load_model", "promote", "promote_if_better", "register_version",
+           "select_versions"]
 
 MODEL_NAME = "failure-risk"
 
@@ -144,14 +145,15 @@ def promote_if_better(conn: psycopg.Connection, candidate: ModelVersion, *,
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                  (f"model_version:{candidate.model_name}:{candidate.component_type or ''}",))
     current = current_version(conn, candidate.model_name, candidate.component_type)
-    decision = _decide(candidate, current, min_gain)
+    decision = decide_promotion(candidate, current, min_gain)
     if decision.promoted:
         promote(conn, candidate.model_version_id)
     return decision
 
 
-def _decide(candidate: ModelVersion, current: ModelVersion | None,
-            min_gain: float) -> Promotion:
+def decide_promotion(candidate: ModelVersion, current: ModelVersion | None,
+                     min_gain: float = 0.0) -> Promotion:
+    """The promotion rule on the validation fold (see the module docstring), not applied."""
     if current is None:
         return Promotion(True, "no current version")
     if current.model_version_id == candidate.model_version_id:
@@ -174,3 +176,11 @@ def _decide(candidate: ModelVersion, current: ModelVersion | None,
         return Promotion(True, f"score {score:.4f} > {float(reference):.4f} {where}")
     return Promotion(False, f"score {score:.4f} <= {float(reference):.4f} of version "
                             f"{current.version} {where}")
+
+
+def select_versions(conn: psycopg.Connection, where: str,
+                    params: dict[str, Any] | None = None) -> list[ModelVersion]:
+    """Versions matching the SQL condition ``where`` (a constant string with ``%(name)s``
+    placeholders), oldest first."""
+    return [ModelVersion(*row) for row in conn.execute(
+        _SELECT + " WHERE " + where + " ORDER BY model_version_id", params or {}).fetchall()]

@@ -6,6 +6,9 @@ repeat across horizons; every row names the model version that made it. Scoring 
 Without any registered model (a new installation) the trainer runs first (registering the
 Weibull priors where there is no failure history); a component type added since the last
 training gets its prior registered, so every component of every asset is scored.
+
+Challengers (see :mod:`~assetwatch.models.prediction.governance`) are scored too, into
+``shadow_prediction``, and reviewed against their champions on the outcomes known by ``as_of``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from assetwatch.models.prediction.features import (
     build_feature_frame,
     feature_sensors,
     latest_telemetry_time,
+)
+from assetwatch.models.prediction.governance import (
+    ShadowPolicy,
+    challengers,
+    review_challengers,
 )
 from assetwatch.models.prediction.model_registry import (
     MODEL_NAME,
@@ -67,8 +75,16 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
             versions = current_versions(conn, model_name)
         rows = predict_frame(conn, versions, as_of=as_of, assets=assets)
         written = write_predictions(conn, rows)
+        shadow = challengers(conn, model_name)
+        if shadow:
+            write_predictions(conn, predict_frame(conn, shadow, as_of=as_of, assets=assets),
+                              table="shadow_prediction")
         conn.commit()
-    log.info("scored %d prediction rows at %s", written, as_of.isoformat())
+        review_challengers(conn, model_name=model_name, as_of=as_of,
+                           policy=ShadowPolicy.from_settings(settings))
+        conn.commit()
+    log.info("scored %d prediction rows at %s (%d challenger(s) in shadow)", written,
+             as_of.isoformat(), len(shadow))
     return written
 
 
@@ -121,10 +137,16 @@ def _long_rows(rows: pd.DataFrame, predicted: pd.DataFrame, model: Any,
     })
 
 
-def write_predictions(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
-    """Upsert prediction rows by binary COPY into a staging table; return rows written."""
+def write_predictions(conn: psycopg.Connection, rows: pd.DataFrame,
+                      table: str = "failure_prediction") -> int:
+    """Upsert prediction rows by binary COPY into a staging table; return rows written.
+
+    ``table`` is ``failure_prediction`` (the champions') or ``shadow_prediction`` (the
+    challengers', keyed by version too)."""
     if rows.empty:
         return 0
+    if table == "shadow_prediction":
+        return _write_shadow(conn, rows)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS failure_prediction_stage"
                  " (LIKE failure_prediction) ON COMMIT DELETE ROWS")
     with conn.cursor() as cur:
@@ -143,6 +165,21 @@ def write_predictions(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
             " rul_high_days = EXCLUDED.rul_high_days,"
             " model_version_id = EXCLUDED.model_version_id")
         return cur.rowcount
+
+
+def _write_shadow(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
+    conn.execute("DELETE FROM shadow_prediction WHERE predicted_at = %s"
+                 " AND model_version_id = ANY(%s)",
+                 (rows["predicted_at"].iloc[0], sorted({int(v) for v in rows["model_version_id"]})))
+    with conn.cursor() as cur:
+        with cur.copy("COPY shadow_prediction (predicted_at, asset_id, component_type,"
+                      " horizon_days, failure_probability, rul_days, rul_low_days,"
+                      " rul_high_days, model_version_id) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["timestamptz", "integer", "text", "integer", "real", "real",
+                            "real", "real", "integer"])
+            for row in rows[list(_PREDICTION_COLUMNS)].itertuples(index=False, name=None):
+                copy.write_row(_clean(row))
+        return len(rows)
 
 
 def _clean(row: tuple[Any, ...]) -> tuple[Any, ...]:

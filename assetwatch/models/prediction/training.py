@@ -37,12 +37,12 @@ from assetwatch.models.prediction.features import (
     feature_columns,
     latest_telemetry_time,
 )
+from assetwatch.models.prediction.governance import ShadowPolicy, govern_candidate
 from assetwatch.models.prediction.lives import Lives, component_lives
 from assetwatch.models.prediction.model_registry import (
     MODEL_NAME,
     current_version,
     load_model,
-    promote_if_better,
     register_version,
 )
 from assetwatch.models.prediction.validation import (
@@ -186,7 +186,9 @@ def register_priors(settings: Settings, *, as_of: datetime | None = None,
                 params=params, features=["component_age_days", "model_id"],
                 metrics={"score": None, "failures": 0, "note": "registered for scoring"},
                 train_from=None, train_to=as_of)
-            decision = promote_if_better(conn, version)
+            decision = govern_candidate(conn, version, at=as_of or datetime.now(UTC),
+                                        policy=ShadowPolicy.from_settings(settings),
+                                        actor="score flow")
             results.append(TrainResult(component_type, version.model_version_id,
                                        version.version, prior.kind, decision.promoted,
                                        decision.reason, 0, version.metrics))
@@ -250,7 +252,8 @@ def train_component(settings: Settings, training_set: TrainingSet, component_typ
             conn, model_name=options.model_name, component_type=component_type, model=model,
             params=params, features=features, metrics=metrics,
             train_from=training_set.first_snapshot, train_to=training_set.as_of)
-        decision = promote_if_better(conn, version)
+        decision = govern_candidate(conn, version, at=training_set.as_of,
+                                    policy=ShadowPolicy.from_settings(settings))
     log.info("trained %s v%d (%s): %s", component_type, version.version, params["kind"],
              decision.reason)
     return TrainResult(component_type, version.model_version_id, version.version,
