@@ -1,9 +1,14 @@
 """The demo's stages, in order, each a call into the stage's own public functions.
 
 Stages: local services -> a fresh demo database -> fleet and master data registered -> ingest
-workers started -> the simulated fleet streamed through the edge agent -> ingest caught up ->
-anomaly detection -> Prefect flows (train, then score / demand / tickets) -> dashboards and
-report. The demo database is ``<database>_demo`` beside the configured one, recreated each run;
+workers started -> a remote configuration pushed (and a bad one refused) -> the simulated fleet
+streamed through the edge agent (one asset's link cut hours before the end) -> malformed
+messages -> ingest caught up -> anomaly detection -> Prefect flows (train, then score / demand /
+tickets) -> housekeeping -> tickets closed by the technician -> alerts flow (the silent asset's
+connectivity ticket, notifications to a webhook receiver) -> dashboards and report (see
+:mod:`assetwatch.demo.loop` for the steps that close the loop).
+
+The demo database is ``<database>_demo`` beside the configured one, recreated each run;
 its topic prefix is new each run, so nothing a broker kept from an earlier run can leak in.
 """
 
@@ -26,14 +31,19 @@ from assetwatch.core.db import connect
 from assetwatch.core.migrate import migrate
 from assetwatch.core.scratch import fresh_database
 from assetwatch.core.settings import Settings
+from assetwatch.demo import loop
 from assetwatch.demo.options import DemoOptions
-from assetwatch.demo.summary import DemoSummary, read_summary
+from assetwatch.demo.summary import DemoSummary, read_silent_asset, read_summary
 from assetwatch.errors import AssetwatchError
 from assetwatch.sim.fleet import Fleet, build_fleet
 
 __all__ = ["run_demo"]
 
 T = TypeVar("T")
+
+#: Hours before the end of the simulated window from which the silent asset's link is down:
+#: past its site's default grace (15 min) and connectivity ticket time (2 h).
+SILENT_HOURS = 3.0
 
 
 class DemoError(AssetwatchError):
@@ -63,15 +73,26 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     fleet = build_fleet(options.sites, options.assets_per_site, options.seed,
                         start=end - timedelta(days=options.days))
     stage("fleet and master data registered", lambda: _register(demo, fleet))
+    tags = [a.asset_tag for a in fleet.assets]
+    silent = tags[-1] if len(tags) > 2 else None
     with _ingest_workers(demo, options.ingest_workers, run_id):
+        configs = stage("remote configuration pushed, a bad one refused",
+                        lambda: loop.push_configs(demo, tags[0], tags[min(1, len(tags) - 1)]))
         published = stage(
             f"simulated {options.days:g} days of {len(fleet.assets)} assets streamed "
-            "through the edge agent", lambda: _simulate(demo, fleet, options, out_dir))
+            "through the edge agent", lambda: _simulate(demo, fleet, options, out_dir, silent))
+        stage("malformed messages sent by a faulty device", lambda: _malformed(demo, fleet))
         stage("ingest caught up", lambda: _wait_for_ingest(demo, published))
     stage("anomaly detection", lambda: _detect(demo))
     stage("flows: train, score, demand, tickets", lambda: _flows(demo))
+    stage("housekeeping flow: hourly rollup", _housekeeping)
+    closed = stage("tickets closed by the technician", lambda: loop.close_tickets(demo))
+    notified = stage("alerts flow: connectivity tickets, notifications", _alerts)
     dashboards_dir, report = stage("dashboards and report", lambda: _outputs(demo, out_dir))
     summary = read_summary(demo)
+    summary.configs, summary.closed_tickets, summary.silent_asset = configs, closed, silent
+    summary.notifications_received = notified
+    read_silent_asset(demo, summary)
     summary.dashboards_dir, summary.report_path = dashboards_dir, report
     summary.ground_truth_path = out_dir / "ground_truth.jsonl"
     summary.stage_seconds = timings
@@ -147,8 +168,10 @@ def _ingest_workers(demo: Settings, count: int, run_id: str) -> Iterator[None]:
             thread.join(30)
 
 
-def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path) -> int:
-    """Stream the fleet through the edge agent; return the number of batches published."""
+def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path,
+              silent: str | None) -> int:
+    """Stream the fleet through the edge agent; return the number of batches published.
+    ``silent``'s link is down for the last :data:`SILENT_HOURS` of the window."""
     from assetwatch.edge_agent.link import MqttEndpoint
     from assetwatch.edge_agent.simulate import run_simulation
     from assetwatch.stack.mosquitto import device_password
@@ -160,13 +183,22 @@ def _simulate(demo: Settings, fleet: Fleet, options: DemoOptions, out_dir: Path)
     result = run_simulation(
         {"sites": options.sites, "assets_per_site": options.assets_per_site,
          "seed": fleet.seed, "days": options.days, "sample_interval_s": options.sample_interval_s,
-         "start": fleet.start.isoformat(), "ground_truth": str(out_dir / "ground_truth.jsonl")},
+         "start": fleet.start.isoformat(), "ground_truth": str(out_dir / "ground_truth.jsonl"),
+         "silent": {silent: SILENT_HOURS} if silent else {}},
         mqtt=MqttEndpoint(host=demo.mqtt_host, port=demo.mqtt_port),
         passwords={a.asset_tag: device_password(demo, a.asset_tag) for a in fleet.assets},
         prefix=demo.topic_prefix,
         spool_path=spool,
     )
     return int(result.batches)
+
+
+def _malformed(demo: Settings, fleet: Fleet) -> int:
+    from assetwatch.stack.mosquitto import device_password
+
+    asset = fleet.assets[0]
+    return loop.send_malformed(demo, asset.site_id, asset.asset_tag,
+                               device_password(demo, asset.asset_tag))
 
 
 def _wait_for_ingest(demo: Settings, batches: int) -> None:
@@ -192,6 +224,25 @@ def _flows(demo: Settings) -> None:
     from assetwatch.flows.pipeline import pipeline_flow
 
     pipeline_flow()
+
+
+def _housekeeping() -> None:
+    from assetwatch.flows.housekeeping import housekeeping_flow
+
+    housekeeping_flow()
+
+
+def _alerts() -> int:
+    """Run the alerts flow with a webhook receiver of the demo's own; return what it got."""
+    from assetwatch.flows.alerts import alerts_flow
+
+    with loop.webhook_receiver() as receiver:
+        os.environ["ASSETWATCH_ALERT_WEBHOOK_URL"] = receiver.url
+        try:
+            alerts_flow()
+        finally:
+            del os.environ["ASSETWATCH_ALERT_WEBHOOK_URL"]
+    return len(receiver.bodies)
 
 
 def _outputs(demo: Settings, out_dir: Path) -> tuple[Path, Path]:

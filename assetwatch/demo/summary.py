@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +12,7 @@ from rich.table import Table
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings
 
-__all__ = ["DemoSummary", "print_summary", "read_summary"]
+__all__ = ["DemoSummary", "print_summary", "read_silent_asset", "read_summary"]
 
 _COUNTS = {
     "assets registered": "SELECT count(*) FROM asset",
@@ -34,7 +35,28 @@ _COUNTS = {
     "parts demand rows": "SELECT count(*) FROM v_parts_demand",
     "inventory policy rows": "SELECT count(*) FROM v_inventory_policy",
     "service tickets opened": "SELECT count(*) FROM service_ticket",
+    "hourly rollup rows (housekeeping)": "SELECT count(*) FROM v_telemetry_hourly",
+    "tickets closed with a resolution (training labels)": "SELECT count(*) FROM failure_label",
+    "connectivity tickets open": "SELECT count(*) FROM service_ticket"
+                                 " WHERE kind = 'connectivity' AND status <> 'closed'",
+    "open alerts": "SELECT count(*) FROM alert WHERE resolved_at IS NULL",
+    "notifications delivered": "SELECT count(*) FROM notification_delivery"
+                               " WHERE state = 'delivered'",
+    "configurations in force as pushed (no drift)":
+        "SELECT count(*) FROM v_asset_config WHERE desired_hash = active_hash",
 }
+
+_DEAD_LETTERS = "SELECT reason FROM v_dead_letter ORDER BY received_at LIMIT 10"
+
+_SILENT = """
+SELECT s.asset_tag, round((s.silent_s / 60)::numeric) AS silent_minutes,
+       (SELECT t.ticket_id FROM service_ticket t WHERE t.asset_id = s.asset_id
+         AND t.kind = 'connectivity' AND t.status <> 'closed') AS ticket,
+       (SELECT count(*) FROM notification_delivery d JOIN alert al USING (alert_id)
+         WHERE al.asset_id = s.asset_id AND al.rule_uid = 'aw-asset-stale'
+           AND d.state = 'delivered') AS notified
+FROM v_asset_staleness s WHERE s.asset_tag = %s
+"""
 
 _DEMAND = """
 SELECT part_no, site_id, round(sum(expected_qty)::numeric, 2), round(sum(upper_qty)::numeric, 0)
@@ -66,6 +88,12 @@ class DemoSummary:
     ground_truth_path: Path | None = None
     database_url: str | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    dead_letters: list[str] = field(default_factory=list)
+    configs: list[Any] = field(default_factory=list)          # demo.loop.ConfigOutcome
+    closed_tickets: list[tuple] = field(default_factory=list)
+    silent_asset: str | None = None
+    silent: tuple | None = None   # (asset, silent minutes, connectivity ticket, notified)
+    notifications_received: int = 0
 
 
 def read_summary(settings: Settings) -> DemoSummary:
@@ -77,7 +105,16 @@ def read_summary(settings: Settings) -> DemoSummary:
             summary.counts[label] = int(row[0]) if row else 0
         summary.demand = list(conn.execute(_DEMAND))
         summary.tickets = list(conn.execute(_TICKETS))
+        summary.dead_letters = [r[0] for r in conn.execute(_DEAD_LETTERS)]
     return summary
+
+
+def read_silent_asset(settings: Settings, summary: DemoSummary) -> None:
+    """What became of the silent asset: how long silent, its ticket, its notifications."""
+    if summary.silent_asset is None:
+        return
+    with connect(settings, autocommit=True) as conn:
+        summary.silent = conn.execute(_SILENT, (summary.silent_asset,)).fetchone()
 
 
 def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
@@ -104,6 +141,7 @@ def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
         tickets.add_row(*(str(v) for v in row))
     console.print(tickets)
 
+    _print_loop(summary, console)
     if summary.stage_seconds:
         total = sum(summary.stage_seconds.values())
         console.print(f"stages took {total:.0f} s in all")
@@ -116,3 +154,23 @@ def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
     if summary.database_url:
         console.print(f"explore the data: ASSETWATCH_DB_URL={summary.database_url} "
                       "(views v_*), or psql that URL")
+
+
+def _print_loop(summary: DemoSummary, console: Console) -> None:
+    loop = Table(title="Closing the loop", show_header=False)
+    loop.add_column("what")
+    loop.add_column("outcome")
+    for config in summary.configs:
+        loop.add_row(f"configuration {config.outcome}: {config.asset_tag}",
+                     f"{config.document} ({config.detail})")
+    for reason in summary.dead_letters:
+        loop.add_row("dead letter (kept with its reason)", reason)
+    for ticket_id, asset_tag, mode, code in summary.closed_tickets:
+        loop.add_row(f"ticket {ticket_id} closed: {asset_tag} {mode}", code)
+    if summary.silent is not None:
+        tag, minutes, ticket, notified = summary.silent
+        loop.add_row(f"silent asset {tag}", f"silent {minutes} min; connectivity ticket "
+                     f"{ticket or 'none'}; {notified} stale-asset notification(s)")
+    loop.add_row("webhook receiver", f"{summary.notifications_received} notification(s) "
+                                     "received")
+    console.print(loop)

@@ -42,9 +42,27 @@ def test_every_stage_leaves_rows_in_the_database(demo_run) -> None:
                   "model versions registered", "failure predictions", "parts demand rows",
                   "inventory policy rows"):
         assert counts[stage] > 0, stage
-    assert counts["dead letters"] == 0
-    # 3 assets x 8 sensors x 45 days x 48 samples a day, each reading exactly once
-    assert counts["readings ingested"] == 3 * 8 * 45 * 48
+    assert counts["dead letters"] == 3   # the faulty device's messages, kept with a reason
+    # 3 assets x 8 sensors x 45 days x 48 samples a day, each reading exactly once, but the
+    # silent asset's last 3 hours (6 samples) that never left the site
+    assert counts["readings ingested"] == 3 * 8 * 45 * 48 - 8 * 6
+
+
+def test_the_loop_is_closed(demo_run) -> None:
+    summary, _ = demo_run
+    counts = summary.counts
+    assert counts["hourly rollup rows (housekeeping)"] > 0
+    assert [c.outcome for c in summary.configs] == ["pushed", "refused"]
+    assert "warp_core_temperature" in summary.configs[1].detail
+    assert counts["configurations in force as pushed (no drift)"] == 1
+    assert len(summary.dead_letters) == 3 and all(summary.dead_letters)
+    assert counts["tickets closed with a resolution (training labels)"] == len(
+        summary.closed_tickets)
+    tag, minutes, ticket, notified = summary.silent
+    assert tag == "S01-P003" and 180 <= minutes < 240
+    assert ticket is not None and notified == 1
+    assert counts["connectivity tickets open"] == 1
+    assert summary.notifications_received == counts["notifications delivered"] >= 1
 
 
 def test_outputs_are_written(demo_run) -> None:
