@@ -93,6 +93,8 @@ class FleetSimulator(Source):
         self._normals = [noise.gauss(0.0, 1.0) for _ in range(_NOISE_MASK + 1)]
         self._tau_ms = self.world.thermal_time_constant_min * 60_000
         self._startup_ms = max(1.0, self.world.startup_minutes * 60_000)
+        #: how long after a change of level the transients are worth computing
+        self._slow_ms = max(6 * self._tau_ms, self._startup_ms)
         self._models = {a.asset_tag: self._asset_model(a.asset_tag) for a in fleet.assets}
         self._stuck_cache: dict[tuple[str, int, int], float] = {}
         self._wall0: float | None = None
@@ -210,30 +212,52 @@ class FleetSimulator(Source):
         self._next_event[tag] = i
 
     def _asset_model(self, tag: str) -> _AssetModel:
+        """Per-level tables of one asset's sensors: the steady value (ambient added for
+        temperatures), the noise and how a wear effect scales."""
         asset = self._assets[tag]
         tl = self._timelines[tag]
-        world = self.world
         sensors = model_spec(asset.model_id)["sensors"]
-        ratios = (0.0, *world.speed_ratios)
-        table = []
+        ratios = (0.0, *self.world.speed_ratios)
+        names, thermal, startup = [], [], []
+        base: list[list[float]] = [[] for _ in ratios]
+        noise: list[list[float]] = [[] for _ in ratios]
+        gain: list[list[float]] = [[] for _ in ratios]
         for name, spec in sensors.items():
             normal = float(spec["normal"])
             exponent = float(spec.get("load_exponent", 0.0))
-            thermal = spec["unit"] == "degC"
-            base = normal - _REFERENCE_AMBIENT_C if thermal else normal
-            by_level = tuple(0.0 if level == 0 else base * ratios[level] ** exponent
-                             for level in range(len(ratios)))
+            is_thermal = spec["unit"] == "degC"
+            names.append(name)
+            thermal.append(1.0 if is_thermal else 0.0)
+            startup.append((is_thermal, exponent, float(spec.get("startup", 0.0)), normal))
             stopped = float(spec.get("stopped", _STOPPED_BY_UNIT.get(spec["unit"], 0.0)))
-            table.append((name, normal, float(spec["noise"]), thermal, by_level, stopped,
-                          exponent, float(spec.get("startup", 0.0))))
-        index = {name: k for k, (name, *_rest) in enumerate(table)}
+            for level, ratio in enumerate(ratios):
+                if is_thermal:
+                    rise = (normal - _REFERENCE_AMBIENT_C) * ratio ** exponent if level else 0.0
+                    base[level].append(rise)
+                    gain[level].append(normal)
+                elif level:
+                    base[level].append(normal * ratio ** exponent)
+                    gain[level].append(normal * ratio ** exponent)
+                else:
+                    base[level].append(stopped)
+                    gain[level].append(0.0)
+                noise[level].append(float(spec["noise"]) * (1.0 if level or is_thermal
+                                                            else 0.2))
+        index = {name: k for k, name in enumerate(names)}
         faults = [(index[f.sensor], f) for f in tl.sensor_faults if f.sensor in index]
-        return _AssetModel(tuple(table), ratios, faults, list(tl.lives))
+        rows = tuple(tuple(zip(names, base[level], thermal, [k * 7919 for k in range(len(names))],
+                               noise[level], strict=True)) for level in range(len(ratios)))
+        return _AssetModel(
+            rows=rows, names=tuple(names), index=index, ratios=ratios, thermal_mask=tuple(thermal),
+            base=tuple(map(tuple, base)), noise=tuple(map(tuple, noise)),
+            gain=tuple(map(tuple, gain)), startup=tuple(startup),
+            normal=tuple(float(spec["normal"]) for spec in sensors.values()),
+            faults=faults, components=list(tl.lives), thermal=any(thermal))
 
     def _sample(self, tag: str, ts: int) -> list[tuple[str, float]]:
         model = self._models[tag]
         values = self._true_values(tag, ts)
-        if model.faults:
+        if model.faults and (model.active or not model.active_from <= ts < model.active_until):
             values = self._with_sensor_faults(tag, model, ts, values)
         return values
 
@@ -248,74 +272,97 @@ class FleetSimulator(Source):
             i = 0
         level = sch.levels[i]
         seg_start = sch.starts[i]
-        prev = sch.levels[i - 1] if i > 0 else level
-        accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
         if model.revision != tl.revision:
-            model.cursor = [0] * len(model.components)
+            n = len(model.components)
+            model.cursor, model.quiet_from, model.quiet_until = [0] * n, [0] * n, [-1] * n
+            model.effects = [()] * n
             model.revision = tl.revision
-        shift: dict[str, float] = {}
+        shift: list[tuple[int, float]] = []
         failed_at = -1
-        cursor = model.cursor
+        cursor, quiet_from, quiet_until = model.cursor, model.quiet_from, model.quiet_until
+        accrued = -1.0
         for c, ctype in enumerate(model.components):
+            if quiet_from[c] <= ts < quiet_until[c]:
+                continue  # healthy and not wearing yet: nothing to add
             chain = tl.lives[ctype]
             j = cursor[c]
             if chain[j].installed_ms > ts:
                 j = 0
             while j + 1 < len(chain) and chain[j + 1].installed_ms <= ts:
                 j += 1
-            cursor[c] = j
+            if j != cursor[c] or not model.effects[c]:
+                cursor[c] = j
+                model.effects[c] = tuple((model.index[s], e) for s, e in chain[j].effects
+                                         if s in model.index) or ((0, 0.0),)
             life = chain[j]
             if ts >= life.failed_ms:
                 if ts < life.replaced_ms:
                     failed_at = max(failed_at, life.failed_ms)
                 w = 1.0
             elif ts >= life.onset_ms:
+                if accrued < 0.0:
+                    accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
                 w = life.wear_of(accrued)
             else:
+                quiet_from[c] = life.installed_ms
+                quiet_until[c] = min(life.onset_ms, life.failed_ms, life.replaced_ms)
                 continue
-            if w > 0.0:
-                for sensor, effect in life.effects:
-                    shift[sensor] = shift.get(sensor, 0.0) + effect * w
+            shift.extend((k, e * w) for k, e in model.effects[c])
+        prev = sch.levels[i - 1] if i > 0 else level
         if failed_at >= 0:  # stopped by the failure
             if failed_at > seg_start:
                 prev, seg_start = level, failed_at
             level = 0
-        dt = ts - seg_start
-        world = self.world
-        tau = self._tau_ms
-        lag = math.exp(-dt / tau) if i > 0 and dt < 6 * tau and prev != level else 0.0
-        starting = level > 0 and prev == 0 and dt < self._startup_ms
-        if starting:
+        h = _mix(ts, self._assets[tag].index)
+        normals = self._normals
+        ambient = ambient_c(ts, tl.ambient_mean_c, self.world) if model.thermal else 0.0
+        rows = model.rows[level]
+        if i > 0 and prev != level and ts - seg_start < self._slow_ms:
+            vals = [b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
+                    for _, b, t, o, n in rows]
+            if level:
+                gain = model.gain[level]
+                for k, amount in shift:
+                    vals[k] += amount * gain[k]
+            else:
+                vals = [v if v > 0.0 or t else 0.0
+                        for v, t in zip(vals, model.thermal_mask, strict=True)]
+            self._transient(model, vals, level, prev, ts - seg_start)
+            return [(name, round(v, 4)) for name, v in zip(model.names, vals, strict=True)]
+        if shift and level:
+            add = [0.0] * len(rows)
+            gain = model.gain[level]
+            for k, amount in shift:
+                add[k] += amount * gain[k]
+            return [(name, round(b + a + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
+                    for (name, b, t, o, n), a in zip(rows, add, strict=True)]
+        if level:
+            return [(name, round(b + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
+                    for name, b, t, o, n in rows]
+        out = []
+        for name, b, t, o, n in rows:
+            v = b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
+            out.append((name, round(v if v > 0.0 or t else 0.0, 4)))
+        return out
+
+    def _transient(self, model: _AssetModel, vals: list[float], level: int, prev: int,
+                   dt: int) -> None:
+        """After a change of level: temperatures lag (thermal time constant); after a start
+        the speed ramps up and some sensors overshoot."""
+        lag = math.exp(-dt / self._tau_ms)
+        before, after = model.base[prev], model.base[level]
+        for k, t in enumerate(model.thermal_mask):
+            if t:
+                vals[k] += (before[k] - after[k]) * lag
+        if prev == 0 and dt < self._startup_ms:
             ramp = min(1.0, dt / (self._startup_ms / 4))
             overshoot = math.exp(-dt / (self._startup_ms / 3))
-        ambient = ambient_c(ts, tl.ambient_mean_c, world)
-        normals = self._normals
-        h = _mix(ts, self._assets[tag].index)
-        ratio = model.ratios[level]
-        values = []
-        for k, (name, normal, noise, thermal, by_level, stopped, exponent, kick) in enumerate(
-                model.sensors):
-            z = normals[(h + k * 7919) & _NOISE_MASK]
-            if thermal:
-                v = ambient + by_level[level]
-                if lag:
-                    v += (by_level[prev] - by_level[level]) * lag
-                if level and name in shift:
-                    v += normal * shift[name]
-                v += z * noise
-            elif level == 0:
-                v = stopped + z * noise * 0.2
-                if v < 0.0:
-                    v = 0.0
-            else:
-                v = by_level[level]
-                if starting:
-                    v = normal * (ratio * ramp) ** exponent * (1.0 + kick * overshoot)
-                if name in shift:
-                    v *= 1.0 + shift[name]
-                v += z * noise
-            values.append((name, round(v, 4)))
-        return values
+            ratio = model.ratios[level]
+            for k, (t, exponent, kick, normal) in enumerate(model.startup):
+                if not t:
+                    steady = after[k]
+                    now = normal * (ratio * ramp) ** exponent * (1.0 + kick * overshoot)
+                    vals[k] += now - steady
 
     def _with_sensor_faults(self, tag: str, model: _AssetModel, ts: int,
                             values: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -333,7 +380,7 @@ class FleetSimulator(Source):
                 out[k] = None
                 continue
             name, v = item
-            normal = model.sensors[k][1]
+            normal = model.normal[k]
             if kind == "stuck":
                 v = self._stuck_value(tag, k, fault.start_ms)
             elif kind == "drift":
@@ -371,14 +418,28 @@ class FleetSimulator(Source):
 
 @dataclass
 class _AssetModel:
-    """What sampling one asset needs, precomputed: ``sensors`` rows are ``(name, normal,
-    noise, thermal, value by level, stopped value, load exponent, start-up kick)``."""
+    """What sampling one asset needs, precomputed per load level (0 stopped): ``base`` the
+    steady value (for temperatures: the rise above the ambient), ``noise`` its standard
+    deviation, ``gain`` what a wear effect of 1 adds; ``rows`` the same by level as
+    ``(name, base, thermal, noise offset, noise)``; plus the caches of the sampling."""
 
-    sensors: tuple[tuple[str, float, float, bool, tuple[float, ...], float, float, float], ...]
+    rows: tuple[tuple[tuple[str, float, float, int, float], ...], ...]
+    names: tuple[str, ...]
+    index: dict[str, int]
     ratios: tuple[float, ...]
+    thermal_mask: tuple[float, ...]
+    base: tuple[tuple[float, ...], ...]
+    noise: tuple[tuple[float, ...], ...]
+    gain: tuple[tuple[float, ...], ...]
+    startup: tuple[tuple[bool, float, float, float], ...]
+    normal: tuple[float, ...]
     faults: list[tuple[int, SensorFault]]
     components: list[str]
+    thermal: bool = True
     cursor: list[int] = field(default_factory=list)
+    quiet_from: list[int] = field(default_factory=list)
+    quiet_until: list[int] = field(default_factory=list)
+    effects: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
     revision: int = -1
     active: list[tuple[int, SensorFault]] = field(default_factory=list)
     active_from: int = 0
