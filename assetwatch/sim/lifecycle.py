@@ -69,7 +69,10 @@ class ComponentLife:
     before it failed); ``replaced_ms`` is when the next life begins (after a repair, an
     overhaul or restoring maintenance; :data:`NEVER` if a failure is left unrepaired).
     ``onset_ms`` is when wear starts to show (equal to ``failed_ms`` for a shock).
-    ``onset_wear``/``failed_wear`` are the same points in wear-days of the asset's schedule.
+    ``onset_wear``/``failed_wear`` are the same points in wear-days of the asset's schedule,
+    ``origin_wear`` where this life's clock starts (before ``installed_ms`` when the part
+    came with some life used: an imperfect repair, or the part found at the fleet's start);
+    the true life length is ``life_wear = failed_wear - origin_wear`` unless a shock cut it.
     """
 
     component_type: str
@@ -87,6 +90,8 @@ class ComponentLife:
     parts: tuple[str, ...] = ()
     onset_wear: float = 0.0
     failed_wear: float = 1.0
+    origin_wear: float = 0.0
+    life_wear: float = 1.0
     exponent: float = 2.0
     plateau: float = 1.0
     schedule: OperatingSchedule | None = field(default=None, repr=False, compare=False)
@@ -316,7 +321,8 @@ class _Context:
             generation=generation, installed_ms=installed_ms, onset_ms=onset_ms,
             failed_ms=failed_ms, replaced_ms=max(replaced_ms, installed_ms + 1), effects=effects,
             fate=fate, end_reason=end_reason, parts=tuple(modes[mode].get("parts", ())),
-            onset_wear=onset_wear, failed_wear=failed_wear, exponent=exponent, plateau=plateau,
+            onset_wear=onset_wear, failed_wear=failed_wear, origin_wear=origin,
+            life_wear=life, exponent=exponent, plateau=plateau,
             schedule=schedule)
 
     def first_life(self, ctype: str) -> ComponentLife:
