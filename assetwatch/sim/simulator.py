@@ -107,6 +107,11 @@ class FleetSimulator(Source):
                 for a in self.fleet.assets]
 
     @property
+    def end_ms(self) -> int:
+        """The end of the simulated window (ms since the epoch, exclusive)."""
+        return self._end_ms
+
+    @property
     def timelines(self) -> list[AssetTimeline]:
         """Component lives and events of every asset over the window (the ground truth)."""
         return list(self._timelines.values())

@@ -115,12 +115,15 @@ class Maintenance:
 @dataclass(frozen=True)
 class OperatingState:
     """How an asset runs at a moment: ``level`` 0 stopped, else its load level (1 lowest)
-    at ``speed_ratio`` of nominal speed; ``since`` is when this level began."""
+    at ``speed_ratio`` of nominal speed; ``since`` is when its schedule's segment began;
+    ``failed`` is True when a failed component keeps it stopped whatever the schedule says
+    (then ``level`` is 0)."""
 
     level: int
     speed_ratio: float
     since: datetime
     profile: str
+    failed: bool = False
 
     @property
     def running(self) -> bool:
@@ -160,12 +163,18 @@ class FleetTruth:
 
     def state_at(self, asset_tag: str, at: datetime) -> OperatingState:
         """The asset's operating regime at ``at``."""
-        schedule = self.timelines[asset_tag].schedule
+        tl = self.timelines[asset_tag]
+        schedule = tl.schedule
         assert schedule is not None
-        i = schedule.index(epoch_ms(at))
+        t = epoch_ms(at)
+        i = schedule.index(t)
         level = schedule.levels[i]
+        failed = any(life.failed_ms <= t < life.replaced_ms
+                     for ctype in tl.lives for life in (tl.life_at(ctype, t),))
+        if failed:
+            level = STOPPED
         ratio = 0.0 if level == STOPPED else self.world.speed_ratios[level - 1]
-        return OperatingState(level, ratio, _at(schedule.starts[i]), schedule.profile)
+        return OperatingState(level, ratio, _at(schedule.starts[i]), schedule.profile, failed)
 
     def regimes(self, asset_tag: str) -> list[tuple[datetime, datetime, int]]:
         """``(start, end, level)`` segments of the asset's operation over the window."""
