@@ -49,6 +49,8 @@ _STOPPED_BY_UNIT = {"bar": 1.0}
 #: Temperatures' normal values are at this ambient; the rise above it follows the load.
 _REFERENCE_AMBIENT_C = 25.0
 _NEVER = NEVER
+#: The ambient temperature is recomputed when a sample falls in a new step of this length.
+_AMBIENT_STEP_MS = 600_000
 #: Noise is read from a table of standard normal draws (seeded by the fleet) at a hash of
 #: (time, asset): a pure function of the sample, so no random state needs checkpointing.
 _NOISE_MASK = (1 << 16) - 1
@@ -312,7 +314,8 @@ class FleetSimulator(Source):
                 quiet_from[c] = life.installed_ms
                 quiet_until[c] = min(life.onset_ms, life.failed_ms, life.replaced_ms)
                 continue
-            shift.extend((k, e * w) for k, e in model.effects[c])
+            for k, e in model.effects[c]:
+                shift.append((k, e * w))
         prev = sch.levels[i - 1] if i > 0 else level
         if failed_at >= 0:  # stopped by the failure
             if failed_at > seg_start:
@@ -320,7 +323,15 @@ class FleetSimulator(Source):
             level = 0
         h = _mix(ts, self._assets[tag].index)
         normals = self._normals
-        ambient = ambient_c(ts, tl.ambient_mean_c, self.world) if model.thermal else 0.0
+        if not model.thermal:
+            ambient = 0.0
+        elif ts // _AMBIENT_STEP_MS == model.ambient_step:
+            ambient = model.ambient
+        else:  # the ambient moves slowly: taken at the start of its step (a pure function)
+            step = ts // _AMBIENT_STEP_MS
+            ambient = model.ambient = ambient_c(step * _AMBIENT_STEP_MS, tl.ambient_mean_c,
+                                                self.world)
+            model.ambient_step = step
         rows = model.rows[level]
         if i > 0 and prev != level and ts - seg_start < self._slow_ms:
             vals = [b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
@@ -449,6 +460,8 @@ class _AssetModel:
     active: list[tuple[int, SensorFault]] = field(default_factory=list)
     active_from: int = 0
     active_until: int = -1
+    ambient: float = 0.0
+    ambient_step: int = -1
 
 
 def _mix(ts_ms: int, asset_index: int) -> int:
