@@ -26,7 +26,7 @@ import psycopg
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
 from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
-from assetwatch.bench.service_reference import ReferenceSignals
+from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
 from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
@@ -64,6 +64,7 @@ class RunOptions:
     train_every_days: int = 91
     score_every_days: int = 1
     ticket_policy: TicketPolicy = field(default_factory=TicketPolicy)
+    calendar_fraction: float = REPLACE_FRACTION
 
 
 @dataclass
@@ -174,7 +175,7 @@ class ServiceRun:
     def _consumption(self) -> Consumption:
         out: Consumption = []
         for f in self.truth.failures:
-            if f.replaced_at < self.end:
+            if f.replaced_at is not None and f.replaced_at < self.end:
                 for part_no, qty in self._repair_parts(f).items():
                     out.append((f.replaced_at, (part_no, f.site_id), qty))
         for m in self.truth.maintenance:
@@ -187,7 +188,7 @@ class ServiceRun:
         events: list[_Event] = []
         for i, f in enumerate(self.truth.failures):
             events.append(_Event(f.failed_at, 2 * i, "failure", f))
-            if f.replaced_at < self.end:
+            if f.replaced_at is not None and f.replaced_at < self.end:
                 events.append(_Event(f.replaced_at, 2 * i + 1, "replacement", f))
         base = 2 * len(events) + 2
         for i, m in enumerate(self.truth.maintenance):
@@ -236,9 +237,10 @@ class ServiceRun:
         return self.result
 
     def _signals(self, conn: psycopg.Connection) -> PipelineSignals | ReferenceSignals:
-        if self.mode != "pipeline":
-            return ReferenceSignals(conn, self.mode, self.truth, self.ids)
         opts = self.options
+        if self.mode != "pipeline":
+            return ReferenceSignals(conn, self.mode, self.truth, self.ids,
+                                    replace_fraction=opts.calendar_fraction)
         signals = PipelineSignals(
             self.settings, self.fleet,
             telemetry_start=self.eval_start - timedelta(days=opts.telemetry_days),
@@ -328,6 +330,7 @@ class ServiceRun:
 
     def _repair(self, conn: psycopg.Connection, f: TrueFailure, order: int, *,
                 evaluating: bool) -> None:
+        assert f.replaced_at is not None    # only repaired failures have a replacement event
         asset_id = self.ids[f.asset_tag]
         serial = f.new_serial or f"{f.asset_tag}-{f.component_type}-{order}"
         ticket = self._open_ticket(conn, asset_id, f.component_type) if evaluating else None

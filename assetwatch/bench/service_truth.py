@@ -31,7 +31,7 @@ class TrueFailure:
     failure_mode: str
     parts: tuple[str, ...]          # part numbers the failure mode needs (true diagnosis)
     failed_at: datetime
-    replaced_at: datetime
+    replaced_at: datetime | None    # None: not repaired within the simulated window
     new_serial: str | None
     precursor: bool                 # degradation visible in the telemetry before it fails
     onset_at: datetime | None
