@@ -22,12 +22,16 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from assetwatch.core.settings import Settings
 from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.core.wire import TelemetryBatch, encode_batch, encode_event, topic_for
 from assetwatch.sim.fleet import Fleet, epoch_ms
 from assetwatch.sim.simulator import FleetSimulator
+
+if TYPE_CHECKING:
+    from assetwatch.models.prediction.training import TrainOptions
 
 __all__ = ["PipelineSignals", "StageTimes"]
 
@@ -61,17 +65,21 @@ class PipelineSignals:
         first evaluated day trains.
     score_every_days
         Days between scoring runs.
+    train_options
+        The trainer's options; None is what the train flow uses.
     """
 
     def __init__(self, settings: Settings, fleet: Fleet, *, telemetry_start: datetime,
                  end: datetime, sample_interval_s: float = 3600.0,
                  train_every_days: int = 7, score_every_days: int = 1,
                  detector_params: dict[str, object] | None = None,
+                 train_options: TrainOptions | None = None,
                  times: StageTimes | None = None) -> None:
         self.settings = settings
         self.fleet = fleet
         self.telemetry_start_ms = epoch_ms(telemetry_start)
         self.train_every_days = train_every_days
+        self.train_options = train_options
         self.score_every_days = score_every_days
         self.times = times or StageTimes()
         days = (end - fleet.start).total_seconds() / 86400.0
@@ -109,7 +117,8 @@ class PipelineSignals:
             from assetwatch.models.prediction.training import train_models
 
             started = time.perf_counter()
-            results = train_models(self.settings, as_of=t, horizons=(7, 30))
+            results = train_models(self.settings, as_of=t, horizons=(7, 30),
+                                   options=self.train_options)
             self.times.add("train", started)
             log.info("trained at %s: %s", t.date(), [(r.component_type, r.kind, r.promoted)
                                                       for r in results])

@@ -30,6 +30,7 @@ from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignal
 from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.training import TrainOptions
 from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
@@ -65,6 +66,8 @@ class RunOptions:
     score_every_days: int = 1
     ticket_policy: TicketPolicy = field(default_factory=TicketPolicy)
     calendar_fraction: float = REPLACE_FRACTION
+    #: the failure models' training options (None: the train flow's defaults)
+    train_options: TrainOptions | None = None
 
 
 @dataclass
@@ -246,7 +249,7 @@ class ServiceRun:
             telemetry_start=self.eval_start - timedelta(days=opts.telemetry_days),
             end=self.end, sample_interval_s=opts.sample_interval_s,
             train_every_days=opts.train_every_days, score_every_days=opts.score_every_days,
-            times=self.times)
+            train_options=opts.train_options, times=self.times)
         t = self.eval_start - timedelta(days=opts.telemetry_days)
         while t < self.eval_start:   # the history's telemetry, a week per transaction
             t = min(self.eval_start, t + timedelta(days=7))

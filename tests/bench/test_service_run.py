@@ -21,11 +21,16 @@ from assetwatch.bench.service_run import (
 )
 from assetwatch.bench.service_truth import TrueFailure, load_truth
 from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.training import TrainOptions
 from assetwatch.sim.fleet import build_fleet
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
+#: a small world; the failure models are the product's, with fewer boosting rounds and no
+#: remaining-life regressors so that training takes seconds
 SMALL = RunOptions(sites=1, assets_per_site=5, days=40, history_days=60, telemetry_days=40,
-                   period_days=20, seed=5, train_every_days=28)
+                   period_days=20, seed=5, train_every_days=28,
+                   train_options=TrainOptions(gbm={"max_iter": 15, "max_leaf_nodes": 7,
+                                                   "random_state": 0}, fit_rul=False))
 
 
 def _failure(at: datetime, *, precursor: bool = True, mode: str = "bearing_wear"
@@ -105,6 +110,7 @@ def _clear_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PipelineSignals, "advance", broken)
 
 
+@pytest.mark.timeout(1200)
 def test_pipeline_row_end_to_end(fresh_settings: Settings,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_service_bench(fresh_settings, "pipeline", SMALL)
