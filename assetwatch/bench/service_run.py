@@ -290,15 +290,25 @@ class ServiceRun:
 
     # -- the world happens ------------------------------------------------------------------
 
-    def _open_ticket(self, conn: psycopg.Connection, asset_id: int, component_type: str
-                     ) -> tuple[int, str, datetime, list[dict[str, Any]]] | None:
-        """The open ticket of (asset, component): (id, failure mode, opened at, kit)."""
-        row = conn.execute(
+    def _open_tickets(self, conn: psycopg.Connection, asset_id: int, component_type: str
+                      ) -> list[tuple[int, str, datetime, list[dict[str, Any]]]]:
+        """Open tickets of (asset, component), oldest first: (id, failure mode, opened at,
+        kit)."""
+        rows = conn.execute(
             "SELECT t.ticket_id, t.failure_mode, t.opened_at, t.kit FROM service_ticket t"
             " JOIN failure_mode f USING (failure_mode) WHERE t.asset_id = %s AND"
             " f.component_type = %s AND t.status <> 'closed' AND t.kind = 'equipment'"
-            " ORDER BY t.opened_at LIMIT 1", (asset_id, component_type)).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), row[2], list(row[3] or []))
+            " ORDER BY t.opened_at, t.ticket_id", (asset_id, component_type)).fetchall()
+        return [(int(r[0]), str(r[1]), r[2], list(r[3] or [])) for r in rows]
+
+    @staticmethod
+    def _answering(tickets: list[tuple[int, str, datetime, list[dict[str, Any]]]],
+                   f: TrueFailure) -> tuple[int, str, datetime, list[dict[str, Any]]] | None:
+        """The ticket a technician answers ``f`` with: the one naming its failure mode, else
+        the oldest of the component's (a wrong diagnosis), opened before the failure."""
+        before = [t for t in tickets if t[2] <= f.failed_at]
+        right = [t for t in before if t[1] == f.failure_mode]
+        return (right or before or [None])[0]
 
     def _apply(self, conn: psycopg.Connection, event: _Event, *, evaluating: bool) -> None:
         """Ground truth happens: the installed base, events, tickets and stock follow."""
@@ -323,9 +333,9 @@ class ServiceRun:
             if evaluating:
                 index = len(self.result.failures)
                 self.result.failures.append(f)
-                ticket = self._open_ticket(conn, asset_id, f.component_type)
-                if ticket is not None and ticket[1] == f.failure_mode and ticket[2] <= \
-                        f.failed_at:
+                ticket = self._answering(self._open_tickets(conn, asset_id, f.component_type),
+                                         f)
+                if ticket is not None and ticket[1] == f.failure_mode:
                     self.result.warning_days[index] = (
                         f.failed_at - ticket[2]).total_seconds() / 86400.0
             return
@@ -336,8 +346,9 @@ class ServiceRun:
         assert f.replaced_at is not None    # only repaired failures have a replacement event
         asset_id = self.ids[f.asset_tag]
         serial = f.new_serial or f"{f.asset_tag}-{f.component_type}-{order}"
-        ticket = self._open_ticket(conn, asset_id, f.component_type) if evaluating else None
-        if ticket is not None and ticket[2] <= f.failed_at:
+        tickets = self._open_tickets(conn, asset_id, f.component_type) if evaluating else []
+        ticket = self._answering(tickets, f)
+        if ticket is not None:
             ticket_id, mode, _, kit = ticket
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
@@ -347,6 +358,10 @@ class ServiceRun:
                          resolution_code="confirmed_failure" if mode == f.failure_mode
                          else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
                          serial_installed=serial)
+            for other in tickets:   # the component is new: its other tickets are answered
+                if other[0] != ticket_id:
+                    close_ticket(conn, other[0], resolution_code="duplicate",
+                                 at=f.replaced_at)
             if mode == f.failure_mode:
                 return
         elif evaluating:
