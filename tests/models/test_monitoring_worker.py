@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 SENSORS = [("flow", "m3/h"), ("pressure", "bar"), ("temp", "degC"), ("current", "A")]
 WARMUP = 50
-PARAMS = {"detector_params": {"warmup": WARMUP}, "settle_s": 0.0}
+PARAMS = {"detector_params": {"warmup": WARMUP}, "settle_s": 0.0, "rearm_s": 10.0}
 
 
 def _fleet(settings: Settings, tags: list[str]) -> dict[str, int]:
