@@ -289,3 +289,15 @@ def test_scores_carry_the_operating_state_and_a_stop_raises_nothing(
     with psycopg.connect(fresh_settings.db_url) as conn:
         assert conn.execute("SELECT count(*) FROM anomaly_event WHERE kind = 'anomaly'"
                             " AND asset_id = %s", (ids["ST-PLAIN"],)).fetchone()[0] >= 1
+
+
+def test_scores_already_stored_are_skipped_not_an_error(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["DUP"])
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [(t + timedelta(seconds=i), ids["DUP"], 0.5, "running", 0) for i in range(3)]
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        assert store.insert_scores(conn, "baseline", rows[:2]) == 2  # binary COPY
+        assert store.insert_scores(conn, "baseline", rows) == 1  # one new: falls back
+        conn.commit()
+        assert conn.execute("SELECT count(*), count(*) FILTER (WHERE state = 'running')"
+                            " FROM anomaly_score").fetchone() == (3, 3)

@@ -103,6 +103,7 @@ class OperatingStates:
         self.max_regimes = max_regimes
         self.stopped_fraction = stopped_fraction
         self._name: str | None = None  # the signal actually used
+        self._searched: frozenset[str] = frozenset()  # sensors known to hold no signal
         self._value: float | None = None
         self._high = 0.0
         self._state = RUNNING
@@ -123,6 +124,7 @@ class OperatingStates:
         """Apply a (possibly changed) configuration of the state signal."""
         if signal != self.signal:
             self._name = None
+            self._searched = frozenset()
         self.signal = signal
         self.running_above = running_above
 
@@ -160,6 +162,9 @@ class OperatingStates:
     # -- internals ---------------------------------------------------------------------------
 
     def _find_signal(self, sample: dict[str, float]) -> str | None:
+        if sample.keys() <= self._searched:
+            return None
+        self._searched = self._searched | frozenset(sample)
         if self.signal is not None:
             self._name = self.signal if self.signal in sample else None
             return self._name

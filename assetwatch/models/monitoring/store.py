@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 from assetwatch.models.monitoring.events import EventRecord
 
@@ -121,11 +122,25 @@ def insert_scores(conn: psycopg.Connection, detector: str,
                   rows: Sequence[tuple[datetime, int, float, str | None, int | None]]) -> int:
     """Insert ``(time, asset_id, score, state, regime)`` rows; a row already stored is a no-op.
 
-    ``state`` is the asset's operating state and ``regime`` its load regime at that time. One
-    statement over arrays; returns the number of rows inserted.
+    ``state`` is the asset's operating state and ``regime`` its load regime at that time.
+    Binary COPY in a savepoint (the common case: every row is new, since scores commit with
+    the checkpoint they follow from); if a row is already stored, the savepoint is rolled back
+    and the rows go in with ``INSERT ... ON CONFLICT DO NOTHING`` instead. Returns the number
+    of rows inserted.
     """
     if not rows:
         return 0
+    try:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(
+                "COPY anomaly_score (time, asset_id, detector, score, state, regime)"
+                " FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["timestamptz", "int4", "text", "float4", "text", "int2"])
+            write = copy.write_row
+            for time, asset_id, score, state, regime in rows:
+                write((time, asset_id, detector, score, state, regime))
+        return len(rows)
+    except psycopg.errors.UniqueViolation:
+        pass
     cur = conn.execute(
         "INSERT INTO anomaly_score (time, asset_id, detector, score, state, regime)"
         " SELECT r.time, r.asset_id, %s, r.score, r.state, r.regime"
