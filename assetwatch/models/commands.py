@@ -72,6 +72,9 @@ def _service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settle-time", type=float, default=300.0, metavar="S",
                         help="seconds a start, a stop or a change of load regime takes to "
                              "settle; not learned, not alarmed on (default: %(default)s)")
+    parser.add_argument("--slow-settle-time", type=float, default=3 * 3600.0, metavar="S",
+                        help="seconds temperatures take to settle after a start or a change "
+                             "of load; left out of scoring until then (default: %(default)s)")
     parser.add_argument("--rearm", type=float, default=60.0, metavar="S",
                         help="an alarm that clears and returns within S seconds is the same "
                              "event (default: %(default)s)")
@@ -80,7 +83,8 @@ def _service_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
-    return {"transient_s": args.settle_time, "rearm_s": args.rearm,
+    return {"transient_s": args.settle_time, "slow_settle_s": args.slow_settle_time,
+            "rearm_s": args.rearm,
             "operating_states": not args.no_operating_states}
 
 

@@ -63,6 +63,8 @@ class OperatingPoint:
     state: str
     regime: int | None
     settled: bool
+    #: seconds since the last start or change of load regime began (inf: none seen)
+    since_s: float = float("inf")
 
     @property
     def scored(self) -> bool:
@@ -71,6 +73,7 @@ class OperatingPoint:
 
 
 _UNTRACKED = OperatingPoint(RUNNING, 0, True)
+_INF = float("inf")
 
 
 class OperatingStates:
@@ -143,8 +146,8 @@ class OperatingStates:
             self._high = value
         settle = timedelta(seconds=self.settle_s)
         on = value > self._threshold()
-        if self._since is None or self._settle_from is None:
-            self._since = self._settle_from = time - settle  # first sight: already settled
+        if self._since is None:  # first sight: settled, no transient seen
+            self._since = time - settle
             self._state = RUNNING if on else STOPPED
         state = self._state
         if on and state in (STOPPED, STOPPING):
@@ -206,13 +209,14 @@ class OperatingStates:
         if regime == self._fresh and moving:  # a new regime's level is still moving
             self._settle_from = time
             self._centres[regime] = level
-        settled = time - self._settle_from >= settle
+        since = _INF if self._settle_from is None else (time - self._settle_from).total_seconds()
+        settled = since >= self.settle_s
         if settled:
             self._fresh = None
             centre = self._centres[regime]
             self._centres[regime] = centre + 0.01 * (level - centre)
         self._used[regime] = time
-        return OperatingPoint(RUNNING, regime, settled)
+        return OperatingPoint(RUNNING, regime, settled, since)
 
     @property
     def regimes(self) -> frozenset[int]:

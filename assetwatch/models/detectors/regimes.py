@@ -8,7 +8,10 @@ from typing import Any
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.operating import RUNNING, OperatingPoint, OperatingStates
 
-__all__ = ["RegimeDetector"]
+__all__ = ["SLOW_SENSOR_NAMES", "RegimeDetector"]
+
+#: parts of sensor names that mark a slow (thermal) sensor
+SLOW_SENSOR_NAMES = ("temp", "thermo")
 
 _UNTRACKED = OperatingPoint(RUNNING, 0, True)
 
@@ -23,6 +26,12 @@ class RegimeDetector:
     the settle time after a change of load regime are neither learned nor scored: their
     score is ``0.0`` and they cannot alarm. A regime the operating states forget (least
     recently used beyond their ``max_regimes``) loses its detector.
+
+    Slow sensors (temperatures: names containing one of :data:`SLOW_SENSOR_NAMES`) follow a
+    start or a change of load with a thermal lag of tens of minutes: for ``slow_settle_s``
+    after the transient began they are left out of the sample the detector sees (it tolerates
+    missing sensors), and a regime seen for the first time starts its warm-up only once they
+    have settled, so its detector knows every sensor.
 
     ``observe`` returns ``(score, point, alarmable)``: the calibrated score, the operating
     point, and whether the score comes from a warm detector of settled running operation
@@ -47,10 +56,14 @@ class RegimeDetector:
     """
 
     def __init__(self, detector: str, params: dict[str, Any] | None = None,
-                 states: OperatingStates | None = None) -> None:
+                 states: OperatingStates | None = None,
+                 slow_settle_s: float = 3 * 3600.0) -> None:
         self.detector = detector
         self.params = dict(params or {})
         self.states = states
+        self.slow_settle_s = slow_settle_s
+        self._slow: dict[str, bool] = {}
+        self._hide_slow = False
         self._detectors: dict[int, Detector] = {}
         self._n_learned = 0
         self._current: Detector | None = None
@@ -76,19 +89,42 @@ class RegimeDetector:
         if not point.scored or point.regime is None:
             self._current = None
             return 0.0, point, False
+        hide = point.since_s < self.slow_settle_s and self._has_slow(sample)
         detector = self._detectors.get(point.regime)
         if detector is None:
+            if hide:  # a new regime warms up once its slow sensors have settled
+                self._current = None
+                return 0.0, point, False
             detector = self._new_detector()
             self._forget_stale(point.regime)
             self._detectors[point.regime] = detector
         self._current = detector
+        self._hide_slow = hide
+        if hide:
+            sample = self._without_slow(sample)
         warm = detector.is_warm
         score = detector.score_learn_one(sample)
         return score, point, warm
 
     def contributions(self, sample: Sample) -> dict[str, float]:
         """Per-sensor shares of the last observed sample's score (empty if not scored)."""
-        return self._current.contributions(sample) if self._current is not None else {}
+        if self._current is None:
+            return {}
+        return self._current.contributions(
+            self._without_slow(sample) if self._hide_slow else sample)
+
+    def _is_slow(self, name: str) -> bool:
+        slow = self._slow.get(name)
+        if slow is None:
+            lowered = name.lower()
+            slow = self._slow[name] = any(part in lowered for part in SLOW_SENSOR_NAMES)
+        return slow
+
+    def _has_slow(self, sample: Sample) -> bool:
+        return any(self._is_slow(name) for name in sample)
+
+    def _without_slow(self, sample: Sample) -> dict[str, float]:
+        return {k: v for k, v in sample.items() if not self._is_slow(k)}
 
     def _new_detector(self) -> Detector:
         from assetwatch.models.detectors import make_detector

@@ -167,6 +167,8 @@ class DetectionWorker:
         ``state_running_above``), else one found by name and a level inferred from the data.
     transient_s
         Settle time of starts, stops and changes of load regime.
+    slow_settle_s
+        Settle time of slow (thermal) sensors after a start or a change of load regime.
     chunk_assets
         Assets per transaction.
     max_samples
@@ -186,6 +188,7 @@ class DetectionWorker:
                  open_level: float = 0.9, close_level: float = 0.75,
                  min_duration_s: float = 5.0, rearm_s: float = 60.0,
                  operating_states: bool = True, transient_s: float = 300.0,
+                 slow_settle_s: float = 3 * 3600.0,
                  chunk_assets: int = 256,
                  max_samples: int = 20_000, settle_s: float = 0.5,
                  stale_after_s: float = 120.0, record_commits: bool = False) -> None:
@@ -203,6 +206,7 @@ class DetectionWorker:
         self.rearm_s = rearm_s
         self.operating_states = operating_states
         self.transient_s = transient_s
+        self.slow_settle_s = slow_settle_s
         self.chunk_assets = chunk_assets
         self.max_samples = max_samples
         self.settle_s = settle_s
@@ -242,7 +246,8 @@ class DetectionWorker:
     def new_state(self) -> AssetState:
         states = OperatingStates(settle_s=self.transient_s) if self.operating_states else None
         return AssetState(
-            RegimeDetector(self.detector, self.detector_params, states),
+            RegimeDetector(self.detector, self.detector_params, states,
+                           slow_settle_s=self.slow_settle_s),
             EventTracker(self.open_level, self.close_level, self.min_duration_s,
                          rearm_s=self.rearm_s),
         )

@@ -57,7 +57,9 @@ def _run(loads: list[float], fault_from: int | None = None, seed: int = 1,
     pump = Pump(seed)
     pump.vibration_fault_from = fault_from
     operating = OperatingStates(settle_s=SETTLE_S) if states else None
-    state = AssetState(RegimeDetector("baseline", {"warmup": 400}, operating),
+    # this pump's bearing temperature settles within five time constants: 300 s
+    state = AssetState(RegimeDetector("baseline", {"warmup": 400}, operating,
+                                      slow_settle_s=SETTLE_S),
                        EventTracker(min_duration_s=5, rearm_s=60))
     events: list[EventRecord] = []
     seen: list[tuple[int, str]] = []
@@ -142,7 +144,8 @@ def test_no_state_signal_means_every_sample_is_settled_running() -> None:
 
 
 def test_samples_are_neither_learned_nor_scored_outside_settled_running() -> None:
-    det = RegimeDetector("baseline", {"warmup": 20}, OperatingStates(settle_s=5))
+    det = RegimeDetector("baseline", {"warmup": 20}, OperatingStates(settle_s=5),
+                         slow_settle_s=0)
     for i in range(30):
         det.observe(T0 + timedelta(seconds=i), {"speed": 0.0, "temp": 25.0})
     assert not det.is_warm and det.detector_of(0) is None  # standstill taught nothing
@@ -153,3 +156,27 @@ def test_samples_are_neither_learned_nor_scored_outside_settled_running() -> Non
     assert regime is not None
     learned = det.detector_of(regime).n_learned  # type: ignore[union-attr]
     assert learned == 60 - 30 - 5  # the 5 s of start-up were not learned
+
+
+def _thermal_day(slow_settle_s: float) -> list[EventRecord]:
+    """Runs, stops for 100 s (the temperature falls with a 300 s time constant), starts."""
+    rng = random.Random(5)
+    det = RegimeDetector("baseline", {"warmup": 300}, OperatingStates(settle_s=60),
+                         slow_settle_s=slow_settle_s)
+    state = AssetState(det, EventTracker(min_duration_s=5, rearm_s=60))
+    temp, events = 60.0, []
+    for t in range(3000):
+        on = not 700 <= t < 800
+        temp += ((60.0 if on else 25.0) - temp) * (1 - math.exp(-1 / 300))
+        sample = {"speed": (2950.0 + rng.gauss(0, 4)) if on else 0.0,
+                  "flow": (195.0 + rng.gauss(0, 2)) if on else 0.0,
+                  "oil_temp": temp + rng.gauss(0, 0.3)}
+        state.observe(T0 + timedelta(seconds=t), sample)
+        events.extend(e for e in state.events.drain() if e not in events)
+    return events
+
+
+def test_slow_sensors_are_left_out_until_they_have_settled() -> None:
+    assert _thermal_day(slow_settle_s=1500) == []
+    hot = _thermal_day(slow_settle_s=0)  # scored as soon as the start has settled: alarms
+    assert hot and hot[0].sensors[0] == "oil_temp"
