@@ -162,8 +162,8 @@ def _memory_speed(detector: str, warmup: int) -> tuple[float, float]:
     from assetwatch.models.detectors import make_detector
     from assetwatch.models.detectors.operating import OperatingStates
     from assetwatch.models.detectors.regimes import RegimeDetector
+    from assetwatch.models.monitoring.asset_state import AssetState
     from assetwatch.models.monitoring.events import EventTracker
-    from assetwatch.models.monitoring.worker import AssetState
 
     rng = random.Random(1)
     samples = [{s: 10.0 * j + rng.gauss(0, 1) for j, s in enumerate(SENSORS)}

@@ -17,8 +17,8 @@ from assetwatch.models.detectors.operating import (
     OperatingStates,
 )
 from assetwatch.models.detectors.regimes import RegimeDetector
+from assetwatch.models.monitoring.asset_state import AssetState
 from assetwatch.models.monitoring.events import EventRecord, EventTracker
-from assetwatch.models.monitoring.worker import AssetState
 
 T0 = datetime(2026, 1, 1)
 SETTLE_S = 300.0
