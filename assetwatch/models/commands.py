@@ -69,7 +69,7 @@ def _service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="number of workers splitting the fleet (default: %(default)s)")
     parser.add_argument("--detector", default="baseline", choices=_DETECTORS)
-    parser.add_argument("--settle-time", type=float, default=300.0, metavar="S",
+    parser.add_argument("--settle-time", type=float, default=1800.0, metavar="S",
                         help="seconds a start, a stop or a change of load regime takes to "
                              "settle; not learned, not alarmed on (default: %(default)s)")
     parser.add_argument("--slow-settle-time", type=float, default=3 * 3600.0, metavar="S",

@@ -95,7 +95,7 @@ class OperatingStates:
     """
 
     def __init__(self, signal: str | None = None, running_above: float | None = None,
-                 settle_s: float = 300.0, regime_step: float = 0.15, max_regimes: int = 4,
+                 settle_s: float = 1800.0, regime_step: float = 0.15, max_regimes: int = 4,
                  stopped_fraction: float = 0.1) -> None:
         if settle_s < 0 or not 0 < regime_step < 1 or max_regimes < 1:
             raise ValueError("need settle_s >= 0, 0 < regime_step < 1, max_regimes >= 1")

@@ -138,7 +138,7 @@ class DetectionWorker:
                  detector_params: dict[str, object] | None = None,
                  open_level: float = 0.9, close_level: float = 0.75,
                  min_duration_s: float = 5.0, rearm_s: float = 60.0,
-                 operating_states: bool = True, transient_s: float = 300.0,
+                 operating_states: bool = True, transient_s: float = 1800.0,
                  slow_settle_s: float = 3 * 3600.0,
                  chunk_assets: int = 256,
                  max_samples: int = 20_000, settle_s: float = 0.5,
