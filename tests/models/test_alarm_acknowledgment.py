@@ -48,6 +48,15 @@ def _samples(rng: random.Random, n: int, flow_drop: float = 0.0,
              "temp": 60 + rng.gauss(0, 0.3)} for _ in range(n)]
 
 
+def _firing(settings: Settings) -> list[str]:
+    """Subjects of the 'anomaly event critical' alert rule."""
+    from assetwatch.dashboards.alerts import ALERT_RULES
+
+    rule = next(r for r in ALERT_RULES if r.uid == "aw-anomaly-critical")
+    with psycopg.connect(settings.db_url) as conn:
+        return [row[0] for row in conn.execute(rule.sql) if rule.fires(row[2])]
+
+
 def _events(settings: Settings) -> list[tuple]:
     with psycopg.connect(settings.db_url) as conn:
         return conn.execute(
@@ -67,10 +76,13 @@ def test_acknowledged_deviation_stays_one_event_until_it_changes(
     assert START + timedelta(seconds=200) <= started < START + timedelta(seconds=220)
     assert ended is None and not acknowledged and names[0] == "flow"
 
+    assert _firing(fresh_settings) == ["ACK-1"]
+
     monkeypatch.setattr(cli, "_COMMAND_MODULES", ("assetwatch.models.commands",))
     monkeypatch.setenv("ASSETWATCH_DB_URL", fresh_settings.db_url)
     assert cli.main(["detect", "ack", str(event_id), "--note", "valve throttled on purpose"]) == 0
     assert f"event {event_id} of ACK-1 acknowledged" in capsys.readouterr().out
+    assert _firing(fresh_settings) == []  # acknowledged: the alert rule no longer fires
 
     # the same deviation persists, disappears briefly and comes back: no new alarm
     _insert(fresh_settings, asset_id, sensors, 260,
@@ -88,6 +100,7 @@ def test_acknowledged_deviation_stays_one_event_until_it_changes(
     first, second = _events(fresh_settings)
     assert first[0] == event_id and first[2] is not None and first[3]
     assert second[2] is None and not second[3] and "pressure" in second[5]
+    assert _firing(fresh_settings) == ["ACK-1"]  # the new deviation alerts again
 
     # one clear line for a bad acknowledgment, and nothing changes
     assert cli.main(["detect", "ack", str(event_id)]) == 1
