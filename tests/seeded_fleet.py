@@ -53,9 +53,14 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
         FROM sensor se, generate_series(%(now)s - interval '2 days', %(now)s - interval '5 min',
                                         interval '10 minutes') AS t""", {"now": now})
     run("""
-        INSERT INTO anomaly_score (time, asset_id, detector, score)
+        INSERT INTO anomaly_score (time, asset_id, detector, score, state, regime)
         SELECT t, a.asset_id, d, least(1, 0.1 + 0.8 * (extract(epoch FROM t - (%(now)s
-                 - interval '2 days')) / 172800.0) * (a.asset_id %% 2))
+                 - interval '2 days')) / 172800.0) * (a.asset_id %% 2)),
+               CASE WHEN t BETWEEN %(now)s - interval '20 hours' AND %(now)s - interval '18 hours'
+                    THEN 'stopped'
+                    WHEN t BETWEEN %(now)s - interval '18 hours' AND %(now)s - interval '17 hours'
+                    THEN 'starting' ELSE 'running' END,
+               CASE WHEN t > %(now)s - interval '8 hours' THEN 1 ELSE 0 END
         FROM asset a, unnest(ARRAY['hst', 'zscore']) AS d,
              generate_series(%(now)s - interval '2 days', %(now)s - interval '10 min',
                              interval '30 minutes') AS t""", {"now": now})
@@ -70,11 +75,13 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
 def _seed_asset(conn: psycopg.Connection, now: datetime, tag: str, asset_id: int) -> None:
     run = conn.execute
     run("INSERT INTO anomaly_event (asset_id, detector, kind, started_at, ended_at, peak_score,"
-        " sensors) VALUES (%s, 'hst', 'anomaly', %s - interval '30 hours',"
-        " %s - interval '26 hours', 0.93, ARRAY['vibration_rms']),"
+        " sensors, peak_at, state, acknowledged_at, ack_note)"
+        " VALUES (%s, 'hst', 'anomaly', %s - interval '30 hours',"
+        " %s - interval '26 hours', 0.93, ARRAY['vibration_rms'], %s - interval '29 hours',"
+        " 'running', %s - interval '28 hours', 'inspected: loose mounting bolt'),"
         " (%s, 'hst', 'anomaly', %s - interval '3 hours', NULL, 0.97,"
-        " ARRAY['vibration_rms', 'bearing_temp'])",
-        (asset_id, now, now, asset_id, now))
+        " ARRAY['vibration_rms', 'bearing_temp'], %s - interval '2 hours', 'running', NULL, NULL)",
+        (asset_id, now, now, now, now, asset_id, now, now))
     run("INSERT INTO asset_configuration (asset_id, firmware, agent_version, config_hash,"
         " valid_from, valid_to) VALUES (%s, '1.4.2', '0.1.0', 'c0ffee', %s - interval '30 days',"
         " %s - interval '2 days'), (%s, '1.5.0', '0.1.0', 'beef01', %s - interval '2 days', NULL)",
