@@ -22,6 +22,7 @@ from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
 from assetwatch.service.policy import compute_inventory_policy
+from assetwatch.service.reservations import expedite_shortage
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import update_tickets
 from assetwatch.sim.fleet import build_fleet
@@ -244,6 +245,7 @@ class ServiceRun:
         row = conn.execute("SELECT ticket_id, kit FROM service_ticket WHERE asset_id = %s AND"
                            " failure_mode = %s AND status <> 'closed'", key).fetchone()
         if pending is not None and row is not None:
+            expedite_shortage(conn, row[0], at=f.replaced_at)  # the part is fitted regardless
             close_ticket(conn, row[0], resolution_code="confirmed_failure", at=f.replaced_at,
                          part_no=f.part_no, serial_installed=serial)
             self.result.ticket_closures += 1
