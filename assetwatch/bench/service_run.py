@@ -21,8 +21,8 @@ from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
+from assetwatch.service.orders import expedite_shortage
 from assetwatch.service.policy import compute_inventory_policy
-from assetwatch.service.reservations import expedite_shortage
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import update_tickets
 from assetwatch.sim.fleet import build_fleet

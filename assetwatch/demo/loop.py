@@ -105,7 +105,7 @@ def send_malformed(demo: Settings, site_id: str, asset_tag: str, password: str) 
 def close_tickets(demo: Settings) -> list[tuple[int, str, str, str]]:
     """Close the most urgent open equipment tickets with :data:`RESOLUTIONS`, as a technician
     would; return ``(ticket, asset, failure mode, resolution)`` per closed ticket."""
-    from assetwatch.service.reservations import cover_shortage
+    from assetwatch.service.orders import cover_shortage
     from assetwatch.service.ticket_lifecycle import close_ticket
 
     closed = []

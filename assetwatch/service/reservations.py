@@ -17,7 +17,9 @@ The contract (a stable API for ticketing and field service):
   is released.
 * :func:`release` (closing without a replacement, cancelling) frees the reservation.
 * Freed or received stock goes to the tickets still short at the site, most urgent first
-  (:func:`reallocate`).
+  (:func:`reallocate`); :func:`transfer_stock` moves available stock between sites.
+  Expedited orders and covering a shortage with its first option are in
+  :mod:`assetwatch.service.orders`.
 
 Every function runs in one transaction (the caller's, if any) and locks the ``stock`` rows it
 reads in part-number order, so two tickets never reserve the same unit.
@@ -38,8 +40,8 @@ from assetwatch.service.bom import explode, kit_contents
 from assetwatch.service.errors import StockError, TicketError
 from assetwatch.service.stock_ledger import lock_stock, move_stock
 
-__all__ = ["KitReservation", "ReservationLine", "consume", "cover_shortage", "expedite_shortage",
-           "reallocate", "release", "reserve_kit", "shortage_options", "transfer_stock"]
+__all__ = ["KitReservation", "ReservationLine", "consume", "reallocate", "release", "reserve_kit",
+           "shortage_options", "transfer_stock"]
 
 
 @dataclass(frozen=True)
@@ -188,28 +190,6 @@ def reallocate(conn: psycopg.Connection, part_no: str, site_id: str, *,
     return given
 
 
-def expedite_shortage(conn: psycopg.Connection, ticket_id: int, *,
-                      at: datetime | None = None) -> dict[str, int]:
-    """Cover the ticket's shortage with an expedited delivery received at ``at`` (a part
-    needed now, when the technician is on site); return ``{part_no: qty}`` received."""
-    at = at or datetime.now(UTC)
-    with conn.transaction():
-        _, _, site_id = _ticket(conn, ticket_id)
-        short = {r[0]: int(r[1]) for r in conn.execute(
-            "SELECT part_no, required_qty - reserved_qty FROM stock_reservation"
-            " WHERE ticket_id = %s AND state = 'active' AND reserved_qty < required_qty"
-            " ORDER BY part_no FOR UPDATE", (ticket_id,))}
-        for part_no, qty in short.items():
-            move_stock(conn, part_no, site_id, qty, "receipt", at=at, ticket_id=ticket_id,
-                       reference=f"expedited for ticket {ticket_id}")
-            conn.execute("UPDATE stock_reservation SET reserved_qty = required_qty,"
-                         " updated_at = %s WHERE ticket_id = %s AND part_no = %s",
-                         (at, ticket_id, part_no))
-        if short:
-            _flag(conn, ticket_id, None, at)
-    return short
-
-
 def transfer_stock(conn: psycopg.Connection, part_no: str, from_site: str, to_site: str,
                    qty: int, *, at: datetime | None = None, ticket_id: int | None = None) -> None:
     """Move ``qty`` of a part from one site to another (only what is available at the source:
@@ -236,26 +216,6 @@ def transfer_stock(conn: psycopg.Connection, part_no: str, from_site: str, to_si
         if ticket_id is not None:
             reserve_kit(conn, ticket_id, at=at)
         reallocate(conn, part_no, to_site, at=at)
-
-
-def cover_shortage(conn: psycopg.Connection, ticket_id: int, *,
-                   at: datetime | None = None) -> dict[str, str]:
-    """Cover every part the ticket is short of with its first option: a transfer from the
-    site with the most available stock, else an expedited delivery; return ``{part_no:
-    "transfer from <site>" | "expedited"}``."""
-    at = at or datetime.now(UTC)
-    done: dict[str, str] = {}
-    with conn.transaction():
-        _, _, site_id = _ticket(conn, ticket_id)
-        for option in shortage_options(conn, ticket_id):
-            source = option["transfer_site_id"]
-            if source is not None:
-                transfer_stock(conn, option["part_no"], source, site_id, option["short_qty"],
-                               at=at, ticket_id=ticket_id)
-                done[option["part_no"]] = f"transfer from {source}"
-        expedited = expedite_shortage(conn, ticket_id, at=at)
-        done.update({part_no: "expedited" for part_no in expedited})
-    return done
 
 
 def shortage_options(conn: psycopg.Connection, ticket_id: int) -> list[dict[str, Any]]:

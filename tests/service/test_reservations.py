@@ -127,7 +127,8 @@ def test_the_policy_counts_reservations(fleet_db: Fleet, predict) -> None:
 
 
 def test_cover_shortage_transfers_from_the_other_site(fleet_db: Fleet) -> None:
-    from assetwatch.service.reservations import cover_shortage, transfer_stock
+    from assetwatch.service.orders import cover_shortage
+    from assetwatch.service.reservations import transfer_stock
 
     conn, ids = fleet_db
     _seal_ticket(conn, ids["a01-00"])
