@@ -3,14 +3,15 @@
 
 :func:`seed_fleet` is the one place that fills the database: three assets on two sites with two
 days of telemetry, scores, anomaly events, predictions, parts demand, inventory policy, tickets,
-ingest ledger rows, dead letters and flow runs, all ending at the time of seeding, so every
+ingest ledger rows, dead letters, flow runs, stock with reservations and shortages, and
+replenishment orders, all ending at the time of seeding, so every
 panel's query has rows to return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -63,6 +64,7 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
         _seed_asset(conn, now, tag, asset_id)
     _seed_models_and_demand(conn, now, ids)
     _seed_pipeline(conn, now)
+    _seed_parts(conn, now)
     run("SELECT refresh_telemetry_hourly()")
     return now
 
@@ -208,6 +210,30 @@ def _seed_pipeline(conn: psycopg.Connection, now: datetime) -> None:
         "  'database unavailable', %s - interval '59 minutes'),"
         " ('r3', 'tickets', 'RUNNING', 'Running', %s - interval '1 minute', NULL, NULL, %s)",
         (now,) * 8)
+
+
+def _seed_parts(conn: psycopg.Connection, now: datetime) -> None:
+    """Stock, the open tickets' reservations (S1 runs short of bearings), a two-bin rule with
+    a released card, and a partly received order, all through the service API."""
+    from assetwatch.service.orders import approve_order, place_order, receive_order
+    from assetwatch.service.replenishment import evaluate_replenishment, set_rule
+    from assetwatch.service.reservations import reserve_kit
+    from assetwatch.service.stock_ledger import move_stock
+
+    conn.execute("INSERT INTO stock (part_no, site_id, on_hand) VALUES"
+                 " ('BRG-6309-C3', 'S1', 1), ('BRG-6309-C3', 'S2', 5),"
+                 " ('SEAL-M37G-45', 'S1', 2), ('SEAL-M37G-45', 'S2', 2)")
+    conn.execute("UPDATE part SET default_lead_time_days = 14, supplier = 'Bearings & Co'")
+    for (ticket_id,) in conn.execute("SELECT ticket_id FROM service_ticket"
+                                     " WHERE status <> 'closed' ORDER BY ticket_id").fetchall():
+        reserve_kit(conn, ticket_id, at=now)
+    set_rule(conn, "SEAL-M37G-45", "S1", "kanban", bin_qty=1, cards=2)
+    move_stock(conn, "SEAL-M37G-45", "S1", -1, "adjustment", at=now, reference="count")
+    evaluate_replenishment(conn, at=now)
+    order = place_order(conn, "BRG-6309-C3", "S2", 4, kind="reorder_point",
+                        at=now - timedelta(days=3), reason="seeded")
+    approve_order(conn, order, at=now - timedelta(days=3))
+    receive_order(conn, order, 1, at=now - timedelta(hours=5))
 
 
 @pytest.fixture(scope="session")
