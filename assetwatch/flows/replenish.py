@@ -1,7 +1,9 @@
-"""The ``replenish`` flow: replenishment rules -> orders.
+"""The ``replenish`` flow: removed parts -> returns and repairs; replenishment rules -> orders.
 
-Thin: the logic is :func:`assetwatch.service.replenishment.evaluate_replenishment` (one
-transaction under an advisory lock; open orders count, so a retry orders nothing twice).
+Thin: the logic is :func:`assetwatch.service.returns.process_returns` (new removals
+registered, default dispositions, repairs due back into stock) and then
+:func:`assetwatch.service.replenishment.evaluate_replenishment` (one transaction under an
+advisory lock; open orders and the repair pipeline count, so a retry orders nothing twice).
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ def evaluate(settings: Settings, at: datetime | None, auto_approve: bool) -> dic
         return asdict(evaluate_replenishment(conn, at=at, auto_approve=auto_approve))
 
 
+@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def returns(settings: Settings, at: datetime | None) -> dict[str, int]:
+    from assetwatch.service.returns import process_returns
+
+    with connect(settings, autocommit=True) as conn:
+        return asdict(process_returns(conn, at=at))
+
+
 @flow(name="replenish", **STATE_HOOKS)
 def replenish_flow(at: datetime | None = None, auto_approve: bool = False) -> dict[str, int]:
-    """Evaluate every (part, site) rule and raise orders: reorder-point orders proposed for
-    the planner (ordered at once with ``auto_approve``), Kanban cards ordered; returns the
-    counts."""
-    return evaluate(load_settings(), at, auto_approve)
+    """Process the returns (registered, dispositions, repairs due), then evaluate every
+    (part, site) rule and raise orders: reorder-point orders proposed for the planner
+    (ordered at once with ``auto_approve``), Kanban cards ordered; returns the counts."""
+    settings = load_settings()
+    return {**returns(settings, at), **evaluate(settings, at, auto_approve)}

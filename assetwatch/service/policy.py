@@ -15,6 +15,8 @@ policy is recomputed and orders are placed; 1 day for the hourly/daily flow):
   random one: its term leaves ``D_L`` and the kit's quantity (``committed``, reserved or
   short) is taken from the inventory position ``on hand + on order - committed``; ``on
   order`` is what open replenishment orders still bring (``v_stock_available``);
+* the repair loop: units of a repairable part at repair and due back within ``L + R`` are
+  supply like open orders (``repair_pipeline``), so repaired parts reduce what is bought;
 * stock-out flag: ``P(D_L > inventory position) > 1 - service_level``;
 * over-stock flag (obsolescence risk): on hand exceeds the ``service_level`` quantile of demand
   over lead time plus horizon, plus one container.
@@ -94,7 +96,8 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     on_hand = np.array([stock.get(k, (0, 0))[0] for k in keys])
     on_order = np.array([stock.get(k, (0, 0))[1] for k in keys])
     reserved = np.array([committed.get(k, 0) for k in keys])
-    position = on_hand + on_order - reserved
+    repairing = _repair_pipeline(conn, as_of, keys, protection)
+    position = on_hand + on_order - reserved + repairing
     p_short = d_lead.exceedance(position - np.ceil(lead_plan - 1e-9))
     long_upper = d_long.quantile(service_level) + np.ceil(long_plan - 1e-9)
 
@@ -110,19 +113,32 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
             float(rop[g]), container, cards, int(on_hand[g]),
             bool(p_short[g] > 1.0 - service_level), excess >= 1.0, int(on_order[g]),
             float(expected_lead[g]), float(p_short[g]), excess,
-            round(excess * costs.get(part_no, 0.0), 2), int(reserved[g])))
+            round(excess * costs.get(part_no, 0.0), 2), int(reserved[g]), int(repairing[g])))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM inventory_policy WHERE computed_at = %s", (computed_at,))
         with cur.copy("COPY inventory_policy (computed_at, part_no, site_id, lead_time_days,"
                       " service_level, demand_per_day, demand_sd_per_day, safety_stock,"
                       " reorder_point, kanban_bin_qty, kanban_cards, on_hand, stockout_risk,"
                       " overstock, on_order, lead_time_demand, stockout_probability,"
-                      " excess_qty, excess_value, reserved) FROM STDIN") as copy:
+                      " excess_qty, excess_value, reserved, repair_pipeline) FROM STDIN"
+                      ) as copy:
             for record in records:
                 copy.write_row(record)
     log.info("inventory policy: %d (part, site) rows, %d at stock-out risk, %d over-stocked",
              len(records), sum(r[12] for r in records), sum(r[13] for r in records))
     return len(records)
+
+
+def _repair_pipeline(conn: psycopg.Connection, as_of: datetime, keys: list[tuple[str, str]],
+                     days: np.ndarray) -> np.ndarray:
+    """Units at repair per key due back within its own window ``[.., as_of + days[key]]``."""
+    due: dict[tuple[str, str], list[float]] = {}
+    for part_no, site_id, at in conn.execute(
+            "SELECT part_no, site_id, repair_due_at FROM part_return WHERE state = 'in_repair'"
+            " AND part_no IS NOT NULL"):
+        due.setdefault((part_no, site_id), []).append((at - as_of).total_seconds() / 86400.0)
+    return np.array([sum(d <= days[g] for d in due.get(k, ())) for g, k in enumerate(keys)],
+                    dtype=np.int64)
 
 
 def _without_ticketed(conn: psycopg.Connection, risk: RiskTable) -> RiskTable:

@@ -5,7 +5,8 @@ same transaction, the ``part_replaced`` maintenance event (and a ``failure`` eve
 confirmed failure), the installed-base change (:func:`~assetwatch.service.configuration.
 replace_component`), takes the parts used out of the site's stock (the ticket's reservation
 first, :func:`~assetwatch.service.reservations.consume`; no stock is an error naming part, site
-and ticket, and nothing is closed), and records the resolution as a training label in
+and ticket, and nothing is closed), registers the removed serial's return record
+(:mod:`assetwatch.service.returns`), and records the resolution as a training label in
 ``failure_label`` (``failed`` true only for a confirmed failure). Closing without a replacement
 releases the reservation. Opening a ticket with a kit reserves it
 (:func:`~assetwatch.service.reservations.reserve_kit`).
@@ -22,6 +23,7 @@ from psycopg.types.json import Jsonb
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.errors import TicketError
 from assetwatch.service.reservations import consume, release, reserve_kit
+from assetwatch.service.returns import register_removals
 
 __all__ = ["RESOLUTION_CODES", "TICKET_KINDS", "close_ticket", "open_ticket", "schedule_ticket",
            "start_ticket"]
@@ -132,6 +134,7 @@ def close_ticket(conn: psycopg.Connection, ticket_id: int, *, resolution_code: s
                                 resolution_code, at)
             replace_component(conn, asset_id, component_type, serial_installed=serial, at=at,
                               part_no=part_no)
+            register_removals(conn, asset_id=asset_id)
             taken = consume(conn, ticket_id, parts_used, at=at)
             detail.update(part_no=part_no, serial_installed=serial, parts_used=taken)
         else:

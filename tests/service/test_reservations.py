@@ -46,7 +46,7 @@ def test_second_ticket_for_the_last_seal_is_short_with_options(fleet_db: Fleet) 
                             (second,)).fetchone()[0]
     assert shortage == [{"part_no": SEAL, "short_qty": 1, "transfer_site_id": "site-02",
                          "transfer_available": 1, "transfer_lead_time_days": 2.0,
-                         "expedite_lead_time_days": 10.0}]
+                         "expedite_lead_time_days": 4.0}]
     row = conn.execute("SELECT ticket_id, short_qty, transfer_covers, options"
                        " FROM v_ticket_shortage").fetchall()
     assert row == [(second, 1, True, f"{SEAL} x1 (transfer from site-02)")]
