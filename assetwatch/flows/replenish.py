@@ -1,6 +1,7 @@
 """The ``replenish`` flow: removed parts -> returns and repairs; replenishment rules -> orders.
 
-Thin: the logic is :func:`assetwatch.service.returns.process_returns` (new removals
+Thin: the logic is :func:`assetwatch.service.warranty_claims.open_warranty_claims` (a claim
+for each failure under warranty), :func:`assetwatch.service.returns.process_returns` (new removals
 registered, default dispositions, repairs due back into stock) and then
 :func:`assetwatch.service.replenishment.evaluate_replenishment` (one transaction under an
 advisory lock; open orders and the repair pipeline count, so a retry orders nothing twice).
@@ -32,9 +33,11 @@ def evaluate(settings: Settings, at: datetime | None, auto_approve: bool) -> dic
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def returns(settings: Settings, at: datetime | None) -> dict[str, int]:
     from assetwatch.service.returns import process_returns
+    from assetwatch.service.warranty_claims import open_warranty_claims
 
     with connect(settings, autocommit=True) as conn:
-        return asdict(process_returns(conn, at=at))
+        claims = open_warranty_claims(conn, at=at)
+        return {**asdict(process_returns(conn, at=at)), "claims_opened": claims}
 
 
 @flow(name="replenish", **STATE_HOOKS)

@@ -166,8 +166,8 @@ def open_rma(conn: psycopg.Connection, return_id: int, *, rma_no: str | None = N
 
 def close_rma(conn: psycopg.Connection, return_id: int, *, accepted: bool,
               credit: Decimal | float | None = None, at: datetime | None = None) -> Decimal:
-    """The supplier's answer: credited (default credit: the unit cost) or rejected; return
-    the credit."""
+    """The supplier's answer: credited (default credit: the unit cost) or rejected, which
+    settles the serial's open warranty claim the same way; return the credit."""
     at = at or datetime.now(UTC)
     with conn.transaction():
         r = _return(conn, return_id, "rma_open")
@@ -178,6 +178,11 @@ def close_rma(conn: psycopg.Connection, return_id: int, *, accepted: bool,
         conn.execute("UPDATE part_return SET credit = %s WHERE return_id = %s",
                      (amount, return_id))
         _set(conn, return_id, "rma_credited" if accepted else "rma_rejected", at, closed=True)
+        conn.execute(  # the warranty claim for the same failure is settled by the RMA
+            "UPDATE warranty_claim SET state = %s, recovered_amount = %s, settled_at = %s,"
+            " submitted_at = coalesce(submitted_at, %s), updated_at = %s"
+            " WHERE serial_no = %s AND state IN ('open', 'submitted')",
+            ("accepted" if accepted else "rejected", amount, at, at, at, r.serial_no))
     return amount
 
 
