@@ -7,12 +7,12 @@ exit non-zero (:class:`~assetwatch.service.errors.PartsError`).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
-from typing import Any
 
 from assetwatch.core.settings import Settings
+from assetwatch.service.cli_format import number, table
 from assetwatch.service.errors import OrderError
+from assetwatch.service.returns_commands import register_returns
 
 __all__ = ["register"]
 
@@ -27,10 +27,7 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def order_id(text: str) -> int:
     """``42`` or ``RO-000042`` -> 42."""
-    match = re.fullmatch(r"(?:RO-)?0*(\d+)", text.strip(), flags=re.IGNORECASE)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not an order number: {text!r} (e.g. RO-000042)")
-    return int(match[1])
+    return number(text, "RO", "an order number (e.g. RO-000042)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -56,6 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(func=parts_export)
     _register_orders(actions)
     _register_rules(actions)
+    register_returns(actions)
 
 
 def _register_orders(actions: argparse._SubParsersAction) -> None:
@@ -96,19 +94,6 @@ def _register_rules(actions: argparse._SubParsersAction) -> None:
     set_.set_defaults(func=rules_set)
 
 
-def _table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for name in columns:
-        table.add_column(name)
-    for row in rows:
-        table.add_row(*("" if v is None else f"{v:%Y-%m-%d %H:%M}" if hasattr(v, "hour")
-                        else str(v) for v in row))
-    Console().print(table)
-
-
 def stock_show(settings: Settings, args: argparse.Namespace) -> int:
     from assetwatch.core.db import connect
 
@@ -118,7 +103,7 @@ def stock_show(settings: Settings, args: argparse.Namespace) -> int:
             " FROM v_stock_available WHERE (%(s)s::text IS NULL OR site_id = %(s)s)"
             " AND (%(p)s::text IS NULL OR part_no = %(p)s) ORDER BY site_id, part_no",
             {"s": args.site, "p": args.part}).fetchall()
-    _table("Stock", ("site", "part", "on hand", "reserved", "available", "short", "ordered",
+    table("Stock", ("site", "part", "on hand", "reserved", "available", "short", "ordered",
                      "proposed"), rows)
     return 0
 
@@ -132,7 +117,7 @@ def shortages_show(settings: Settings, args: argparse.Namespace) -> int:
             " transfer_lead_time_days, expedite_lead_time_days FROM v_ticket_parts"
             " WHERE short_qty > 0 AND (%(s)s::text IS NULL OR site_id = %(s)s)"
             " ORDER BY priority, due_at, ticket_id, part_no", {"s": args.site}).fetchall()
-    _table("Tickets short of parts", ("ticket", "site", "asset", "part", "short",
+    table("Tickets short of parts", ("ticket", "site", "asset", "part", "short",
                                       "transfer from", "transfer d", "expedite d"), rows)
     return 0
 
@@ -171,7 +156,7 @@ def orders_list(settings: Settings, args: argparse.Namespace) -> int:
             "        OR %(state)s = 'open' AND state IN ('proposed', 'ordered'))"
             " AND (%(s)s::text IS NULL OR site_id = %(s)s) ORDER BY order_id",
             {"state": args.state, "s": args.site}).fetchall()
-    _table(f"Replenishment orders ({args.state})", ("order", "site", "part", "kind", "state",
+    table(f"Replenishment orders ({args.state})", ("order", "site", "part", "kind", "state",
                                                     "qty", "received", "due"), rows)
     return 0
 
@@ -220,7 +205,7 @@ def rules_list(settings: Settings, args: argparse.Namespace) -> int:
             " available, on_order, position FROM v_replenishment_rule"
             " WHERE (%(s)s::text IS NULL OR site_id = %(s)s) ORDER BY site_id, part_no",
             {"s": args.site}).fetchall()
-    _table("Replenishment rules", ("site", "part", "method", "reorder pt", "up to", "bin",
+    table("Replenishment rules", ("site", "part", "method", "reorder pt", "up to", "bin",
                                    "cards", "available", "on order", "position"), rows)
     return 0
 
@@ -235,3 +220,4 @@ def rules_set(settings: Settings, args: argparse.Namespace) -> int:
                  bin_qty=args.bin_qty, cards=args.cards)
     print(f"rule of {args.part_no} at {args.site_id}: {args.method}")
     return 0
+

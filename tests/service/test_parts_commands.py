@@ -46,3 +46,28 @@ def test_bad_receipts_print_one_line(parts_db: str, capsys: pytest.CaptureFixtur
     assert "positive whole number" in capsys.readouterr().err
     with psycopg.connect(parts_db) as conn:
         assert conn.execute("SELECT count(*) FROM stock_movement").fetchone()[0] == 0
+
+
+def test_returns_and_claims_from_the_command_line(parts_db: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with psycopg.connect(parts_db, autocommit=True) as conn:
+        asset = conn.execute("SELECT asset_id FROM asset WHERE asset_tag = 'a01-00'").fetchone()
+        conn.execute("INSERT INTO installed_component (asset_id, component_type, serial_no,"
+                     " part_no, valid_from, valid_to, warranty_end) VALUES"
+                     " (%s, 'bearing', 'BRG-OLD', 'BRG-6309-C3', '2025-01-01', '2026-02-01',"
+                     " '2025-06-01'), (%s, 'mechanical_seal', 'SEAL-OLD', 'SEAL-M37G-45',"
+                     " '2025-01-01', '2026-02-01', '2026-12-01')", (asset[0], asset[0]))
+    assert main(["parts", "returns", "add", "NEVER-1"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "assetwatch: error: serial NEVER-1 was never installed; nothing to return")
+    assert main(["parts", "claims", "open", "BRG-OLD", "--failed-at", "2026-01-31"]) == 1
+    assert "out of warranty, no claim" in capsys.readouterr().err
+    assert main(["parts", "returns", "add", "SEAL-OLD", "--failure-mode", "seal_leak"]) == 0
+    assert "RET-000001" in capsys.readouterr().out
+    assert main(["parts", "returns", "repair", "RET-000001"]) == 0
+    assert main(["parts", "returns", "repaired", "RET-000001"]) == 0
+    assert "repaired, back in stock" in capsys.readouterr().out
+    assert main(["parts", "claims", "open", "SEAL-OLD", "--failed-at", "2026-01-31"]) == 0
+    assert main(["parts", "claims", "settle", "WC-000001", "--recovered", "400"]) == 0
+    assert "accepted, 400" in capsys.readouterr().out
+    assert main(["parts", "returns", "list"]) == 0 and main(["parts", "claims", "list"]) == 0
