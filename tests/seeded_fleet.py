@@ -234,6 +234,35 @@ def _seed_parts(conn: psycopg.Connection, now: datetime) -> None:
                         at=now - timedelta(days=3), reason="seeded")
     approve_order(conn, order, at=now - timedelta(days=3))
     receive_order(conn, order, 1, at=now - timedelta(hours=5))
+    _seed_returns_and_claims(conn, now)
+
+
+def _seed_returns_and_claims(conn: psycopg.Connection, now: datetime) -> None:
+    """Each asset's removed bearing: PUMP-01's under warranty (a claim, an RMA credited),
+    PUMP-02's repaired, COMP-01's no fault found; through the service API."""
+    from assetwatch.service.returns import (
+        close_rma,
+        inspect_return,
+        process_returns,
+        register_removals,
+    )
+    from assetwatch.service.warranty_claims import open_warranty_claims
+
+    conn.execute("UPDATE part SET repairable = true, repair_turnaround_days = 10,"
+                 " repair_cost = 30 WHERE part_no = 'BRG-6309-C3'")
+    conn.execute("UPDATE installed_component SET warranty_end = (%s - interval '10 days')::date"
+                 " WHERE serial_no = 'PUMP-01-bearing-1'", (now,))
+    conn.execute("INSERT INTO warranty_claim_forecast (computed_at, asset_id, component_type,"
+                 " serial_no, part_no, warranty_end, failure_probability, expected_claim_cost,"
+                 " month_probability, expected_month_cost) SELECT %s - interval '25 days',"
+                 " asset_id, 'bearing', serial_no, part_no, warranty_end, 0.5, 22.5, 0.4, 18"
+                 " FROM installed_component WHERE serial_no = 'PUMP-01-bearing-1'", (now,))
+    open_warranty_claims(conn, at=now)
+    register_removals(conn)
+    returns = dict(conn.execute("SELECT serial_no, return_id FROM part_return").fetchall())
+    inspect_return(conn, returns["COMP-01-bearing-1"], fault_found=False, at=now)
+    process_returns(conn, at=now - timedelta(days=1))
+    close_rma(conn, returns["PUMP-01-bearing-1"], accepted=True, at=now)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Parts for planners: demand, reorder points and Kanban sizes, stock-outs, warranty; stock
-committed to tickets and shortages, replenishment orders and Kanban cards."""
+committed to tickets and shortages, replenishment orders and Kanban cards; returns, repairs,
+no-fault-found rate, warranty claims."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ def dashboard() -> DashboardSpec:
         description="Predicted spare-parts demand by part, site and period with its upper "
                     "quantile; reorder points and Kanban sizes; projected stock-outs; the "
                     "warranty-claims forecast; stock reserved by tickets and shortages; "
-                    "replenishment orders and Kanban cards.",
+                    "replenishment orders and Kanban cards; returns, repairs and the "
+                    "no-fault-found rate; warranty claims against their forecast.",
         time_from="now-30d",
         variables=(VariableSpec("site", "Site", "SELECT site_id FROM v_asset "
                                 "GROUP BY site_id ORDER BY 1", multi=True, include_all=True),),
-        panels=_demand_panels() + _stock_panels(),
+        panels=_demand_panels() + _stock_panels() + _loop_panels(),
     )
 
 
@@ -135,4 +137,69 @@ def _stock_panels() -> tuple[PanelSpec, ...]:
                 "ORDER BY site_id, part_no, card_no",
             columns=("site_id", "part_no", "card_no", "bin_qty", "state", "order_state",
                      "due_at")),
+    )
+
+
+def _loop_panels() -> tuple[PanelSpec, ...]:
+    return (
+        PanelSpec(
+            "Returns and repair pipeline", "table", width=24, height=8,
+            description="Every removed serial: tested (no fault found goes back to stock), "
+                        "returned to the supplier under warranty (RMA, credit), repaired (due "
+                        "back, cost) or scrapped.",
+            sql="SELECT return_no, serial_no, part_no, site_id, asset_tag, failure_mode,\n"
+                "       removed_at, under_warranty, state, rma_no, credit, repair_cost,\n"
+                "       repair_due_at\n"
+                f"FROM v_part_return WHERE {_SITE}\n"
+                "ORDER BY closed_at IS NULL DESC, removed_at DESC LIMIT 100",
+            columns=("return_no", "serial_no", "part_no", "site_id", "asset_tag",
+                     "failure_mode", "removed_at", "under_warranty", "state", "rma_no",
+                     "credit", "repair_cost", "repair_due_at"),
+            asset_link="asset_tag",
+            column_units=(("credit", "currencyEUR"), ("repair_cost", "currencyEUR"))),
+        PanelSpec(
+            "No-fault-found rate", "table", width=12, height=8,
+            description="Removed parts that tested fine, per part and per failure mode: a "
+                        "needless swap that costs money and hides a wrong diagnosis.",
+            sql="SELECT dimension, key, tested, no_fault_found, nff_rate\n"
+                "FROM v_nff_rate WHERE tested > 0\n"
+                "ORDER BY dimension DESC, nff_rate DESC, key",
+            columns=("dimension", "key", "tested", "no_fault_found", "nff_rate"),
+            column_units=(("nff_rate", "percentunit"),)),
+        PanelSpec(
+            "Net buy after the repair loop", "table", width=12, height=8,
+            description="Expected demand over the newest demand run's horizon less what comes "
+                        "back serviceable: units at repair and expected removals times the "
+                        "part's repair yield.",
+            sql="SELECT site_id, part_no, repairable, total_expected_qty, in_repair,\n"
+                "       repair_yield, expected_returns_qty, net_buy_qty\n"
+                f"FROM v_parts_net_demand WHERE {_SITE}\n"
+                "ORDER BY net_buy_qty DESC, site_id, part_no",
+            columns=("site_id", "part_no", "repairable", "total_expected_qty", "in_repair",
+                     "repair_yield", "expected_returns_qty", "net_buy_qty")),
+        PanelSpec(
+            "Warranty claims", "table", width=24, height=8,
+            description="Failures under warranty claimed from the supplier with the evidence "
+                        "window and anomaly events before the failure; recovered amounts.",
+            sql="SELECT claim_no, site_id, asset_tag, serial_no, part_no, supplier,\n"
+                "       failure_mode, failed_at, state, claimed_amount, recovered_amount,\n"
+                "       anomaly_events\n"
+                f"FROM v_warranty_claim WHERE {_SITE}\n"
+                "ORDER BY failed_at DESC, claim_no",
+            columns=("claim_no", "site_id", "asset_tag", "serial_no", "part_no", "supplier",
+                     "failure_mode", "failed_at", "state", "claimed_amount",
+                     "recovered_amount", "anomaly_events"),
+            asset_link="asset_tag",
+            column_units=(("claimed_amount", "currencyEUR"),
+                          ("recovered_amount", "currencyEUR"))),
+        PanelSpec(
+            "Warranty claims: forecast against actual per month", "barchart", width=24,
+            height=8,
+            description="Expected claims in the 30 days after the month's first forecast run "
+                        "against the claims for failures in that month.",
+            sql="SELECT to_char(month, 'YYYY-MM') AS month, forecast_claims,\n"
+                "       actual_claims, forecast_cost, claimed_amount, recovered_amount\n"
+                "FROM v_warranty_claims_monthly ORDER BY month",
+            columns=("month", "forecast_claims", "actual_claims", "forecast_cost",
+                     "claimed_amount", "recovered_amount")),
     )
