@@ -212,7 +212,7 @@ FROM technician t;
 
 CREATE VIEW v_ticket_sla AS
 SELECT t.ticket_id, a.site_id, a.asset_tag, t.failure_mode, t.status, t.priority, t.opened_at,
-       t.respond_by, t.responded_at, t.restore_by, t.closed_at,
+       t.respond_by, t.responded_at, t.restore_by, t.closed_at, t.due_at, t.kit,
        sla_clock_state(t.opened_at, t.respond_by, t.responded_at, now()) AS response_state,
        sla_clock_state(t.opened_at, t.restore_by, t.closed_at, now()) AS restore_state,
        t.asset_id
@@ -274,3 +274,27 @@ WHERE c.plan_id = (SELECT max(plan_id) FROM dispatch_plan);
 CREATE VIEW v_dispatch_plan AS
 SELECT plan_id, made_at, horizon_start, horizon_end, solver, work_items, planned_items, seconds
 FROM dispatch_plan;
+
+-- What planners read: sites with their place and contract, technicians' calendars and skills,
+-- repair times, maintenance plans.
+CREATE VIEW v_site_contract AS
+SELECT site_id, name, customer, latitude, longitude, sla_hours,
+       coalesce(response_hours, sla_hours) AS response_hours, restore_hours
+FROM site;
+
+CREATE VIEW v_technician_skill AS
+SELECT technician_id, model_id, failure_mode FROM technician_skill;
+
+CREATE VIEW v_technician_shift AS
+SELECT technician_id, weekday, starts, ends FROM technician_shift;
+
+CREATE VIEW v_technician_absence AS
+SELECT technician_id, first_day, last_day, reason FROM technician_absence;
+
+CREATE VIEW v_failure_mode AS
+SELECT failure_mode, component_type, description, repair_minutes FROM failure_mode;
+
+CREATE VIEW v_maintenance_plan AS
+SELECT model_id, task, interval_days, interval_run_hours, interval_starts, duration_minutes,
+       part_no, qty
+FROM maintenance_plan;

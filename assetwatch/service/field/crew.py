@@ -73,7 +73,7 @@ def load_crew(conn: psycopg.Connection, only: list[str] | None = None) -> list[T
     """Every technician (or those named in ``only``; an unknown name is a
     :class:`DispatchError`)."""
     rows = conn.execute("SELECT technician_id, name, home_latitude, home_longitude, timezone"
-                        " FROM technician ORDER BY technician_id").fetchall()
+                        " FROM v_technician ORDER BY technician_id").fetchall()
     known = {r[0] for r in rows}
     unknown = sorted(set(only or ()) - known)
     if unknown:
@@ -81,16 +81,16 @@ def load_crew(conn: psycopg.Connection, only: list[str] | None = None) -> list[T
                             f"{', '.join(sorted(known)) or 'none (load technicians.csv)'}")
     skills: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for who, model, mode in conn.execute(
-            "SELECT technician_id, model_id, failure_mode FROM technician_skill"):
+            "SELECT technician_id, model_id, failure_mode FROM v_technician_skill"):
         skills[who].add((model, mode))
     shifts: dict[str, list[Shift]] = defaultdict(list)
     for who, weekday, starts, ends in conn.execute(
-            "SELECT technician_id, weekday, starts, ends FROM technician_shift"
+            "SELECT technician_id, weekday, starts, ends FROM v_technician_shift"
             " ORDER BY weekday, starts"):
         shifts[who].append((weekday, starts, ends))
     absences: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for who, first, last in conn.execute(
-            "SELECT technician_id, first_day, last_day FROM technician_absence"):
+            "SELECT technician_id, first_day, last_day FROM v_technician_absence"):
         absences[who].append((first, last))
     return [Technician(who, name, (lat, lon), zone, frozenset(skills[who]),
                        tuple(shifts[who]), tuple(absences[who]))
