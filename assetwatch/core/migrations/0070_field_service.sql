@@ -151,7 +151,12 @@ CREATE TABLE dispatch_plan (
     solver         text NOT NULL,
     work_items     integer NOT NULL,
     planned_items  integer NOT NULL,
-    seconds        real NOT NULL
+    seconds        real NOT NULL,
+    sla_items      integer NOT NULL DEFAULT 0,   -- work with an SLA deadline in the horizon
+    sla_met        integer NOT NULL DEFAULT 0,   -- of those, planned to start by the deadline
+    travel_minutes real NOT NULL DEFAULT 0,
+    work_minutes   real NOT NULL DEFAULT 0,
+    available_minutes real NOT NULL DEFAULT 0
 );
 
 CREATE TABLE visit (
@@ -272,8 +277,15 @@ JOIN technician t USING (technician_id)
 WHERE c.plan_id = (SELECT max(plan_id) FROM dispatch_plan);
 
 CREATE VIEW v_dispatch_plan AS
-SELECT plan_id, made_at, horizon_start, horizon_end, solver, work_items, planned_items, seconds
+SELECT plan_id, made_at, horizon_start, horizon_end, solver, work_items, planned_items, seconds,
+       sla_items, sla_met, sla_met::real / nullif(sla_items, 0) AS sla_attainment,
+       travel_minutes, work_minutes, available_minutes,
+       travel_minutes / nullif(travel_minutes + work_minutes, 0) AS travel_share,
+       (travel_minutes + work_minutes) / nullif(available_minutes, 0) AS utilisation
 FROM dispatch_plan;
+
+CREATE VIEW v_stock_level AS
+SELECT part_no, site_id, on_hand, on_order FROM stock;
 
 -- What planners read: sites with their place and contract, technicians' calendars and skills,
 -- repair times, maintenance plans.
