@@ -46,6 +46,10 @@ MAY_BE_EMPTY = {
     ("aw-parts-demand", "Kanban cards"), ("aw-parts-demand", "Returns and repair pipeline"),
     ("aw-parts-demand", "No-fault-found rate"), ("aw-parts-demand", "Warranty claims"),
     ("aw-parts-demand", "Open replenishment orders"),
+    # one plan, one close-out: no visit again within 30 days, maybe no breach yet, and a
+    # demo run shortly before midnight plans its first visits for tomorrow
+    ("aw-field-service", "Repeat visits"), ("aw-field-service", "SLA breaches and near-breaches"),
+    ("aw-field-service", "Today's visits"),
 }
 
 
