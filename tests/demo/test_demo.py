@@ -73,7 +73,7 @@ def test_the_loop_is_closed(demo_run) -> None:
     assert counts["configurations in force as pushed (no drift)"] == 1
     assert len(summary.dead_letters) == 3 and all(summary.dead_letters)
     assert counts["tickets closed with a resolution (training labels)"] == len(
-        summary.closed_tickets)
+        summary.closed_tickets) + summary.parts_tickets_closed
     tag, minutes, ticket, notified = summary.silent
     assert tag == "S01-P003" and 180 <= minutes < 240
     assert ticket is not None and notified == 1
@@ -95,3 +95,20 @@ def test_outputs_are_written(demo_run) -> None:
 def test_bad_options_are_rejected() -> None:
     with pytest.raises(ConfigError):
         DemoOptions(sites=0)
+
+
+def test_the_parts_story_happens_on_the_fleet(demo_run) -> None:
+    summary, _ = demo_run
+    parts = summary.parts
+    assert " short: " in parts["shortage"], parts
+    assert "approved, received" in parts["replenishment order"], parts
+    assert "card released" in parts["two-bin card"] and "0 card" not in parts["two-bin card"]
+    assert " to " in parts["return to supplier"] and "credited" in parts["return to supplier"]
+    assert parts["warranty claim"].startswith("WC-") and "accepted" in parts["warranty claim"]
+    assert "back in stock" in parts["repair loop"], parts
+    assert "tested fine" in parts["no fault found"], parts
+    counts = summary.counts
+    assert counts["replenishment orders received"] >= 1
+    assert counts["warranty claims"] >= 1
+    assert counts["removed parts returned (RMA, repair, scrap, NFF)"] >= 3
+    assert counts["stock movements (ledger)"] > 0
