@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assetwatch.core.source import Sample
+from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.sim.catalogue import load_catalogue
 from assetwatch.sim.fleet import Fleet, build_fleet
 from assetwatch.sim.lifecycle import NEVER, ComponentLife
 from assetwatch.sim.simulator import FleetSimulator
-from assetwatch.sim.truth import FleetTruth, fleet_truth
+from assetwatch.sim.truth import FleetTruth, fleet_truth, simulator_truth
 from assetwatch.sim.world import WorldConfig, datasheet_life, true_life
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -288,3 +288,32 @@ def test_no_knob_is_ignored() -> None:
         if _fingerprint(WorldConfig(**{f.name: _variant(f.name, value)})) == base:
             ignored.append(f.name)
     assert not ignored
+
+
+def test_a_repair_during_the_stream_changes_what_the_simulator_streams() -> None:
+    """The benchmark repairs a wearing component while the simulator streams: the failure
+    it would have had never comes; every other failure still does."""
+    def streamed_failures(repair: bool) -> tuple[set[str], str]:
+        sim = FleetSimulator(_fleet(), 200, 3600)
+        truth = simulator_truth(sim)
+        target = next(f for f in truth.failures if f.precursor and f.onset_at is not None
+                      and f.onset_at > START + timedelta(days=20))
+        target_id = (f"{target.asset_tag}-F-{target.component_type[:4]}-"
+                     f"{int(target.failed_at.timestamp() * 1000)}")
+        seen: set[str] = set()
+        while not sim.exhausted:
+            for item in sim.poll(2000, 0):
+                if isinstance(item, SourceEvent) and item.event.kind == "failure":
+                    seen.add(item.event.event_id)
+            if repair and sim.clock_ms() >= int(target.onset_at.timestamp() * 1000):
+                at = datetime.fromtimestamp((sim.clock_ms() + 1) / 1000, tz=UTC)
+                outcome = truth.apply_maintenance(target.asset_tag, target.component_type, at,
+                                                  list(target.parts))
+                assert outcome.result == "fixed"
+                repair = False
+        return seen, target_id
+
+    as_is, target = streamed_failures(False)
+    repaired, _ = streamed_failures(True)
+    assert target in as_is and target not in repaired
+    assert as_is - repaired == {target}
