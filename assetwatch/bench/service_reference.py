@@ -32,7 +32,7 @@ __all__ = ["HORIZONS", "ReferenceSignals"]
 HORIZONS = (7, 30, 90)
 #: Age-based replacement at this fraction of the datasheet characteristic life (eta); chosen
 #: on the seed-11 world (see the package README), not on the reported one.
-REPLACE_FRACTION = 0.8
+REPLACE_FRACTION = 1.0
 _COLUMNS = ("predicted_at, asset_id, component_type, horizon_days, failure_probability,"
             " rul_days, rul_low_days, rul_high_days, model_version_id")
 
