@@ -35,6 +35,7 @@ from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
+from assetwatch.service.orders import expedite_shortage
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
@@ -354,6 +355,7 @@ class ServiceRun:
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
             in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
+            expedite_shortage(conn, ticket_id, at=f.replaced_at)  # fitted regardless
             close_ticket(conn, ticket_id,
                          resolution_code="confirmed_failure" if mode == f.failure_mode
                          else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
