@@ -392,14 +392,13 @@ class ServiceRun:
         for part_no, qty in parts.items():
             row = conn.execute(
                 "SELECT coalesce((SELECT on_hand FROM stock WHERE part_no = %(p)s AND"
-                " site_id = %(s)s), 0), coalesce(sum(reserved_qty) FILTER (WHERE ticket_id ="
-                " %(t)s), 0), coalesce(sum(required_qty) FILTER (WHERE ticket_id <> %(t)s), 0)"
-                " FROM stock_reservation WHERE part_no = %(p)s AND site_id = %(s)s"
-                " AND state = 'active'", {"p": part_no, "s": site_id, "t": ticket_id}).fetchone()
+                " site_id = %(s)s), 0), coalesce(sum(required_qty), 0) FROM stock_reservation"
+                " WHERE part_no = %(p)s AND site_id = %(s)s AND state = 'active'"
+                " AND ticket_id <> %(t)s", {"p": part_no, "s": site_id, "t": ticket_id}
+            ).fetchone()
             assert row is not None
-            on_hand, own, others = (int(v) for v in row)
-            del own     # held in on_hand; arriving stock fills the others' needs first
-            shortfall = qty + others - on_hand
+            on_hand, others = int(row[0]), int(row[1])
+            shortfall = qty + others - on_hand   # the ticket's own reservation is on hand
             if shortfall > 0:
                 order_id = place_order(conn, part_no, site_id, shortfall, kind="expedite",
                                        at=at, ordered=True, ticket_id=ticket_id,
