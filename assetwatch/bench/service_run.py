@@ -35,7 +35,6 @@ from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
-from assetwatch.service.orders import expedite_shortage
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
@@ -353,13 +352,16 @@ class ServiceRun:
             ticket_id, mode, _, kit = ticket
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
-            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
+            used = self._repair_parts(f)
+            in_stock = self._take(f.site_id, used, f.replaced_at)
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
-            expedite_shortage(conn, ticket_id, at=f.replaced_at)  # fitted regardless
+            confirmed = mode == f.failure_mode
+            if confirmed:   # fitted regardless: what the site lacks comes expedited
+                self._deliver_missing(conn, ticket_id, f.site_id, used, f.replaced_at)
             close_ticket(conn, ticket_id,
-                         resolution_code="confirmed_failure" if mode == f.failure_mode
+                         resolution_code="confirmed_failure" if confirmed
                          else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
-                         serial_installed=serial)
+                         serial_installed=serial, parts_used=used if confirmed else None)
             for other in tickets:   # the component is new: its other tickets are answered
                 if other[0] != ticket_id:
                     close_ticket(conn, other[0], resolution_code="duplicate",
@@ -377,6 +379,31 @@ class ServiceRun:
                      " %s, %s, %s) ON CONFLICT DO NOTHING",
                      (f"{f.asset_tag}-R-{order}", asset_id, f.replaced_at,
                       f.component_type, f.parts[0], serial, f.failure_mode))
+
+    @staticmethod
+    def _deliver_missing(conn: psycopg.Connection, ticket_id: int, site_id: str,
+                         parts: dict[str, int], at: datetime) -> None:
+        """Book into the database's stock what the repair uses beyond the ticket's reservation
+        and what other tickets' reservations leave free (they take arriving stock first):
+        the parts a second trip brings (the shortfall itself is counted by the row's
+        simulated shelf, :meth:`_take`), so the lifecycle can close the ticket."""
+        from assetwatch.service.orders import place_order, receive_order
+
+        for part_no, qty in parts.items():
+            row = conn.execute(
+                "SELECT coalesce((SELECT on_hand FROM stock WHERE part_no = %(p)s AND"
+                " site_id = %(s)s), 0), coalesce(sum(required_qty), 0) FROM stock_reservation"
+                " WHERE part_no = %(p)s AND site_id = %(s)s AND state = 'active'"
+                " AND ticket_id <> %(t)s", {"p": part_no, "s": site_id, "t": ticket_id}
+            ).fetchone()
+            assert row is not None
+            on_hand, others = int(row[0]), int(row[1])
+            shortfall = qty + others - on_hand   # the ticket's own reservation is on hand
+            if shortfall > 0:
+                order_id = place_order(conn, part_no, site_id, shortfall, kind="expedite",
+                                       at=at, ordered=True, ticket_id=ticket_id,
+                                       reason=f"expedited for ticket {ticket_id}")
+                receive_order(conn, order_id, at=at)
 
     def _kit_parts(self, carried: set[str]) -> set[str]:
         out: set[str] = set()
