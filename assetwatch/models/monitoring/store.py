@@ -22,6 +22,7 @@ __all__ = [
     "insert_scores",
     "lock_assets",
     "lock_class",
+    "maintenance_times",
     "open_stale_events",
     "owned_assets",
     "pending_samples",
@@ -152,6 +153,25 @@ def insert_scores(conn: psycopg.Connection, detector: str,
         prepare=False,  # binary parameters: arrays of thousands of values dump fast
     )
     return cur.rowcount
+
+
+def maintenance_times(conn: psycopg.Connection, seen: dict[int, datetime | None]
+                      ) -> dict[int, list[datetime]]:
+    """Per asset, the times of maintenance and part replacements after ``seen[asset]``
+    (all of them where ``None``), oldest first."""
+    if not seen:
+        return {}
+    rows = conn.execute(
+        "SELECT e.asset_id, e.time FROM unnest(%s::int[], %s::timestamptz[]) AS s(asset_id, seen)"
+        " JOIN asset_event e ON e.asset_id = s.asset_id"
+        " AND e.time > coalesce(s.seen, '-infinity'::timestamptz)"
+        " WHERE e.kind IN ('maintenance', 'part_replaced') ORDER BY e.asset_id, e.time",
+        (list(seen), list(seen.values())),
+    ).fetchall()
+    out: dict[int, list[datetime]] = {}
+    for asset_id, time in rows:
+        out.setdefault(asset_id, []).append(time)
+    return out
 
 
 def state_signals(conn: psycopg.Connection, worker: int, workers: int
