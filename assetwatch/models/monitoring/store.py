@@ -177,11 +177,15 @@ def maintenance_times(conn: psycopg.Connection, seen: dict[int, datetime | None]
 def state_signals(conn: psycopg.Connection, worker: int, workers: int
                   ) -> dict[int, tuple[str | None, float | None]]:
     """``asset_id -> (state sensor, running-above level)`` configured on the assets' models,
-    for partition ``worker`` of ``workers`` (assets whose model configures none are absent)."""
+    for partition ``worker`` of ``workers``: ``asset_model.state_sensor``, else the first of
+    the model's operating-regime signals (``asset_model_regime``); assets whose model
+    configures neither are absent."""
     rows = conn.execute(
-        "SELECT a.asset_id, m.state_sensor, m.state_running_above FROM asset a"
-        " JOIN asset_model m USING (model_id)"
-        " WHERE a.asset_id %% %s = %s AND m.state_sensor IS NOT NULL",
+        "SELECT a.asset_id, coalesce(m.state_sensor, r.signals[1]), m.state_running_above"
+        " FROM asset a JOIN asset_model m USING (model_id)"
+        " LEFT JOIN asset_model_regime r USING (model_id)"
+        " WHERE a.asset_id %% %s = %s"
+        " AND coalesce(m.state_sensor, r.signals[1]) IS NOT NULL",
         (workers, worker),
     ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}

@@ -70,7 +70,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 60.0
-_REQUIRED_MIGRATIONS = {3, 20, 21, 23}  # anomaly tables; detection columns, views; alarms
+_REQUIRED_MIGRATIONS = {3, 20, 21, 23, 24, 31}  # anomaly tables, views, alarms, states
 
 
 @dataclass
