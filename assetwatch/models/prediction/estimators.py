@@ -220,7 +220,7 @@ class FailureRiskModel:
 def design_matrix(frame: pd.DataFrame, features: Sequence[str],
                   model_ids: Sequence[str]) -> np.ndarray:
     """Columns ``features`` of ``frame`` as floats; absent columns are NaN."""
-    work = frame.reindex(columns=[f for f in features if f != "model_code"])
+    work = frame.reindex(columns=[f for f in features if f != "model_code"]).copy()
     if "model_code" in features:
         codes = {m: float(i) for i, m in enumerate(model_ids)}
         work["model_code"] = frame["model_id"].map(codes).astype(float)
