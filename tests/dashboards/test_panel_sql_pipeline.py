@@ -43,9 +43,6 @@ MAY_BE_EMPTY = {
     ("aw-asset-detail", "Maintenance and failure events"),
     ("aw-parts-demand", "Projected stock-outs"), ("aw-parts-demand", "Warranty-claims forecast"),
     ("aw-parts-demand", "Tickets short of parts"),  # shortages may all be covered by the end
-    ("aw-parts-demand", "Kanban cards"), ("aw-parts-demand", "Returns and repair pipeline"),
-    ("aw-parts-demand", "No-fault-found rate"), ("aw-parts-demand", "Warranty claims"),
-    ("aw-parts-demand", "Open replenishment orders"),
 }
 
 
