@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "assetwatch.flows.commands",
     "assetwatch.service.commands",
     "assetwatch.service.parts_commands",
+    "assetwatch.service.field.commands",
     "assetwatch.dashboards.commands",
     "assetwatch.report.commands",
     "assetwatch.demo",

@@ -104,6 +104,8 @@ class DemoSummary:
     notifications_received: int = 0
     parts: dict[str, str] = field(default_factory=dict)   # demo.parts.PartsStory.steps
     parts_tickets_closed: int = 0
+    dispatch: dict[str, object] = field(default_factory=dict)   # the dispatch flow's result
+    closeout: str | None = None
 
 
 def read_summary(settings: Settings) -> DemoSummary:
@@ -191,4 +193,12 @@ def _print_loop(summary: DemoSummary, console: Console) -> None:
                      f"{ticket or 'none'}; {notified} stale-asset notification(s)")
     loop.add_row("webhook receiver", f"{summary.notifications_received} notification(s) "
                                      "received")
+    plan = summary.dispatch.get("plan") if summary.dispatch else None
+    if isinstance(plan, dict):
+        loop.add_row("dispatch plan", f"{plan['visits']} visits covering "
+                     f"{plan['planned_items']} of {plan['work_items']} work items; "
+                     f"{plan['on_time']}/{plan['due']} due on time; travel share "
+                     f"{plan['travel_share']:.0%}")
+    if summary.closeout:
+        loop.add_row("technician's close-out", summary.closeout)
     console.print(loop)

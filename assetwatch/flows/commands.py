@@ -34,6 +34,7 @@ FLOWS: dict[str, tuple[str, str]] = {
     "housekeeping": ("assetwatch.flows.housekeeping:housekeeping_flow", "0 2 * * *"),
     "pipeline": ("assetwatch.flows.pipeline:pipeline_flow", "45 * * * *"),
     "alerts": ("assetwatch.flows.alerts:alerts_flow", "* * * * *"),
+    "dispatch": ("assetwatch.flows.dispatch:dispatch_flow", "0 5 * * *"),
 }
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from assetwatch.errors import AssetwatchError
 
-__all__ = ["MasterDataError", "OrderError", "PartsError", "Problem", "ReturnError",
-           "ServiceError", "StockError", "TicketError", "WarrantyClaimError"]
+__all__ = ["DispatchError", "MasterDataError", "OrderError", "PartsError", "Problem",
+           "ReturnError", "ServiceError", "StockError", "TicketError", "WarrantyClaimError"]
 
 
 class ServiceError(AssetwatchError):
@@ -59,3 +59,8 @@ class MasterDataError(ServiceError):
         self.problems = list(problems)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"master data rejected, nothing loaded: {problems[0]}{more}")
+
+
+class DispatchError(ServiceError):
+    """Field service cannot plan or close: an unknown technician or visit, a site without
+    coordinates, a bad close-out."""
