@@ -16,7 +16,11 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
 * ``fill_rate``, ``stockouts``, ``stock_value``: the row's stocking policy (computed from its
   own demand; the ``calendar`` row's is the naive policy), against the naive policy's;
 * ``demand_mase``: mean absolute error of the monthly parts demand forecast (per part) over
-  that of the seasonal-naive forecast (the same part's consumption one season earlier).
+  that of the seasonal-naive forecast (the same part's consumption one season earlier);
+* the product's own parts operations on the row's database
+  (:mod:`assetwatch.bench.service_parts`): kits reserved in full at ticket open, part lines
+  short when used and those covered by transfers, units bought against the naive policy's,
+  repairable parts used met by repaired units.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ FIGURES = (
     ("stock_value", "average stock value (row's policy)", "{:,.0f}"),
     ("stock_value_vs_naive", "  relative to the naive policy", "{:.1%}"),
     ("demand_mase", "monthly demand MASE (vs seasonal naive)", "{:.2f}"),
+    ("parts_available_at_open", "kit reserved in full at ticket open (product stock)", "{:.1%}"),
+    ("shortages_at_use", "part lines short when used (product stock)", "{:.0f}"),
+    ("shortages_by_transfer", "  covered by a transfer (stock-outs avoided)", "{:.0f}"),
+    ("units_bought", "units bought by the product's replenishment", "{:.0f}"),
+    ("naive_units_bought", "  by the naive policy", "{:.0f}"),
+    ("repairable_from_repair", "repairable parts used met by repaired units", "{:.1%}"),
     ("seconds", "run time, s", "{:.0f}"),
 )
 
@@ -109,6 +119,7 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
         "stock_value_vs_naive": _share(own.inventory_value, naive.inventory_value),
         "demand_mase": demand_mase(result, season_days=season_days),
         "seconds": result.seconds,
+        **result.parts,
     }
     return out
 

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
+from assetwatch.bench.service_parts import PartsLedger
 from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
 from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
 from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
@@ -113,6 +114,7 @@ class ServiceBenchResult:
     consumption: Consumption = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, Any] = field(default_factory=dict)   # service_parts.PartsLedger.figures
 
 
 @dataclass(order=True)
@@ -139,6 +141,7 @@ class ServiceRun:
         self.result = ServiceBenchResult(mode, options.days, len(self.fleet.assets),
                                          options.period_days)
         self.times = StageTimes()
+        self.parts = PartsLedger(self.eval_start)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -234,6 +237,7 @@ class ServiceRun:
                 if isinstance(signals, PipelineSignals):
                     signals.close()
             self._judge_tickets(conn)
+            self.result.parts = self.parts.figures(conn, self.sims[1].result.units_ordered)
         self.result.policies = [s.result for s in self.sims]
         self.result.seconds = time.perf_counter() - started
         self.result.stage_seconds = dict(self.times.seconds)
@@ -268,6 +272,9 @@ class ServiceRun:
         started = time.perf_counter()
         update_tickets(conn, as_of=t, policy=opts.ticket_policy)
         self.times.add("tickets", started)
+        started = time.perf_counter()
+        self.parts.day(conn, t)
+        self.times.add("parts operations", started)
         if day % opts.period_days == 0 and t + timedelta(days=opts.period_days) <= self.end:
             started = time.perf_counter()
             self._forecast(conn, t, consumption)
@@ -320,6 +327,7 @@ class ServiceRun:
                                       self.ids[m.asset_tag], m.at, m.part_no, m.task))
             if evaluating:
                 self._take(m.site_id, self._maintenance_parts(m), m.at)
+                self.parts.take(conn, m.site_id, self._maintenance_parts(m), m.at)
             return
         f: TrueFailure = event.payload
         asset_id = self.ids[f.asset_tag]
@@ -352,16 +360,18 @@ class ServiceRun:
             ticket_id, mode, _, kit = ticket
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
-            used = self._repair_parts(f)
-            in_stock = self._take(f.site_id, used, f.replaced_at)
+            parts = self._repair_parts(f)
+            in_stock = self._take(f.site_id, parts, f.replaced_at)
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
-            confirmed = mode == f.failure_mode
-            if confirmed:   # fitted regardless: what the site lacks comes expedited
-                self._deliver_missing(conn, ticket_id, f.site_id, used, f.replaced_at)
-            close_ticket(conn, ticket_id,
-                         resolution_code="confirmed_failure" if confirmed
-                         else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
-                         serial_installed=serial, parts_used=used if confirmed else None)
+            if mode == f.failure_mode:
+                self.parts.before_visit(conn, ticket_id, f.site_id, parts, f.replaced_at)
+                close_ticket(conn, ticket_id, resolution_code="confirmed_failure",
+                             at=f.replaced_at, part_no=f.parts[0], serial_installed=serial,
+                             parts_used=parts)
+            else:   # a wrong diagnosis: the kit goes back, the parts come from the shelf
+                close_ticket(conn, ticket_id, resolution_code="no_fault_found",
+                             at=f.replaced_at)
+                self.parts.take(conn, f.site_id, parts, f.replaced_at)
             for other in tickets:   # the component is new: its other tickets are answered
                 if other[0] != ticket_id:
                     close_ticket(conn, other[0], resolution_code="duplicate",
@@ -372,6 +382,7 @@ class ServiceRun:
             # a breakdown: diagnosed on site, fixed at once only from the site's shelf
             in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
             self.result.visits.append(Visit(f, None, True, in_stock))
+            self.parts.take(conn, f.site_id, self._repair_parts(f), f.replaced_at)
         replace_component(conn, asset_id, f.component_type, serial_installed=serial,
                           at=f.replaced_at, part_no=f.parts[0])
         conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, component_type,"
@@ -379,31 +390,6 @@ class ServiceRun:
                      " %s, %s, %s) ON CONFLICT DO NOTHING",
                      (f"{f.asset_tag}-R-{order}", asset_id, f.replaced_at,
                       f.component_type, f.parts[0], serial, f.failure_mode))
-
-    @staticmethod
-    def _deliver_missing(conn: psycopg.Connection, ticket_id: int, site_id: str,
-                         parts: dict[str, int], at: datetime) -> None:
-        """Book into the database's stock what the repair uses beyond the ticket's reservation
-        and what other tickets' reservations leave free (they take arriving stock first):
-        the parts a second trip brings (the shortfall itself is counted by the row's
-        simulated shelf, :meth:`_take`), so the lifecycle can close the ticket."""
-        from assetwatch.service.orders import place_order, receive_order
-
-        for part_no, qty in parts.items():
-            row = conn.execute(
-                "SELECT coalesce((SELECT on_hand FROM stock WHERE part_no = %(p)s AND"
-                " site_id = %(s)s), 0), coalesce(sum(required_qty), 0) FROM stock_reservation"
-                " WHERE part_no = %(p)s AND site_id = %(s)s AND state = 'active'"
-                " AND ticket_id <> %(t)s", {"p": part_no, "s": site_id, "t": ticket_id}
-            ).fetchone()
-            assert row is not None
-            on_hand, others = int(row[0]), int(row[1])
-            shortfall = qty + others - on_hand   # the ticket's own reservation is on hand
-            if shortfall > 0:
-                order_id = place_order(conn, part_no, site_id, shortfall, kind="expedite",
-                                       at=at, ordered=True, ticket_id=ticket_id,
-                                       reason=f"expedited for ticket {ticket_id}")
-                receive_order(conn, order_id, at=at)
 
     def _kit_parts(self, carried: set[str]) -> set[str]:
         out: set[str] = set()

@@ -138,3 +138,20 @@ def test_reference_rows_bound_the_tickets(fresh_settings: Settings) -> None:
     assert oracle["false_tickets"] < oracle["tickets"]
     assert calendar["failures"] == oracle["failures"]
     assert calendar["ticketed_24h"] < oracle["ticketed_24h"]
+
+
+@pytest.mark.timeout(1200)
+def test_parts_operations_figures(fresh_settings: Settings,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product's stock in the row: replenishment buys, shortages are covered; without
+    replenishment every part used beyond the opening stock must be expedited."""
+    import assetwatch.bench.service_parts as service_parts
+
+    row = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
+    assert 0.0 <= row["parts_available_at_open"] <= 1.0
+    assert row["units_bought"] > 0 and row["naive_units_bought"] > 0
+    assert 0 <= row["shortages_by_transfer"] <= row["shortages_at_use"]
+    monkeypatch.setattr(service_parts, "evaluate_replenishment", lambda *a, **k: None)
+    starved = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
+    assert starved["failures"] == row["failures"]
+    assert starved["shortages_at_use"] > row["shortages_at_use"]
