@@ -156,23 +156,31 @@ def _store(conn: psycopg.Connection, problem: DispatchProblem, plan: list[Assign
     tickets: list[tuple[int, datetime]] = []
     orders: list[int] = []
     with conn.cursor() as cur:
+        rows = []
         for a in plan:
-            job = problem.jobs[a.job]
+            job, starts = problem.jobs[a.job], problem.at(a.start)
+            rows.append((plan_id, problem.crew[a.technician].technician_id, job.site_id, starts,
+                         starts + timedelta(minutes=job.minutes), a.travel,
+                         Jsonb([{"part_no": p, "qty": q} for p, q in job.kit])))
+        cur.executemany(
+            "INSERT INTO visit (plan_id, technician_id, site_id, starts_at, ends_at,"
+            " travel_minutes, kit) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING visit_id",
+            rows, returning=True)
+        visits = []
+        while rows:
+            visits.append(cur.fetchone()[0])  # type: ignore[index]
+            if not cur.nextset():
+                break
+        work: list[tuple[int, int | None, int | None]] = []
+        for a, visit_id in zip(plan, visits, strict=True):
             starts = problem.at(a.start)
-            visit = cur.execute(
-                "INSERT INTO visit (plan_id, technician_id, site_id, starts_at, ends_at,"
-                " travel_minutes, kit) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING visit_id",
-                (plan_id, problem.crew[a.technician].technician_id, job.site_id, starts,
-                 starts + timedelta(minutes=job.minutes), a.travel,
-                 Jsonb([{"part_no": p, "qty": q} for p, q in job.kit]))).fetchone()
-            assert visit is not None
-            for item in job.items:
-                cur.executemany("INSERT INTO visit_work (visit_id, ticket_id) VALUES (%s, %s)",
-                                [(visit[0], t) for t in item.ticket_ids])
-                cur.executemany("INSERT INTO visit_work (visit_id, work_order_id)"
-                                " VALUES (%s, %s)", [(visit[0], w) for w in item.work_order_ids])
+            for item in problem.jobs[a.job].items:
+                work += [(visit_id, t, None) for t in item.ticket_ids]
+                work += [(visit_id, None, w) for w in item.work_order_ids]
                 tickets += [(t, starts) for t in item.ticket_ids]
                 orders += item.work_order_ids
+        cur.executemany("INSERT INTO visit_work (visit_id, ticket_id, work_order_id)"
+                        " VALUES (%s, %s, %s)", work)
         _schedule(cur, tickets, orders)
         _capacity(cur, plan_id, problem, plan)
     return plan_id
@@ -186,13 +194,14 @@ def _schedule(cur: psycopg.Cursor, tickets: list[tuple[int, datetime]],
         " AND ticket_id IN (SELECT ticket_id FROM ticket_history WHERE change = 'dispatched')"
         " RETURNING ticket_id) INSERT INTO ticket_history (ticket_id, change, detail)"
         " SELECT ticket_id, 'unscheduled', '{}' FROM dropped", ([t for t, _ in tickets],))
-    cur.executemany(
-        "UPDATE service_ticket SET status = 'scheduled', scheduled_for = %s, updated_at = now()"
-        " WHERE ticket_id = %s AND status IN ('open', 'scheduled')",
-        [(at, t) for t, at in tickets])
-    cur.executemany("INSERT INTO ticket_history (ticket_id, change, detail)"
-                    " VALUES (%s, 'dispatched', %s)",
-                    [(t, Jsonb({"for": at.isoformat()})) for t, at in tickets])
+    planned = ([t for t, _ in tickets], [at for _, at in tickets])
+    cur.execute(
+        "UPDATE service_ticket t SET status = 'scheduled', scheduled_for = u.at,"
+        " updated_at = now() FROM unnest(%s::bigint[], %s::timestamptz[]) AS u (id, at)"
+        " WHERE t.ticket_id = u.id AND t.status IN ('open', 'scheduled')", planned)
+    cur.execute("INSERT INTO ticket_history (ticket_id, change, detail)"
+                " SELECT id, 'dispatched', jsonb_build_object('for', at)"
+                " FROM unnest(%s::bigint[], %s::timestamptz[]) AS u (id, at)", planned)
     cur.execute("UPDATE pm_work_order SET status = 'open' WHERE status = 'scheduled'"
                 " AND work_order_id <> ALL(%s)", (orders,))
     cur.execute("UPDATE pm_work_order SET status = 'scheduled' WHERE work_order_id = ANY(%s)",
