@@ -59,8 +59,9 @@ def dashboard() -> DashboardSpec:
             PanelSpec(
                 "Assets by site", "table", width=24, height=10,
                 description="Worst health first. Anomaly score: newest score of each detector, "
-                            "the highest; risk: highest failure probability at the shortest "
-                            "horizon.",
+                            "the highest; risk: the riskiest component's highest failure "
+                            "probability over the horizons (v_component_risk), the horizon "
+                            "beside it.",
                 sql="SELECT site_id, asset_tag, asset_kind, health, anomaly_score, open_tickets,\n"
                     "       predicted_risk, risk_horizon_days, riskiest_component, min_rul_days,\n"
                     "       data_state, last_reading_at\n"

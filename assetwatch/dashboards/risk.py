@@ -11,29 +11,31 @@ def dashboard() -> DashboardSpec:
     return DashboardSpec(
         uid="aw-failure-risk",
         title="Failure risk",
-        description="Top assets and components by predicted failure probability within each "
-                    "horizon; the model versions in use and their validation metrics.",
+        description="Top assets by risk (the highest failure probability over the "
+                    "horizons, as on the fleet overview); components within each horizon; "
+                    "the model versions in use and their validation metrics.",
         variables=(VariableSpec("horizon", "Horizon (days)",
                                 "SELECT DISTINCT horizon_days FROM v_failure_risk ORDER BY 1",
                                 multi=True, include_all=True),),
         panels=(
             PanelSpec(
-                "Top assets by risk within each horizon", "table", width=12, height=10,
-                description="Ten riskiest assets per horizon (highest component probability).",
-                sql="SELECT horizon_days, asset_tag, site_id, component_type, "
-                    "failure_probability,\n"
+                "Top assets by risk", "table", width=12, height=10,
+                description="Ten riskiest assets by their riskiest component. Risk is the "
+                            "highest failure probability over the horizons (the longest "
+                            "horizon's), the same risk the fleet overview and the report rank "
+                            "by; the shortest horizon's probability beside it.",
+                sql="SELECT asset_tag, site_id, component_type, risk, risk_horizon_days,\n"
+                    "       short_horizon_days, short_horizon_probability,\n"
                     "       rul_days, rul_low_days, rul_high_days\n"
-                    "FROM (SELECT r.*, row_number() OVER (PARTITION BY horizon_days\n"
-                    "                 ORDER BY failure_probability DESC) AS rank\n"
-                    "      FROM (SELECT DISTINCT ON (horizon_days, asset_id) *\n"
-                    "            FROM v_failure_risk WHERE horizon_days IN ($horizon)\n"
-                    "            ORDER BY horizon_days, asset_id, failure_probability DESC) r\n"
-                    "     ) ranked\n"
-                    "WHERE rank <= 10 ORDER BY horizon_days, failure_probability DESC",
-                columns=("horizon_days", "asset_tag", "site_id", "component_type",
-                         "failure_probability", "rul_days", "rul_low_days", "rul_high_days"),
+                    "FROM (SELECT DISTINCT ON (asset_id) * FROM v_component_risk\n"
+                    "      ORDER BY asset_id, risk DESC, component_type) r\n"
+                    "ORDER BY risk DESC, asset_tag LIMIT 10",
+                columns=("asset_tag", "site_id", "component_type", "risk", "risk_horizon_days",
+                         "short_horizon_days", "short_horizon_probability", "rul_days",
+                         "rul_low_days", "rul_high_days"),
                 asset_link="asset_tag",
-                column_units=(("failure_probability", "percentunit"), ("rul_days", "d"),
+                column_units=(("risk", "percentunit"), ("short_horizon_probability",
+                                                         "percentunit"), ("rul_days", "d"),
                               ("rul_low_days", "d"), ("rul_high_days", "d"))),
             PanelSpec(
                 "Components by risk within each horizon", "table", width=12, height=10,
@@ -60,10 +62,10 @@ def dashboard() -> DashboardSpec:
             PanelSpec(
                 "Riskiest assets", "bargauge", width=12, height=8, unit="percentunit",
                 max_value=1, thresholds=((None, "green"), (0.2, "orange"), (0.5, "red")),
-                sql="SELECT asset_tag, max(failure_probability) AS failure_probability\n"
-                    "FROM v_failure_risk WHERE horizon_days IN ($horizon)\n"
-                    "GROUP BY asset_tag ORDER BY 2 DESC LIMIT 10",
-                columns=("asset_tag", "failure_probability")),
+                description="Risk as everywhere: the highest probability over the horizons.",
+                sql="SELECT asset_tag, max(risk) AS risk\n"
+                    "FROM v_component_risk GROUP BY asset_tag ORDER BY 2 DESC, 1 LIMIT 10",
+                columns=("asset_tag", "risk")),
             PanelSpec(
                 "Model versions in use", "table", width=12, height=8,
                 sql="SELECT m.model_name, m.component_type, m.version, m.trained_at,\n"

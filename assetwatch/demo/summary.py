@@ -44,6 +44,14 @@ _COUNTS = {
                                " WHERE state = 'delivered'",
     "configurations in force as pushed (no drift)":
         "SELECT count(*) FROM v_asset_config WHERE desired_hash = active_hash",
+    "stock movements (ledger)": "SELECT count(*) FROM stock_movement",
+    "kit lines reserved by open tickets": "SELECT count(*) FROM stock_reservation"
+                                          " WHERE state = 'active'",
+    "replenishment orders raised": "SELECT count(*) FROM replenishment_order",
+    "replenishment orders received": "SELECT count(*) FROM replenishment_order"
+                                     " WHERE state = 'received'",
+    "removed parts returned (RMA, repair, scrap, NFF)": "SELECT count(*) FROM part_return",
+    "warranty claims": "SELECT count(*) FROM warranty_claim",
 }
 
 _DEAD_LETTERS = "SELECT reason FROM v_dead_letter ORDER BY received_at LIMIT 10"
@@ -94,6 +102,8 @@ class DemoSummary:
     silent_asset: str | None = None
     silent: tuple | None = None   # (asset, silent minutes, connectivity ticket, notified)
     notifications_received: int = 0
+    parts: dict[str, str] = field(default_factory=dict)   # demo.parts.PartsStory.steps
+    parts_tickets_closed: int = 0
     dispatch: dict[str, object] = field(default_factory=dict)   # the dispatch flow's result
     closeout: str | None = None
 
@@ -144,6 +154,14 @@ def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
     console.print(tickets)
 
     _print_loop(summary, console)
+    if summary.parts:
+        parts = Table(title="Spare parts: shortage, replenishment, returns, repairs, warranty",
+                      show_header=False)
+        parts.add_column("step")
+        parts.add_column("outcome")
+        for step, outcome in summary.parts.items():
+            parts.add_row(step, outcome)
+        console.print(parts)
     if summary.stage_seconds:
         total = sum(summary.stage_seconds.values())
         console.print(f"stages took {total:.0f} s in all")

@@ -1,8 +1,9 @@
 """The ``train`` flow (weekly): one failure-risk model per component type.
 
 Thin: the logic is :func:`assetwatch.models.prediction.training.train_models`, split into the
-read of the training window (I/O, retried) and the fit/register of each component type
-(retried once: a failed registry write fits again and registers a new version).
+refresh of the hourly rollup that training reads and the read of the training window (I/O,
+retried) and the fit/register of each component type (retried once: a failed registry write
+fits again and registers a new version).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assetwatch.core.settings import Settings, load_settings
 from assetwatch.flows.hooks import STATE_HOOKS
+from assetwatch.ingest.housekeeping import refresh_rollups
 from assetwatch.models.prediction.training import (
     TrainingSet,
     TrainOptions,
@@ -25,6 +27,12 @@ from assetwatch.models.prediction.training import (
 )
 
 __all__ = ["train_flow"]
+
+
+@task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def refresh_rollup(settings: Settings) -> int:
+    """Bring the hourly rollup, which training reads, up to date."""
+    return refresh_rollups(settings)
 
 
 @task(retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -46,6 +54,7 @@ def train_flow(horizons: tuple[int, ...] = (7, 30), as_of: datetime | None = Non
     per component type. ``as_of`` defaults to the newest telemetry time."""
     settings = load_settings()
     options = TrainOptions(horizons=tuple(horizons), history=timedelta(days=history_days))
+    refresh_rollup(settings)
     training_set = read_training_window(settings, as_of, options)
     results = [fit_and_register(settings, training_set, component_type, options)
                for component_type in training_set.component_types]

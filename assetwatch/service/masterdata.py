@@ -14,7 +14,9 @@ their columns (``*`` marks a required column):
 ``failure_modes``   failure_mode*, component_type*, description, sensors (``;``-separated),
                     repair_minutes (time on site of a repair; default 120)
 ``parts``           part_no*, description*, unit_cost*, warranty_months, is_kit,
-                    lead_time_days (default lead time for every site)
+                    lead_time_days (default lead time for every site), supplier,
+                    expedite_lead_time_days, repairable, repair_turnaround_days and
+                    repair_cost (both required for a repairable part)
 ``kits``            kit_part_no*, part_no*, qty*
 ``lead_times``      part_no*, site_id* (``*`` = every site), lead_time_days*
 ``bom``             model_id*, component_type*, part_no*, qty*
@@ -70,7 +72,9 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "failure_modes": (("failure_mode", "component_type"),
                       ("description", "sensors", "repair_minutes")),
     "parts": (("part_no", "description", "unit_cost"),
-              ("warranty_months", "is_kit", "lead_time_days")),
+              ("warranty_months", "is_kit", "lead_time_days", "supplier",
+               "expedite_lead_time_days", "repairable", "repair_turnaround_days",
+               "repair_cost")),
     "kits": (("kit_part_no", "part_no", "qty"), ()),
     "lead_times": (("part_no", "site_id", "lead_time_days"), ()),
     "bom": (("model_id", "component_type", "part_no", "qty"), ()),
@@ -141,9 +145,19 @@ def read_masterdata(path: Path | str, known: KnownMasterData | None = None, *,
     if skip_unknown_sites:
         _drop_unknown_sites(data, known)
     _check_references(data, known, problems)
+    _check_repairables(data, problems)
     if problems:
         raise MasterDataError(problems)
     return data
+
+
+def _check_repairables(data: MasterData, problems: list[Problem]) -> None:
+    for row in data.rows("parts"):
+        v = row.values
+        if v.get("repairable") and (v.get("repair_turnaround_days") is None
+                                    or v.get("repair_cost") is None):
+            problems.append(Problem(row.file, row.row, f"repairable part {v['part_no']} needs"
+                                    " repair_turnaround_days and repair_cost"))
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -227,7 +241,8 @@ def _read_yaml(file: Path, problems: list[Problem]) -> dict[str, list[Row]]:
 _INT_POSITIVE = {"qty", "interval_days", "sla_hours", "repair_minutes", "interval_run_hours",
                  "interval_starts", "duration_minutes"}
 _INT_NON_NEGATIVE = {"warranty_months", "on_hand", "on_order"}
-_DECIMAL_NON_NEGATIVE = {"unit_cost", "lead_time_days"}
+_DECIMAL_NON_NEGATIVE = {"unit_cost", "lead_time_days", "expedite_lead_time_days",
+                         "repair_turnaround_days", "repair_cost"}
 _FLOAT_POSITIVE = {"weibull_beta", "weibull_eta_days"}
 
 
@@ -291,7 +306,7 @@ def _convert(column: str, text: str) -> Any:
         if not value > 0 or value == float("inf"):
             raise ValueError(f"{text} must be a positive number")
         return value
-    if column in ("is_kit", "allow_new_sensors"):
+    if column in ("is_kit", "allow_new_sensors", "repairable"):
         lowered = text.lower()
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
             raise ValueError(f"{text!r} is not true/false")

@@ -173,13 +173,24 @@ def _write_parts(cur: psycopg.Cursor, data: MasterData, count: dict[str, int]) -
         v["warranty_months"] = v["warranty_months"] or 0
         v["is_kit"] = bool(v["is_kit"])
         v["lead_time_days"] = defaults.pop(v["part_no"], v["lead_time_days"])
+        v["repairable"] = bool(v.get("repairable"))
+        for column in ("supplier", "expedite_lead_time_days", "repair_turnaround_days",
+                       "repair_cost"):
+            v.setdefault(column, None)
         rows.append(v)
     cur.executemany(
         "INSERT INTO part (part_no, description, unit_cost, warranty_months, is_kit,"
-        " default_lead_time_days) VALUES (%(part_no)s, %(description)s, %(unit_cost)s,"
-        " %(warranty_months)s, %(is_kit)s, %(lead_time_days)s) ON CONFLICT (part_no) DO UPDATE"
+        " default_lead_time_days, supplier, expedite_lead_time_days, repairable,"
+        " repair_turnaround_days, repair_cost) VALUES (%(part_no)s, %(description)s,"
+        " %(unit_cost)s, %(warranty_months)s, %(is_kit)s, %(lead_time_days)s, %(supplier)s,"
+        " %(expedite_lead_time_days)s, %(repairable)s, %(repair_turnaround_days)s,"
+        " %(repair_cost)s) ON CONFLICT (part_no) DO UPDATE"
         " SET description = EXCLUDED.description, unit_cost = EXCLUDED.unit_cost,"
         " warranty_months = EXCLUDED.warranty_months, is_kit = EXCLUDED.is_kit,"
+        " supplier = EXCLUDED.supplier, expedite_lead_time_days ="
+        " EXCLUDED.expedite_lead_time_days, repairable = EXCLUDED.repairable,"
+        " repair_turnaround_days = EXCLUDED.repair_turnaround_days,"
+        " repair_cost = EXCLUDED.repair_cost,"
         " default_lead_time_days = coalesce(EXCLUDED.default_lead_time_days,"
         " part.default_lead_time_days)", rows)
     count["parts"] = len(rows)

@@ -8,7 +8,11 @@
   it could not learn.
 - :class:`FailureRiskModel` -- scikit-learn histogram gradient boosting: one classifier per
   horizon (probability of failure within it) and quantile regressors (10 %, 50 %, 90 %) of the
-  remaining useful life in days (capped), the interval widened by a conformal margin.
+  remaining useful life in days (capped), the interval widened by a conformal margin; the
+  point estimate of the remaining life is the mean of a few squared-error regressors with
+  different seeds (an ensemble), when trained with them. Its inputs include a
+  :class:`HealthIndex`: one linear combination of the sensors fitted to the remaining life,
+  applied to every window statistic of the sensors.
 
 ``predict`` returns one row per input row, same index, with ``prob_<h>`` for every horizon and
 ``rul_days``, ``rul_low_days``, ``rul_high_days``. Both classes pickle (the registry stores the
@@ -24,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RUL_QUANTILES", "FailureRiskModel", "WeibullPrior",
+__all__ = ["RUL_QUANTILES", "FailureRiskModel", "HealthIndex", "WeibullPrior",
            "prediction_columns"]
 
 RUL_QUANTILES = (0.1, 0.5, 0.9)
@@ -92,6 +96,55 @@ class WeibullPrior:
         return out[prediction_columns(self.horizons)]
 
 
+class HealthIndex:
+    """One number for an asset's health: a ridge regression of the (capped) remaining life on
+    the sensors' short-window means, applied to every window statistic of the sensors.
+
+    Means and trends are linear, so the index of a window's mean is the index applied to the
+    sensors' means over that window (and likewise for trends, without the intercept): the
+    index gets every window statistic the sensors have (``hi__mean_short``,
+    ``hi__slope_20d``, ...) without another pass over the telemetry.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a__mean_short": [0.0, 1.0, 2.0, 3.0],
+    ...                       "a__mean_long": [0.0, 0.5, 1.5, 2.5]})
+    >>> hi = HealthIndex().fit(frame, np.array([30.0, 20.0, 10.0, 0.0]))
+    >>> [round(v) for v in hi.transform(frame)["hi__mean_short"]]
+    [30, 20, 10, 0]
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, frame: pd.DataFrame, target: np.ndarray) -> HealthIndex:
+        from sklearn.linear_model import Ridge
+
+        self.sensors_ = sorted(c.split("__", 1)[0] for c in frame.columns
+                               if c.endswith("__mean_short") and frame[c].notna().any())
+        x = frame[[f"{s}__mean_short" for s in self.sensors_]].to_numpy(dtype=float)
+        self.fill_ = np.nanmean(x, axis=0)
+        x = np.where(np.isnan(x), self.fill_, x)
+        ridge = Ridge(alpha=self.alpha).fit(x, target)
+        self.weights_ = ridge.coef_.astype(float)
+        self.intercept_ = float(ridge.intercept_)
+        stats = {c.split("__", 1)[1] for c in frame.columns
+                 if "__" in c and c.split("__", 1)[0] in self.sensors_}
+        self.stats_ = sorted(st for st in stats if st.startswith(("mean_", "slope_"))
+                             and all(f"{s}__{st}" in frame for s in self.sensors_))
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The ``hi__<stat>`` columns for ``frame``'s rows."""
+        out = {}
+        for stat in self.stats_:
+            x = frame.reindex(columns=[f"{s}__{stat}" for s in self.sensors_]).to_numpy(float)
+            intercept = self.intercept_ if stat.startswith("mean_") else 0.0
+            fill = self.fill_ if stat.startswith("mean_") else 0.0
+            out[f"hi__{stat}"] = np.where(np.isnan(x), fill, x) @ self.weights_ + intercept
+        return pd.DataFrame(out, index=frame.index)
+
+
 class FailureRiskModel:
     """Gradient-boosted failure probability per horizon and RUL quantiles.
 
@@ -118,10 +171,20 @@ class FailureRiskModel:
         #: widening of the RUL interval on both sides, calibrated by the trainer on the
         #: validation fold (split-conformal), so the interval covers about 80 % in practice
         self.rul_margin_days = 0.0
+        #: the health index (fitted by the trainer) and the remaining-life ensemble
+        self.health_index: HealthIndex | None = None
+        self.rul_ensemble: list[Any] = []
+
+    def with_health_index(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the health index columns (if the model has one)."""
+        index = getattr(self, "health_index", None)
+        if index is None:
+            return frame
+        return pd.concat([frame, index.transform(frame)], axis=1)
 
     def design(self, frame: pd.DataFrame) -> np.ndarray:
         """The input matrix in ``features`` order (``model_code`` derived from ``model_id``)."""
-        return design_matrix(frame, self.features, self.model_ids)
+        return design_matrix(self.with_health_index(frame), self.features, self.model_ids)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         out = self.prior.predict(frame)
@@ -141,6 +204,13 @@ class FailureRiskModel:
             quantiles[:, 2] += margin
             quantiles = np.clip(quantiles, 0, self.rul_cap_days)
             out["rul_low_days"], out["rul_days"], out["rul_high_days"] = quantiles.T
+        ensemble = getattr(self, "rul_ensemble", [])
+        if ensemble:
+            point = np.clip(np.mean([regressor.predict(x) for regressor in ensemble], axis=0),
+                            0, self.rul_cap_days)
+            if self.rul_regressors:   # kept inside its interval
+                point = np.clip(point, out["rul_low_days"], out["rul_high_days"])
+            out["rul_days"] = point
         # a longer horizon never has a lower probability than a shorter one
         probs = [f"prob_{h}" for h in sorted(self.horizons)]
         out[probs] = np.maximum.accumulate(out[probs].to_numpy(), axis=1)

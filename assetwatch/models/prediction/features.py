@@ -31,7 +31,7 @@ Columns of the frame :func:`build_feature_frame` returns:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,13 +39,20 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from assetwatch.models.prediction.buckets import (
+    bucket_params,
+    bucket_sql,
+    reads_rollup,
+    source_sql,
+)
+from assetwatch.models.prediction.regimes import RegimeNormaliser
+
 __all__ = ["KEY_COLUMNS", "LABEL_COLUMNS", "FeatureSpec", "build_feature_frame",
            "component_rows", "event_features", "feature_columns", "feature_sensors",
            "latest_telemetry_time", "telemetry_features"]
 
 KEY_COLUMNS = ("asset_id", "snapshot_at", "component_type", "model_id")
 LABEL_COLUMNS = ("days_to_failure", "days_known_ok")
-_TELEMETRY_STATS = ("mean_short", "sd_short", "mean_long", "sd_long", "slope_long")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class FeatureSpec:
     sensor also gets its baseline, the mean of the buckets from ``baseline_window`` to
     ``long_window`` before the snapshot, and the short and long means' deviations from it
     (``S__dev_short``, ``S__dev_long``): a drift of one asset away from its own normal.
+    ``mean_windows`` and ``slope_windows`` add rolling means (``S__mean_5d``) and trends
+    (``S__slope_20d``) over more windows. ``regimes`` normalises sensors per operating regime
+    before any statistic (:mod:`.regimes`); ``fleet_ratios`` adds ``S__vs_fleet``.
     """
 
     bucket: timedelta = timedelta(hours=1)
@@ -66,46 +76,90 @@ class FeatureSpec:
     event_window: timedelta = timedelta(days=7)
     snapshot_every: timedelta = timedelta(days=1)
     baseline_window: timedelta | None = None
+    mean_windows: tuple[timedelta, ...] = ()
+    slope_windows: tuple[timedelta, ...] = ()
+    regimes: RegimeNormaliser | None = None
+    fleet_ratios: bool = True
 
-    def as_params(self) -> dict[str, float | None]:
+    def as_params(self) -> dict[str, Any]:
         """The spec as JSON-friendly seconds, for the model registry."""
-        return {name: None if getattr(self, name) is None else getattr(self, name).total_seconds()
-                for name in ("bucket", "short_window", "long_window", "event_window",
-                             "snapshot_every", "baseline_window")}
+        params: dict[str, Any] = {
+            name: None if getattr(self, name) is None else getattr(self, name).total_seconds()
+            for name in ("bucket", "short_window", "long_window", "event_window",
+                         "snapshot_every", "baseline_window")}
+        params["mean_windows"] = [w.total_seconds() for w in self.mean_windows]
+        params["slope_windows"] = [w.total_seconds() for w in self.slope_windows]
+        params["regimes"] = self.regimes.as_params() if self.regimes else None
+        params["fleet_ratios"] = self.fleet_ratios
+        return params
 
     @classmethod
-    def from_params(cls, params: dict[str, float | None]) -> FeatureSpec:
-        values: dict[str, Any] = {k: None if v is None else timedelta(seconds=v)
-                                  for k, v in params.items()}
+    def from_params(cls, params: dict[str, Any]) -> FeatureSpec:
+        values: dict[str, Any] = {}
+        for key, value in params.items():
+            if key in ("mean_windows", "slope_windows"):
+                values[key] = tuple(timedelta(seconds=v) for v in value)
+            elif key == "regimes":
+                values[key] = RegimeNormaliser.from_params(value)
+            elif key == "fleet_ratios":
+                values[key] = bool(value)
+            else:
+                values[key] = None if value is None else timedelta(seconds=value)
         return cls(**values)
 
     @property
     def history(self) -> timedelta:
         """How far before a snapshot its features look."""
-        return max(self.long_window, self.baseline_window or self.long_window)
+        return max(self.long_window, self.baseline_window or self.long_window,
+                   *self.mean_windows, *self.slope_windows)
+
+    def statistics(self) -> list[tuple[str, str]]:
+        """``(name, SQL aggregate)`` of every per-sensor statistic over the buckets; in the
+        text ``{t}`` stands for the snapshot time and ``{b}`` for the buckets' table prefix,
+        windows are named parameters (:meth:`window_params`)."""
+        slope = "regr_slope({b}mean, extract(epoch FROM {b}bucket) / 86400.0)"
+
+        def since(window: str) -> str:
+            return "{b}bucket >= {t} - %(" + window + ")s::interval"
+
+        stats = [("mean_short", f"avg({{b}}mean) FILTER (WHERE {since('w_short')})"),
+                 ("sd_short", f"avg({{b}}sd) FILTER (WHERE {since('w_short')})"),
+                 ("mean_long", f"avg({{b}}mean) FILTER (WHERE {since('w_long')})"),
+                 ("sd_long", f"stddev_samp({{b}}mean) FILTER (WHERE {since('w_long')})"),
+                 ("slope_long", f"{slope} FILTER (WHERE {since('w_long')})")]
+        if self.baseline_window:
+            stats.append(("mean_base", f"avg({{b}}mean) FILTER (WHERE {since('w_base')} AND"
+                          " {b}bucket <= {t} - %(bucket)s::interval - %(w_long)s::interval)"))
+        for i, w in enumerate(self.mean_windows):
+            stats.append((f"mean_{_span(w)}",
+                          f"avg({{b}}mean) FILTER (WHERE {since(f'w_mean{i}')})"))
+        for i, w in enumerate(self.slope_windows):
+            stats.append((f"slope_{_span(w)}", f"{slope} FILTER (WHERE {since(f'w_slope{i}')})"))
+        return stats
+
+    def window_params(self) -> dict[str, timedelta]:
+        windows = {"w_short": self.short_window, "w_long": self.long_window,
+                   "w_base": self.baseline_window or self.long_window, "w_span": self.history}
+        windows.update({f"w_mean{i}": w for i, w in enumerate(self.mean_windows)})
+        windows.update({f"w_slope{i}": w for i, w in enumerate(self.slope_windows)})
+        return windows
 
 
-# Many snapshots (training): the buckets go into an indexed temporary table once, then each
-# snapshot aggregates its own range of buckets -- the same FILTER aggregates as the single
-# snapshot below with ``as_of`` replaced by the snapshot time. (Window frames give the same
-# values but recompute every frame for every bucket: 4 times slower on 180 days of 30-minute
-# readings.)
-# Per (asset, sensor, bucket) mean and spread in the window before ``as_of``.
-_BUCKETED_SQL = """
-SELECT t.asset_id, s.name AS sensor,
-       time_bucket(%(bucket)s::interval, t.time, origin => %(as_of)s::timestamptz) AS bucket,
-       avg(t.value) AS mean,
-       coalesce(stddev_samp(t.value), 0) AS sd
-FROM telemetry t
-JOIN sensor s ON s.sensor_id = t.sensor_id
-WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
-  AND (%(assets)s::integer[] IS NULL OR t.asset_id = ANY(%(assets)s::integer[]))
-  AND (%(sensors)s::text[] IS NULL OR s.name = ANY(%(sensors)s::text[]))
-GROUP BY 1, 2, 3
-"""
+def _span(window: timedelta) -> str:
+    """``5d``, ``12h`` or ``90m``: a window in a feature's name."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
-_BUCKETS_SQL = "CREATE TEMPORARY TABLE _feature_bucket AS\n" + _BUCKETED_SQL
 
+# Many snapshots (training): the buckets (:mod:`.buckets`: from the hourly rollup where the
+# buckets are whole hours, normalised per operating regime where configured) go into an
+# indexed temporary table once, then each snapshot aggregates its own range of buckets -- the
+# same FILTER aggregates as the single snapshot below with ``as_of`` replaced by the snapshot
+# time. (Window frames give the same values but recompute every frame for every bucket: 4
+# times slower on 180 days of 30-minute readings.)
 _SNAPSHOTS_SQL = """
 SELECT sn.asset_id, sn.snapshot_at, sn.sensor, w.*
 FROM (
@@ -116,35 +170,17 @@ FROM (
               %(every_s)s) = 0
 ) sn
 CROSS JOIN LATERAL (
-    SELECT avg(b.mean) FILTER (WHERE b.bucket >= sn.snapshot_at - %(short)s::interval),
-           avg(b.sd) FILTER (WHERE b.bucket >= sn.snapshot_at - %(short)s::interval),
-           avg(b.mean),
-           stddev_samp(b.mean),
-           regr_slope(b.mean, extract(epoch FROM b.bucket) / 86400.0),
-           (SELECT avg(c.mean) FROM _feature_bucket c
-             WHERE c.asset_id = sn.asset_id AND c.sensor = sn.sensor
-               AND c.bucket >= sn.snapshot_at - %(base)s::interval
-               AND c.bucket <= sn.snapshot_at - %(bucket)s::interval - %(long_window)s::interval)
+    SELECT {statistics}
     FROM _feature_bucket b
     WHERE b.asset_id = sn.asset_id AND b.sensor = sn.sensor
-      AND b.bucket >= sn.snapshot_at - %(long_window)s::interval AND b.bucket < sn.snapshot_at
+      AND b.bucket >= sn.snapshot_at - %(w_span)s::interval AND b.bucket < sn.snapshot_at
 ) w
 """
 
 # The same statistics at the single snapshot ``as_of`` (scoring), without the temporary table:
 # a snapshot row needs data in its newest bucket (as_of - bucket), like the rows above.
-_SNAPSHOT_SQL = "WITH bucketed AS (\n" + _BUCKETED_SQL + """)
-SELECT asset_id, %(as_of)s::timestamptz AS snapshot_at, sensor,
-       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(short)s::interval),
-       avg(sd) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(short)s::interval),
-       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
-       stddev_samp(mean)
-           FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
-       regr_slope(mean, extract(epoch FROM bucket) / 86400.0)
-           FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(long_window)s::interval),
-       avg(mean) FILTER (WHERE bucket >= %(as_of)s::timestamptz - %(base)s::interval
-                           AND bucket <= %(as_of)s::timestamptz - %(bucket)s::interval
-                                         - %(long_window)s::interval)
+_SNAPSHOT_SQL = """WITH bucketed AS ({buckets})
+SELECT asset_id, %(as_of)s::timestamptz AS snapshot_at, sensor, {statistics}
 FROM bucketed
 GROUP BY asset_id, sensor
 HAVING max(bucket) = %(as_of)s::timestamptz - %(bucket)s::interval
@@ -261,37 +297,42 @@ def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: da
     """Rolling telemetry statistics per (asset, snapshot), one column per ``sensor__stat``
     (of every sensor, or of ``sensors`` only)."""
     t_from = first_snapshot - spec.history
+    rollup = reads_rollup(spec.bucket, as_of) and reads_rollup(spec.bucket, t_from)
+    buckets = bucket_sql(rollup=rollup, normaliser=spec.regimes)
     params = {
-        "bucket": spec.bucket, "as_of": as_of, "t_from": t_from,
-        "assets": list(assets) if assets is not None else None,
-        "sensors": list(sensors) if sensors is not None else None,
-        "long_window": spec.long_window,
+        **bucket_params(bucket=spec.bucket, as_of=as_of, t_from=t_from, assets=assets,
+                        sensors=sensors, normaliser=spec.regimes),
+        **spec.window_params(),
         "first_snapshot": first_snapshot,
         "every_s": max(1, int(spec.snapshot_every.total_seconds())),
-        "short": spec.short_window,
-        "base": spec.baseline_window or spec.long_window,
     }
+    statistics = spec.statistics()
+    names = [name for name, _ in statistics]
     with conn.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '256MB'")   # the bucket sort stays in memory
         if first_snapshot >= as_of:
-            cur.execute(_SNAPSHOT_SQL, params)
+            columns = ", ".join(expr.format(t="%(as_of)s::timestamptz", b="")
+                                for _, expr in statistics)
+            cur.execute(_SNAPSHOT_SQL.format(buckets=buckets, statistics=columns).encode(),
+                        params)
             rows = cur.fetchall()
         else:
+            columns = ", ".join(expr.format(t="sn.snapshot_at", b="b.")
+                                for _, expr in statistics)
             cur.execute("DROP TABLE IF EXISTS _feature_bucket")
-            cur.execute(_BUCKETS_SQL, params)
+            cur.execute(("CREATE TEMPORARY TABLE _feature_bucket AS\n" + buckets).encode(),
+                        params)
             cur.execute("CREATE INDEX ON _feature_bucket (asset_id, sensor, bucket)")
             cur.execute("ANALYZE _feature_bucket")
-            cur.execute(_SNAPSHOTS_SQL, params)
+            cur.execute(_SNAPSHOTS_SQL.format(statistics=columns).encode(), params)
             rows = cur.fetchall()
             cur.execute("DROP TABLE _feature_bucket")
-    long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *_TELEMETRY_STATS,
-                                       "mean_base"]).sort_values(["asset_id", "snapshot_at",
-                                                                  "sensor"])
+    long = pd.DataFrame(rows, columns=["asset_id", "snapshot_at", "sensor", *names]
+                        ).sort_values(["asset_id", "snapshot_at", "sensor"])
     if long.empty:
         return pd.DataFrame(columns=["asset_id", "snapshot_at"])
-    stats = [*_TELEMETRY_STATS, "mean_base"] if spec.baseline_window else list(_TELEMETRY_STATS)
     wide = long.pivot_table(index=["asset_id", "snapshot_at"], columns="sensor",
-                            values=stats, aggfunc="first", dropna=False)
+                            values=names, aggfunc="first", dropna=False)
     wide.columns = [f"{sensor}__{stat}" for stat, sensor in wide.columns]
     wide = wide.astype(float)
     for sensor in long["sensor"].unique():
@@ -301,6 +342,33 @@ def telemetry_features(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: da
             wide[f"{sensor}__dev_short"] = wide[f"{sensor}__mean_short"] - base
             wide[f"{sensor}__dev_long"] = wide[f"{sensor}__mean_long"] - base
     return wide.reset_index()
+
+
+_REGIME_CONFIG_SQL = "SELECT model_id, signals, regimes FROM asset_model_regime ORDER BY 1"
+
+_RAW_BUCKETS_SQL = """
+SELECT model_id, asset_id, bucket, sensor, mean FROM source
+WHERE model_id = ANY(%(models)s::text[])
+"""
+
+
+def fit_regimes(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: datetime,
+                first_snapshot: datetime) -> FeatureSpec:
+    """``spec`` with the operating regimes of every asset model that has them configured
+    (``asset_model_regime``), fitted on the raw buckets of ``[first_snapshot - history,
+    as_of)``; ``spec`` unchanged when no model has regimes."""
+    config = {model_id: (tuple(signals), int(k))
+              for model_id, signals, k in conn.execute(_REGIME_CONFIG_SQL)}
+    if not config:
+        return replace(spec, regimes=None)
+    t_from = first_snapshot - spec.history
+    rollup = reads_rollup(spec.bucket, as_of) and reads_rollup(spec.bucket, t_from)
+    source = source_sql(rollup=rollup)
+    params = {**bucket_params(bucket=spec.bucket, as_of=as_of, t_from=t_from, assets=None,
+                              sensors=None, normaliser=None), "models": sorted(config)}
+    rows = pd.DataFrame(conn.execute((source + _RAW_BUCKETS_SQL).encode(), params).fetchall(),
+                        columns=["model_id", "asset_id", "bucket", "sensor", "mean"])
+    return replace(spec, regimes=RegimeNormaliser.fit(rows, config))
 
 
 def event_features(conn: psycopg.Connection, spec: FeatureSpec,
@@ -377,7 +445,8 @@ def build_feature_frame(conn: psycopg.Connection, spec: FeatureSpec, *, as_of: d
     if not telemetry.empty:
         telemetry = telemetry.astype({"asset_id": int})
         frame = frame.merge(telemetry, on=["asset_id", "snapshot_at"], how="left")
-    _add_fleet_ratios(frame)
+    if spec.fleet_ratios:
+        _add_fleet_ratios(frame)
     return frame.sort_values(["snapshot_at", "asset_id", "component_type"],
                              ignore_index=True)
 

@@ -44,7 +44,8 @@ def add_assets(conn: psycopg.Connection, tags: Iterable[str], *, model_id: str =
 
 def add_readings(conn: psycopg.Connection, asset_id: int, sensor: str,
                  readings: Iterable[tuple[datetime, float]]) -> None:
-    """Write readings of one sensor of one asset by binary COPY."""
+    """Write readings of one sensor of one asset by binary COPY, and their hours into the
+    hourly rollup."""
     row = conn.execute("SELECT sensor_id FROM sensor WHERE asset_id = %s AND name = %s",
                        (asset_id, sensor)).fetchone()
     if row is None:
@@ -52,8 +53,13 @@ def add_readings(conn: psycopg.Connection, asset_id: int, sensor: str,
     with conn.cursor() as cur, cur.copy(
             "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types(["timestamptz", "integer", "integer", "double precision"])
+        times = []
         for at, value in readings:
             cp.write_row((at, asset_id, row[0], value))
+            times.append(at)
+    if times:   # not through ingest: the hourly rollup learns of them here
+        conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s, %s)",
+                     (min(times), max(times) + timedelta(hours=1), [asset_id]))
 
 
 def add_event(conn: psycopg.Connection, asset_id: int, at: datetime, kind: str,

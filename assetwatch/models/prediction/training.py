@@ -26,15 +26,18 @@ import pandas as pd
 
 from assetwatch.core.db import connect, session
 from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.buckets import whole_hours
 from assetwatch.models.prediction.estimators import (
     RUL_QUANTILES,
     FailureRiskModel,
+    HealthIndex,
     WeibullPrior,
 )
 from assetwatch.models.prediction.features import (
     FeatureSpec,
     build_feature_frame,
     feature_columns,
+    fit_regimes,
     latest_telemetry_time,
 )
 from assetwatch.models.prediction.governance import ShadowPolicy, govern_candidate
@@ -83,13 +86,26 @@ class TrainOptions:
     forest: dict[str, Any] = field(default_factory=lambda: {
         "n_estimators": 300, "min_samples_leaf": 3, "n_jobs": 2, "random_state": 0,
     })
+    #: the health index among the inputs (:class:`~.estimators.HealthIndex`)
+    health_index: bool = True
+    #: squared-error regressors (seeds 0, 1, ...) whose mean is the remaining-life estimate;
+    #: 0 keeps the median of the quantile regressors
+    rul_seeds: int = 3
+    #: the 10 % / 90 % quantile regressors of the remaining-life interval
+    rul_interval: bool = True
+    rul_gbm: dict[str, Any] = field(default_factory=lambda: {
+        "max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15,
+        "min_samples_leaf": 20, "l2_regularization": 1.0, "max_features": 0.5,
+    })
 
     def params(self) -> dict[str, Any]:
         return {"horizons": list(self.horizons), "spec": self.spec.as_params(),
                 "history_days": self.history / timedelta(days=1),
                 "min_failures": self.min_failures, "valid_fraction": self.valid_fraction,
                 "rul_cap_days": self.rul_cap_days, "classifier": self.classifier,
-                "gbm": dict(self.gbm), "forest": dict(self.forest)}
+                "gbm": dict(self.gbm), "forest": dict(self.forest),
+                "health_index": self.health_index, "rul_seeds": self.rul_seeds,
+                "rul_gbm": dict(self.rul_gbm)}
 
     def make_classifier(self) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -110,6 +126,8 @@ class TrainingSet:
     first_snapshot: datetime
     component_types: list[str]
     lives: Lives = field(default_factory=dict)  # datasheet lives from master data
+    #: the feature spec the frame was computed with (operating regimes fitted on this window)
+    spec: FeatureSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -131,13 +149,18 @@ def load_training_set(settings: Settings, *, as_of: datetime | None = None,
     """Features and raw labels of every snapshot in ``[as_of - history, as_of]``.
 
     ``as_of`` defaults to the newest telemetry time (simulated fleets live in the past), else
-    now.
+    now; with buckets of whole hours it is taken back to a whole hour, so that the features
+    read the hourly rollup (see :mod:`.buckets`). Asset models with operating regimes
+    (``asset_model_regime``) get their regimes fitted on this window first.
     """
     options = options or TrainOptions()
     with connect(settings) as conn:
         as_of = as_of or latest_telemetry_time(conn) or datetime.now(UTC)
+        if whole_hours(options.spec.bucket):
+            as_of = as_of.replace(minute=0, second=0, microsecond=0)
         first = as_of - options.history
-        frame = build_feature_frame(conn, options.spec, as_of=as_of, first_snapshot=first)
+        spec = fit_regimes(conn, options.spec, as_of=as_of, first_snapshot=first)
+        frame = build_feature_frame(conn, spec, as_of=as_of, first_snapshot=first)
         known = [r[0] for r in conn.execute(
             "SELECT component_type FROM installed_component UNION"
             " SELECT component_type FROM bom_item UNION"
@@ -146,7 +169,7 @@ def load_training_set(settings: Settings, *, as_of: datetime | None = None,
         lives = component_lives(conn)
     types = sorted(set(known) | set(frame["component_type"].dropna().unique()))
     return TrainingSet(frame=frame, as_of=as_of, first_snapshot=first, component_types=types,
-                       lives=lives)
+                       lives=lives, spec=spec)
 
 
 def train_models(settings: Settings, *, as_of: datetime | None = None,
@@ -227,6 +250,8 @@ def fleet_prior(component_type: str, frame: pd.DataFrame, options: TrainOptions,
 def train_component(settings: Settings, training_set: TrainingSet, component_type: str, *,
                     options: TrainOptions) -> TrainResult:
     """Fit, validate, register and maybe promote the model of one component type."""
+    if training_set.spec is not None:
+        options = replace(options, spec=training_set.spec)
     frame = training_set.frame
     frame = frame[frame["component_type"] == component_type].reset_index(drop=True)
     prior = fleet_prior(component_type, frame, options, training_set.lives)
@@ -350,30 +375,39 @@ def evaluate(model: Any, frame: pd.DataFrame, observed_until: datetime,
 
 def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: WeibullPrior,
                       options: TrainOptions) -> FailureRiskModel:
-    """Fit the classifiers (one per horizon with enough positives) and RUL quantile
-    regressors on ``frame``, labels as observed until ``observed_until``."""
+    """Fit the health index, the classifiers (one per horizon with enough positives), the RUL
+    quantile regressors and the RUL ensemble on ``frame``, labels as observed until
+    ``observed_until``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    numeric = [c for c in feature_columns(frame) if frame[c].notna().any()]
-    features = [*numeric, "model_code"]
     model_ids = sorted(frame["model_id"].dropna().unique())
-    model = FailureRiskModel(prior.component_type, options.horizons, features, model_ids,
+    model = FailureRiskModel(prior.component_type, options.horizons, [], model_ids,
                              {}, {}, prior, options.rul_cap_days)
+    target = rul_target(frame, observed_until, options.rul_cap_days)
+    known = target.notna().to_numpy()
+    if options.health_index and known.sum() >= 30:
+        model.health_index = HealthIndex().fit(frame[known], target[known].to_numpy())
+    inputs = model.with_health_index(frame)
+    numeric = [c for c in feature_columns(inputs)
+               if inputs[c].notna().any() and inputs[c].nunique(dropna=False) > 1]
+    model.features = [*numeric, "model_code"]
     x = model.design(frame)
     for h in options.horizons:
         labels = horizon_labels(frame, h, observed_until)
-        known = labels.notna().to_numpy()
-        y = labels[known].to_numpy(dtype=int)
+        seen = labels.notna().to_numpy()
+        y = labels[seen].to_numpy(dtype=int)
         if y.sum() < options.min_positives or y.sum() == len(y):
             continue
-        model.classifiers[h] = options.make_classifier().fit(x[known], y)
+        model.classifiers[h] = options.make_classifier().fit(x[seen], y)
     if not options.fit_rul:
         return model
-    target = rul_target(frame, observed_until, options.rul_cap_days)
-    known = target.notna().to_numpy()
     if known.sum() >= 30 and (target[known] < options.rul_cap_days).sum() >= options.min_positives:
-        for q in RUL_QUANTILES:
+        y = target[known].to_numpy()
+        for q in RUL_QUANTILES if options.rul_interval else ():
             regressor = HistGradientBoostingRegressor(loss="quantile", quantile=q,
                                                       **options.gbm)
-            model.rul_regressors[q] = regressor.fit(x[known], target[known].to_numpy())
+            model.rul_regressors[q] = regressor.fit(x[known], y)
+        for seed in range(options.rul_seeds):
+            params = {**options.rul_gbm, "random_state": seed}
+            model.rul_ensemble.append(HistGradientBoostingRegressor(**params).fit(x[known], y))
     return model

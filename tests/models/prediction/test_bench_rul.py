@@ -1,14 +1,22 @@
-"""The C-MAPSS harness on a tiny made-up data set (the real one is not needed by tests)."""
+"""``bench rul`` through the product on a tiny made-up data set (the real one is not needed by
+tests): trained by the train flow's code, scored by the score flow's, read back from the
+database; the test labels are read once, at the end, and change nothing before it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from assetwatch.bench.protocol import ProtocolError, SealedLabels, grouped_folds
 from assetwatch.bench.rul import nasa_score, run_rul_benchmark
+from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.errors import PredictionError
+
+SMALL = {"small": {"max_iter": 60, "learning_rate": 0.1, "max_leaf_nodes": 7,
+                   "min_samples_leaf": 10, "max_features": 0.5}}
 
 
 def _write_engines(path: Path, lives: list[int], rng: np.random.Generator,
@@ -22,6 +30,16 @@ def _write_engines(path: Path, lives: list[int], rng: np.random.Generator,
     path.write_text("\n".join(lines) + "\n")
 
 
+def _data_set(folder: Path) -> list[int]:
+    rng = np.random.default_rng(0)
+    _write_engines(folder / "train_FD001.txt", [60, 75, 80, 70, 65, 78, 72, 68], rng)
+    full, cut = [70, 75, 66], [40, 50, 30]
+    _write_engines(folder / "test_FD001.txt", full, rng, cut)
+    true = [f - c for f, c in zip(full, cut, strict=True)]
+    (folder / "RUL_FD001.txt").write_text("\n".join(map(str, true)) + "\n")
+    return true
+
+
 def test_nasa_score_punishes_late_predictions_more() -> None:
     assert nasa_score(np.array([10.0]), np.array([10.0])) == 0.0
     late, early = nasa_score(np.array([20.0]), np.array([10.0])), nasa_score(
@@ -30,19 +48,38 @@ def test_nasa_score_punishes_late_predictions_more() -> None:
     assert late > early
 
 
-def test_benchmark_runs_on_made_up_engines(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    _write_engines(tmp_path / "train_FD001.txt", [150, 180, 200, 170, 160, 190], rng)
-    full = [160, 175, 185]
-    cut = [100, 120, 90]
-    _write_engines(tmp_path / "test_FD001.txt", full, rng, cut)
-    (tmp_path / "RUL_FD001.txt").write_text("\n".join(
-        str(f - c) for f, c in zip(full, cut, strict=True)) + "\n")
-    result = run_rul_benchmark(tmp_path, seeds=1)
-    assert result.engines == 3 and result.train_rows == 1050
-    assert np.isfinite(result.rmse) and result.rmse < 30
+def test_labels_are_read_once_and_folds_never_share_a_unit() -> None:
+    reads = []
+    sealed = SealedLabels(lambda: reads.append(1) or [1.0])
+    assert not sealed.revealed and reads == []
+    assert sealed.reveal() == [1.0] and sealed.revealed
+    with pytest.raises(ProtocolError):
+        sealed.reveal()
+    for fit, scored in grouped_folds([1, 1, 2, 3, 3, 4, 5], 3):
+        assert not set(fit) & set(scored) and set(fit) | set(scored) == {1, 2, 3, 4, 5}
+
+
+@pytest.mark.integration
+def test_benchmark_runs_through_the_product_and_test_labels_change_nothing(
+        tmp_path: Path, make_database: Callable[[], Settings]) -> None:
+    settings = make_database()
+    true = _data_set(tmp_path)
+    result = run_rul_benchmark(settings, tmp_path, folds=2, candidates=SMALL,
+                               progress=lambda _: None)
+    assert result.engines == 3 and result.train_engines == 8
+    assert result.train_rows == 60 + 75 + 80 + 70 + 65 + 78 + 72 + 68
+    assert result.chosen == "small" and np.isfinite(result.rmse) and result.rmse < 25
+    expected = np.sqrt(np.mean((np.array(result.predicted) - np.array(true)) ** 2))
+    assert result.rmse == pytest.approx(expected)
+    # other test labels: the same predictions, only the printed figure changes
+    (tmp_path / "RUL_FD001.txt").write_text("\n".join(map(str, true[::-1])) + "\n")
+    shuffled = run_rul_benchmark(settings, tmp_path, folds=2, candidates=SMALL,
+                                 progress=lambda _: None)
+    assert shuffled.predicted == result.predicted
+    assert shuffled.cv_losses == result.cv_losses
+    assert shuffled.rmse != result.rmse
 
 
 def test_missing_files_are_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PredictionError, match="C-MAPSS files not found"):
-        run_rul_benchmark(tmp_path)
+    with pytest.raises(PredictionError, match="C-MAPSS file not found"):
+        run_rul_benchmark(None, tmp_path)

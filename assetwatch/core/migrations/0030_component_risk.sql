@@ -1,0 +1,83 @@
+-- One risk per (asset, component), read by fleet health, the report and the dashboards alike:
+-- the highest failure probability over the horizons of its newest prediction (probabilities are
+-- cumulative, so this is the probability at the longest horizon scored, 30 days by default, the
+-- same horizon the ticket rules use), with the horizon that gives it. A component with a 98 %
+-- 30-day probability is never shown as low risk because its 7-day probability is small.
+CREATE VIEW v_component_risk AS
+SELECT DISTINCT ON (r.asset_id, r.component_type)
+       r.predicted_at, r.site_id, r.asset_tag, r.component_type,
+       r.failure_probability AS risk, r.horizon_days AS risk_horizon_days,
+       first_value(r.horizon_days) OVER w AS short_horizon_days,
+       first_value(r.failure_probability) OVER w AS short_horizon_probability,
+       r.rul_days, r.rul_low_days, r.rul_high_days, r.model_version_id, r.model_version,
+       r.asset_id
+FROM v_failure_risk r
+WINDOW w AS (PARTITION BY r.asset_id, r.component_type ORDER BY r.horizon_days)
+ORDER BY r.asset_id, r.component_type, r.failure_probability DESC, r.horizon_days;
+
+-- v_fleet_health's predicted_risk is the asset's highest component risk (above). A database that
+-- already has the view gets the new definition here; a new one gets it from 0052.
+DO $migration$
+BEGIN
+    IF to_regclass('v_fleet_health') IS NOT NULL THEN
+        EXECUTE $view$
+CREATE OR REPLACE VIEW v_fleet_health AS
+SELECT a.asset_id, a.asset_tag, a.site_id, s.name AS site_name, m.kind AS asset_kind, a.model_id,
+       a.criticality, a.online, r.last_reading_at,
+       extract(epoch FROM now() - r.last_reading_at) AS data_age_s,
+       CASE WHEN r.last_reading_at IS NULL THEN 'no data'
+            WHEN r.last_reading_at >= now() - interval '1 hour' THEN 'flowing'
+            ELSE 'stale' END AS data_state,
+       sc.anomaly_score,
+       coalesce(cp.scored_until, sc.scored_until) AS last_scored_at,
+       greatest(extract(epoch FROM r.last_reading_at
+                        - coalesce(cp.scored_until, sc.scored_until)), 0) AS detector_lag_s,
+       coalesce(tk.open_tickets, 0) AS open_tickets, tk.top_priority,
+       rk.predicted_risk, rk.risk_horizon_days, rk.riskiest_component, rl.min_rul_days,
+       CASE WHEN r.last_reading_at IS NULL THEN 'no data'
+            WHEN coalesce(rk.predicted_risk, 0) >= 0.5 OR coalesce(sc.anomaly_score, 0) >= 0.9
+                 OR tk.top_priority = 1 THEN 'critical'
+            WHEN coalesce(rk.predicted_risk, 0) >= 0.2 OR coalesce(sc.anomaly_score, 0) >= 0.7
+                 OR coalesce(tk.open_tickets, 0) > 0 THEN 'warning'
+            ELSE 'ok' END AS health,
+       CASE WHEN r.last_reading_at IS NULL THEN 3
+            WHEN coalesce(rk.predicted_risk, 0) >= 0.5 OR coalesce(sc.anomaly_score, 0) >= 0.9
+                 OR tk.top_priority = 1 THEN 2
+            WHEN coalesce(rk.predicted_risk, 0) >= 0.2 OR coalesce(sc.anomaly_score, 0) >= 0.7
+                 OR coalesce(tk.open_tickets, 0) > 0 THEN 1
+            ELSE 0 END AS health_rank
+FROM asset a
+JOIN site s USING (site_id)
+JOIN asset_model m USING (model_id)
+LEFT JOIN LATERAL (
+    SELECT max(t.time) AS last_reading_at FROM telemetry t WHERE t.asset_id = a.asset_id
+) r ON true
+LEFT JOIN LATERAL (
+    SELECT max(l.score) AS anomaly_score, max(l.time) AS scored_until
+    FROM (SELECT DISTINCT ON (x.detector) x.detector, x.time, x.score
+          FROM anomaly_score x
+          WHERE x.asset_id = a.asset_id
+            AND x.time >= coalesce(r.last_reading_at, now()) - interval '1 day'
+          ORDER BY x.detector, x.time DESC) l
+) sc ON true
+LEFT JOIN LATERAL (
+    SELECT min(c.scored_until) AS scored_until FROM detector_checkpoint c
+    WHERE c.asset_id = a.asset_id
+) cp ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS open_tickets, min(st.priority) AS top_priority
+    FROM service_ticket st WHERE st.asset_id = a.asset_id AND st.status <> 'closed'
+) tk ON true
+LEFT JOIN LATERAL (
+    SELECT cr.risk AS predicted_risk, cr.risk_horizon_days,
+           cr.component_type AS riskiest_component
+    FROM v_component_risk cr WHERE cr.asset_id = a.asset_id
+    ORDER BY cr.risk DESC, cr.component_type LIMIT 1
+) rk ON true
+LEFT JOIN LATERAL (
+    SELECT min(fr.rul_days) AS min_rul_days FROM v_failure_risk fr WHERE fr.asset_id = a.asset_id
+) rl ON true
+        $view$;
+    END IF;
+END
+$migration$;
