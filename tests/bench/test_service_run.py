@@ -137,3 +137,17 @@ def test_reference_rows_bound_the_tickets(fresh_settings: Settings) -> None:
     assert oracle["ticketed_24h"] == 1.0 and oracle["false_tickets"] == 0
     assert calendar["failures"] == oracle["failures"]
     assert calendar["ticketed_24h"] < oracle["ticketed_24h"]
+
+
+@pytest.mark.timeout(1200)
+def test_dispatch_is_measured_against_the_baseline_in_the_run(fresh_settings: Settings) -> None:
+    result = run_service_bench(fresh_settings, "calendar", SMALL)
+    row = figures(result, season_days=20)
+    assert result.dispatch.plans == result.dispatch_baseline.plans > 0
+    assert "dispatch" in result.stage_seconds
+    assert row["dispatch_on_time"] is not None and row["baseline_on_time"] is not None
+    assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
+    assert row["visits_per_failure"] >= 1.0
+    none = figures(run_service_bench(fresh_settings, "calendar",
+                                     replace(SMALL, dispatch_every_days=0)), season_days=20)
+    assert none["dispatch_on_time"] is None and none["dispatch_travel_share"] is None

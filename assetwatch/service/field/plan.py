@@ -33,7 +33,8 @@ from assetwatch.service.field.solver import (
 )
 from assetwatch.service.field.work import collect_work
 
-__all__ = ["DispatchPolicy", "PlanSummary", "make_solver", "plan_dispatch", "solver_names"]
+__all__ = ["DispatchPolicy", "PlanSummary", "build_problem", "make_solver", "plan_dispatch",
+           "solver_names"]
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,8 @@ def plan_dispatch(conn: psycopg.Connection, *, as_of: datetime | None = None,
     as_of = as_of or datetime.now(UTC)
     solver = solver or make_solver(time_limit_s=policy.time_limit_s)
     began = time.perf_counter()
-    crew = load_crew(conn, technicians)
-    if not crew:
-        raise DispatchError("no technicians: load technicians.csv (assetwatch masterdata load)")
-    items = collect_work(conn, as_of, merge_days=policy.merge_pm_days)
-    sites = _site_places(conn, {item.site_id for item in items})
-    jobs = site_jobs(items, crew, window_hours=policy.merge_window_hours,
-                     max_minutes=policy.max_visit_minutes)
-    problem = DispatchProblem(as_of, as_of + timedelta(days=policy.horizon_days), tuple(jobs),
-                              tuple(crew), sites, policy.speed_kmh, policy.road_factor)
+    problem = build_problem(conn, as_of=as_of, policy=policy, technicians=technicians)
+    jobs = problem.jobs
     assignments = solver.solve(problem)
     metrics = plan_metrics(problem, assignments)
     seconds = time.perf_counter() - began
@@ -123,6 +117,22 @@ def plan_dispatch(conn: psycopg.Connection, *, as_of: datetime | None = None,
                  if j not in planned and (problem.deadline(j) or end) < end
                  for item in job.items]
     return PlanSummary(plan_id, solver.name, seconds, len(assignments), metrics, unplanned)
+
+
+def build_problem(conn: psycopg.Connection, *, as_of: datetime,
+                  policy: DispatchPolicy = DispatchPolicy(),
+                  technicians: list[str] | None = None) -> DispatchProblem:
+    """The dispatch problem of the open work at ``as_of``: crew, jobs, site places (the
+    errors of :func:`plan_dispatch`)."""
+    crew = load_crew(conn, technicians)
+    if not crew:
+        raise DispatchError("no technicians: load technicians.csv (assetwatch masterdata load)")
+    items = collect_work(conn, as_of, merge_days=policy.merge_pm_days)
+    sites = _site_places(conn, {item.site_id for item in items})
+    jobs = site_jobs(items, crew, window_hours=policy.merge_window_hours,
+                     max_minutes=policy.max_visit_minutes)
+    return DispatchProblem(as_of, as_of + timedelta(days=policy.horizon_days), tuple(jobs),
+                           tuple(crew), sites, policy.speed_kmh, policy.road_factor)
 
 
 def _site_places(conn: psycopg.Connection, needed: set[str]) -> dict[str, Place]:
