@@ -68,6 +68,9 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--score-every-days", type=int, default=1,
                         help="days between scoring runs (the score flow runs hourly)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dispatch-every-days", type=int, default=7,
+                        help="days between dispatch plans of the open work, measured against"
+                             " the baseline dispatcher (0: none)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="rows run at the same time, each in a process of its own")
     parser.add_argument("--quick", action="store_true",
@@ -94,7 +97,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 
     return RunOptions(**values, service_level=args.service_level, seed=args.seed,
                       train_every_days=args.train_every_days,
-                      score_every_days=args.score_every_days)
+                      score_every_days=args.score_every_days,
+                      dispatch_every_days=args.dispatch_every_days)
 
 
 def bench_service(settings: Settings, args: argparse.Namespace) -> int:

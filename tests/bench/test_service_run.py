@@ -3,6 +3,7 @@ world, where breaking the pipeline's outputs must change the figures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -155,3 +156,17 @@ def test_parts_operations_figures(fresh_settings: Settings,
     starved = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
     assert starved["failures"] == row["failures"]
     assert starved["shortages_at_use"] > row["shortages_at_use"]
+
+
+@pytest.mark.timeout(1200)
+def test_dispatch_is_measured_against_the_baseline_in_the_run(fresh_settings: Settings) -> None:
+    result = run_service_bench(fresh_settings, "calendar", SMALL)
+    row = figures(result, season_days=20)
+    assert result.dispatch.plans == result.dispatch_baseline.plans > 0
+    assert "dispatch" in result.stage_seconds
+    assert row["dispatch_on_time"] is not None and row["baseline_on_time"] is not None
+    assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
+    assert row["visits_per_failure"] >= 1.0
+    none = figures(run_service_bench(fresh_settings, "calendar",
+                                     replace(SMALL, dispatch_every_days=0)), season_days=20)
+    assert none["dispatch_on_time"] is None and none["dispatch_travel_share"] is None
