@@ -48,6 +48,8 @@ def _claim(settings: Settings, name: str) -> None:
 def _release(name: str) -> None:
     conn = _CLAIMS.pop(name, None)
     if conn is not None:
+        if not conn.closed:     # unlock first: a closed session's locks go only when its
+            conn.execute("SELECT pg_advisory_unlock_all()")   # backend has exited
         conn.close()
 
 
