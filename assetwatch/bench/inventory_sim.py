@@ -35,6 +35,7 @@ class PolicyResult:
     filled: int = 0
     stockouts: int = 0
     orders: int = 0
+    units_ordered: int = 0
     inventory_units: float = 0.0      # average on hand
     inventory_value: float = 0.0      # average on-hand value
 
@@ -85,6 +86,7 @@ class InventorySimulator:
                 lead = self.lead_days.get(key, 14.0)
                 self._pipeline[key].append((t + timedelta(days=lead), qty))
                 self.result.orders += 1
+                self.result.units_ordered += qty
 
     def sample(self) -> None:
         """Add today's stock to the running averages."""

@@ -16,7 +16,15 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
 * ``fill_rate``, ``stockouts``, ``stock_value``: the row's stocking policy (computed from its
   own demand; the ``calendar`` row's is the naive policy), against the naive policy's;
 * ``demand_mase``: mean absolute error of the monthly parts demand forecast (per part) over
-  that of the seasonal-naive forecast (the same part's consumption one season earlier).
+  that of the seasonal-naive forecast (the same part's consumption one season earlier);
+* the product's own parts operations on the row's database
+  (:mod:`assetwatch.bench.service_parts`): kits reserved in full at ticket open, part lines
+  short when used and those covered by transfers, units bought against the naive policy's,
+  repairable parts used met by repaired units.
+* ``visits_per_failure``: repair visits plus second trips per true failure;
+* ``dispatch_*`` / ``baseline_*``: the row's open work planned every week by the product's
+  dispatcher and by the baseline (:mod:`assetwatch.bench.service_dispatch`): due work planned
+  to start by its deadline, driving over driving and time on site, and busy over working time.
 """
 
 from __future__ import annotations
@@ -55,6 +63,19 @@ FIGURES = (
     ("stock_value", "average stock value (row's policy)", "{:,.0f}"),
     ("stock_value_vs_naive", "  relative to the naive policy", "{:.1%}"),
     ("demand_mase", "monthly demand MASE (vs seasonal naive)", "{:.2f}"),
+    ("parts_available_at_open", "kit reserved in full at ticket open (product stock)", "{:.1%}"),
+    ("shortages_at_use", "part lines short when used (product stock)", "{:.0f}"),
+    ("shortages_by_transfer", "  covered by a transfer (stock-outs avoided)", "{:.0f}"),
+    ("units_bought", "units bought by the product's replenishment", "{:.0f}"),
+    ("naive_units_bought", "  by the naive policy", "{:.0f}"),
+    ("repairable_from_repair", "repairable parts used met by repaired units", "{:.1%}"),
+    ("visits_per_failure", "visits per failure (repairs + second trips)", "{:.2f}"),
+    ("dispatch_on_time", "dispatch: due work planned on time (SLA)", "{:.1%}"),
+    ("baseline_on_time", "  baseline dispatcher", "{:.1%}"),
+    ("dispatch_travel_share", "dispatch: travel share", "{:.1%}"),
+    ("baseline_travel_share", "  baseline dispatcher", "{:.1%}"),
+    ("dispatch_utilisation", "dispatch: technician utilisation", "{:.1%}"),
+    ("baseline_utilisation", "  baseline dispatcher", "{:.1%}"),
     ("seconds", "run time, s", "{:.0f}"),
 )
 
@@ -108,7 +129,15 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
         "stock_value": own.inventory_value,
         "stock_value_vs_naive": _share(own.inventory_value, naive.inventory_value),
         "demand_mase": demand_mase(result, season_days=season_days),
+        "visits_per_failure": _share(2 * len(visits) - fixed, len(failures)),
+        "dispatch_on_time": result.dispatch.on_time_share,
+        "baseline_on_time": result.dispatch_baseline.on_time_share,
+        "dispatch_travel_share": result.dispatch.travel_share,
+        "baseline_travel_share": result.dispatch_baseline.travel_share,
+        "dispatch_utilisation": result.dispatch.utilisation,
+        "baseline_utilisation": result.dispatch_baseline.utilisation,
         "seconds": result.seconds,
+        **result.parts,
     }
     return out
 

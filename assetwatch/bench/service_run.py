@@ -25,6 +25,8 @@ from typing import Any
 import psycopg
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
+from assetwatch.bench.service_dispatch import DispatchTally, measure_dispatch, register_crew
+from assetwatch.bench.service_parts import PartsLedger
 from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
 from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
 from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
@@ -35,7 +37,6 @@ from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
-from assetwatch.service.orders import expedite_shortage
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
@@ -69,6 +70,8 @@ class RunOptions:
     calendar_fraction: float = REPLACE_FRACTION
     #: the failure models' training options (None: the train flow's defaults)
     train_options: TrainOptions | None = None
+    #: plan the open work with the dispatcher and the baseline every this many days (0: not)
+    dispatch_every_days: int = 7
 
 
 @dataclass
@@ -114,6 +117,9 @@ class ServiceBenchResult:
     consumption: Consumption = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, Any] = field(default_factory=dict)   # service_parts.PartsLedger.figures
+    dispatch: DispatchTally = field(default_factory=DispatchTally)
+    dispatch_baseline: DispatchTally = field(default_factory=DispatchTally)
 
 
 @dataclass(order=True)
@@ -140,6 +146,7 @@ class ServiceRun:
         self.result = ServiceBenchResult(mode, options.days, len(self.fleet.assets),
                                          options.period_days)
         self.times = StageTimes()
+        self.parts = PartsLedger(self.eval_start)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -163,6 +170,7 @@ class ServiceRun:
         self.cost = {p: float(c) for p, c in conn.execute("SELECT part_no, unit_cost FROM part")}
         self.initial_stock = {(p, s): int(h) for p, s, h in conn.execute(
             "SELECT part_no, site_id, on_hand FROM stock")}
+        register_crew(conn, self.options.seed, assets=len(self.fleet.assets))
 
     def _repair_parts(self, f: TrueFailure) -> dict[str, int]:
         """Parts a repair of ``f`` takes from the shelf: the component's bill of materials
@@ -235,6 +243,7 @@ class ServiceRun:
                 if isinstance(signals, PipelineSignals):
                     signals.close()
             self._judge_tickets(conn)
+            self.result.parts = self.parts.figures(conn, self.sims[1].result.units_ordered)
         self.result.policies = [s.result for s in self.sims]
         self.result.seconds = time.perf_counter() - started
         self.result.stage_seconds = dict(self.times.seconds)
@@ -269,10 +278,17 @@ class ServiceRun:
         started = time.perf_counter()
         update_tickets(conn, as_of=t, policy=opts.ticket_policy)
         self.times.add("tickets", started)
+        started = time.perf_counter()
+        self.parts.day(conn, t)
+        self.times.add("parts operations", started)
         if day % opts.period_days == 0 and t + timedelta(days=opts.period_days) <= self.end:
             started = time.perf_counter()
             self._forecast(conn, t, consumption)
             self.times.add("demand", started)
+        if opts.dispatch_every_days and day % opts.dispatch_every_days == 0:
+            started = time.perf_counter()
+            measure_dispatch(conn, t, self.result.dispatch, self.result.dispatch_baseline)
+            self.times.add("dispatch", started)
         started = time.perf_counter()
         levels = self._computed_levels(conn, t)
         self.times.add("policy", started)
@@ -321,6 +337,7 @@ class ServiceRun:
                                       self.ids[m.asset_tag], m.at, m.part_no, m.task))
             if evaluating:
                 self._take(m.site_id, self._maintenance_parts(m), m.at)
+                self.parts.take(conn, m.site_id, self._maintenance_parts(m), m.at)
             return
         f: TrueFailure = event.payload
         asset_id = self.ids[f.asset_tag]
@@ -353,13 +370,18 @@ class ServiceRun:
             ticket_id, mode, _, kit = ticket
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
-            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
+            parts = self._repair_parts(f)
+            in_stock = self._take(f.site_id, parts, f.replaced_at)
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
-            expedite_shortage(conn, ticket_id, at=f.replaced_at)  # fitted regardless
-            close_ticket(conn, ticket_id,
-                         resolution_code="confirmed_failure" if mode == f.failure_mode
-                         else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
-                         serial_installed=serial)
+            if mode == f.failure_mode:
+                self.parts.before_visit(conn, ticket_id, f.site_id, parts, f.replaced_at)
+                close_ticket(conn, ticket_id, resolution_code="confirmed_failure",
+                             at=f.replaced_at, part_no=f.parts[0], serial_installed=serial,
+                             parts_used=parts)
+            else:   # a wrong diagnosis: the kit goes back, the parts come from the shelf
+                close_ticket(conn, ticket_id, resolution_code="no_fault_found",
+                             at=f.replaced_at)
+                self.parts.take(conn, f.site_id, parts, f.replaced_at)
             for other in tickets:   # the component is new: its other tickets are answered
                 if other[0] != ticket_id:
                     close_ticket(conn, other[0], resolution_code="duplicate",
@@ -370,6 +392,7 @@ class ServiceRun:
             # a breakdown: diagnosed on site, fixed at once only from the site's shelf
             in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
             self.result.visits.append(Visit(f, None, True, in_stock))
+            self.parts.take(conn, f.site_id, self._repair_parts(f), f.replaced_at)
         replace_component(conn, asset_id, f.component_type, serial_installed=serial,
                           at=f.replaced_at, part_no=f.parts[0])
         conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, component_type,"

@@ -87,6 +87,12 @@ def _candidates(conn: psycopg.Connection, component_filter: str = "true",
         f" AND {component_filter} ORDER BY {first}, a.asset_tag, f.failure_mode").fetchall()
 
 
+def _row(conn: psycopg.Connection, query: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row
+
+
 def _open(conn: psycopg.Connection, asset_id: int, model_id: str, component: str,
           mode: str) -> int:
     return open_ticket(conn, asset_id, mode, risk=0.8, priority=2, opened_by="planner",
@@ -99,15 +105,15 @@ def _shortage(conn: psycopg.Connection, story: PartsStory) -> int | None:
         kit = repair_kit(conn, model, component)
         if not kit:
             continue
-        available = min(int(conn.execute(
-            "SELECT coalesce((SELECT available FROM v_stock_available WHERE part_no = %s"
-            " AND site_id = %s), 0)", (item["part_no"], site)).fetchone()[0])
-            // int(item["qty"]) for item in kit)
+        available = min(int(_row(
+            conn, "SELECT coalesce((SELECT available FROM v_stock_available WHERE part_no = %s"
+            " AND site_id = %s), 0)", (item["part_no"], site))[0])
+            // int(str(item["qty"])) for item in kit)
         ranked.append((available, tag, asset_id, site, model, component, mode))
     for _, tag, asset_id, _, model, component, mode in sorted(ranked)[:4]:
         ticket = _open(conn, asset_id, model, component, mode)
-        row = conn.execute("SELECT parts_short, shortage FROM service_ticket WHERE ticket_id"
-                           " = %s", (ticket,)).fetchone()
+        row = _row(conn, "SELECT parts_short, shortage FROM service_ticket WHERE ticket_id"
+                   " = %s", (ticket,))
         if row[0]:
             options = "; ".join(
                 f"{o['part_no']} x{o['short_qty']}: "
@@ -135,8 +141,8 @@ def _replenishment(conn: psycopg.Connection, story: PartsStory, ticket: int | No
     order_id, part_no, site_id, qty = row
     approve_order(conn, order_id)
     receive_order(conn, order_id)
-    covered = ticket is not None and not conn.execute(
-        "SELECT parts_short FROM service_ticket WHERE ticket_id = %s", (ticket,)).fetchone()[0]
+    covered = ticket is not None and not _row(
+        conn, "SELECT parts_short FROM service_ticket WHERE ticket_id = %s", (ticket,))[0]
     story.steps["replenishment order"] = (
         f"{order_no(order_id)}: {qty} x {part_no} for {site_id} raised ({summary.proposed}"
         f" proposed), approved, received"
@@ -170,8 +176,8 @@ def _replace(conn: psycopg.Connection, story: PartsStory, candidate: tuple[Any, 
     close_ticket(conn, ticket, resolution_code=code, note=_NOTE)
     story.tickets_closed += 1
     register_removals(conn, asset_id=asset_id)
-    return int(conn.execute("SELECT return_id FROM part_return WHERE serial_no = %s"
-                            " ORDER BY return_id DESC LIMIT 1", (serial,)).fetchone()[0])
+    return int(_row(conn, "SELECT return_id FROM part_return WHERE serial_no = %s"
+                    " ORDER BY return_id DESC LIMIT 1", (serial,))[0])
 
 
 def _warranty(conn: psycopg.Connection, story: PartsStory) -> None:
@@ -185,11 +191,11 @@ def _warranty(conn: psycopg.Connection, story: PartsStory) -> None:
         _replace(conn, story, candidates[0], "confirmed_failure")
         open_warranty_claims(conn)
         process_returns(conn)
-        row = conn.execute("SELECT return_id FROM part_return WHERE state = 'rma_open'"
-                           " ORDER BY return_id DESC LIMIT 1").fetchone()
+        row = _row(conn, "SELECT return_id FROM part_return WHERE state = 'rma_open'"
+                   " ORDER BY return_id DESC LIMIT 1")
     return_id = int(row[0])
-    serial, rma, supplier = conn.execute("SELECT serial_no, rma_no, supplier FROM part_return"
-                                         " WHERE return_id = %s", (return_id,)).fetchone()
+    serial, rma, supplier = _row(conn, "SELECT serial_no, rma_no, supplier FROM part_return"
+                                       " WHERE return_id = %s", (return_id,))
     credit = close_rma(conn, return_id, accepted=True)
     claim = conn.execute("SELECT claim_id, state, recovered_amount, anomaly_events, failed_at"
                          " FROM v_warranty_claim WHERE serial_no = %s", (serial,)).fetchone()
@@ -215,12 +221,12 @@ def _repair(conn: psycopg.Connection, story: PartsStory) -> None:
         send_to_repair(conn, return_id)
         row = (return_id,)
     return_id = int(row[0])
-    serial, part_no, site_id, cost, due = conn.execute(
-        "SELECT serial_no, part_no, site_id, repair_cost, repair_due_at FROM part_return"
-        " WHERE return_id = %s", (return_id,)).fetchone()
+    serial, part_no, site_id, cost, due = _row(
+        conn, "SELECT serial_no, part_no, site_id, repair_cost, repair_due_at FROM part_return"
+        " WHERE return_id = %s", (return_id,))
     complete_repair(conn, return_id, at=datetime.now(UTC))
-    on_hand = conn.execute("SELECT on_hand FROM stock WHERE part_no = %s AND site_id = %s",
-                           (part_no, site_id)).fetchone()[0]
+    on_hand = _row(conn, "SELECT on_hand FROM stock WHERE part_no = %s AND site_id = %s",
+                   (part_no, site_id))[0]
     story.steps["repair loop"] = (f"{return_no(return_id)} serial {serial} ({part_no}):"
                                   f" repaired for {cost} (due {due:%Y-%m-%d}), back in stock at"
                                   f" {site_id} ({on_hand} on hand)")
@@ -233,9 +239,8 @@ def _no_fault_found(conn: psycopg.Connection, story: PartsStory) -> None:
         return
     return_id = _replace(conn, story, candidates[0], "preventive_replacement")
     inspect_return(conn, return_id, fault_found=False)
-    part_no, rate = conn.execute(
-        "SELECT r.part_no, n.nff_rate FROM part_return r JOIN v_nff_rate n"
-        " ON n.dimension = 'part' AND n.key = r.part_no WHERE r.return_id = %s",
-        (return_id,)).fetchone()
+    part_no, rate = _row(
+        conn, "SELECT r.part_no, n.nff_rate FROM part_return r JOIN v_nff_rate n"
+        " ON n.dimension = 'part' AND n.key = r.part_no WHERE r.return_id = %s", (return_id,))
     story.steps["no fault found"] = (f"{return_no(return_id)} ({part_no}) tested fine, back in"
                                      f" stock; NFF rate of {part_no}: {rate:.0%}")

@@ -21,6 +21,19 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 Fleet = tuple[psycopg.Connection, dict[str, int]]
 
 
+#: one failure mode per component: these tests count the tickets a component's risk opens
+FIRST_MODES = ("bearing_wear", "seal_leak", "impeller_erosion", "motor_winding", "valve_wear",
+               "separator_clog")
+
+
+@pytest.fixture
+def fleet_db(fleet_db: Fleet) -> Fleet:
+    """The small fleet with the first failure mode of each component only."""
+    conn, _ = fleet_db
+    conn.execute("DELETE FROM failure_mode WHERE failure_mode <> ALL(%s)", (list(FIRST_MODES),))
+    return fleet_db
+
+
 def _tickets(conn: psycopg.Connection) -> list[tuple]:
     return conn.execute("SELECT ticket_id, asset_id, failure_mode, status, risk, priority,"
                         " resolution_code FROM service_ticket ORDER BY ticket_id").fetchall()
