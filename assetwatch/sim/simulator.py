@@ -258,7 +258,8 @@ class FleetSimulator(Source):
         rows = tuple(tuple(zip(names, base[level], thermal, [k * 7919 for k in range(len(names))],
                                noise[level], strict=True)) for level in range(len(ratios)))
         return _AssetModel(
-            rows=rows, names=tuple(names), index=index, ratios=ratios, thermal_mask=tuple(thermal),
+            rows=rows, names=tuple(names), digits=(4,) * len(names), index=index,
+            ratios=ratios, thermal_mask=tuple(thermal),
             base=tuple(map(tuple, base)), noise=tuple(map(tuple, noise)),
             gain=tuple(map(tuple, gain)), startup=tuple(startup),
             normal=tuple(float(spec["normal"]) for spec in sensors.values()),
@@ -284,27 +285,21 @@ class FleetSimulator(Source):
         seg_start = sch.starts[i]
         if model.revision != tl.revision:
             model.state = [_UNKNOWN] * len(model.components)
-            model.revision = tl.revision
+            model.revision, model.active_until_ms = tl.revision, -1
+        if not model.active_from_ms <= ts < model.active_until_ms:
+            self._refresh_components(tl, model, ts)
         shift: list[tuple[int, float]] = []
         failed_at = -1
-        states = model.state
-        accrued = -1.0
-        for c, state in enumerate(states):
-            if not state[0] <= ts < state[1]:
-                state = states[c] = self._component_state(tl, model, c, ts)
-            kind = state[2]
-            if kind == _QUIET:
-                continue
-            life = state[3]
-            if kind == _FAILED:
-                failed_at = max(failed_at, life.failed_ms)
-                w = 1.0
-            else:
-                if accrued < 0.0:
-                    accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
-                w = life.wear_of(accrued)
-            for k, e in state[4]:
-                shift.append((k, e * w))
+        if model.wearing:
+            accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
+            for kind, life, effects in model.wearing:
+                if kind == _FAILED:
+                    failed_at = max(failed_at, life.failed_ms)
+                    w = 1.0
+                else:
+                    w = life.wear_of(accrued)
+                for k, e in effects:
+                    shift.append((k, e * w))
         prev = sch.levels[i - 1] if i > 0 else level
         if failed_at >= 0:  # stopped by the failure
             if failed_at > seg_start:
@@ -322,33 +317,30 @@ class FleetSimulator(Source):
                                                 self.world)
             model.ambient_step = step
         rows = model.rows[level]
-        if i > 0 and prev != level and ts - seg_start < self._slow_ms:
-            vals = [b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
-                    for _, b, t, o, n in rows]
-            if level:
+        vals = [b + t * ambient + normals[(h + o) & _NOISE_MASK] * n for _, b, t, o, n in rows]
+        if level:
+            if shift:
                 gain = model.gain[level]
                 for k, amount in shift:
                     vals[k] += amount * gain[k]
-            else:
-                vals = [v if v > 0.0 or t else 0.0
-                        for v, t in zip(vals, model.thermal_mask, strict=True)]
+        else:
+            vals = [v if v > 0.0 or t else 0.0
+                    for v, t in zip(vals, model.thermal_mask, strict=True)]
+        if i > 0 and prev != level and ts - seg_start < self._slow_ms:
             self._transient(model, vals, level, prev, ts - seg_start)
-            return [(name, round(v, 4)) for name, v in zip(model.names, vals, strict=True)]
-        if shift and level:
-            add = [0.0] * len(rows)
-            gain = model.gain[level]
-            for k, amount in shift:
-                add[k] += amount * gain[k]
-            return [(name, round(b + a + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
-                    for (name, b, t, o, n), a in zip(rows, add, strict=True)]
-        if level:
-            return [(name, round(b + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
-                    for name, b, t, o, n in rows]
-        out = []
-        for name, b, t, o, n in rows:
-            v = b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
-            out.append((name, round(v if v > 0.0 or t else 0.0, 4)))
-        return out
+        return list(zip(model.names, map(round, vals, model.digits), strict=True))
+
+    def _refresh_components(self, tl: AssetTimeline, model: _AssetModel, ts: int) -> None:
+        """The components that wear or are failed at ``ts``, and the span that holds for."""
+        lo, hi = -_NEVER, _NEVER
+        wearing = []
+        for c, state in enumerate(model.state):
+            if not state[0] <= ts < state[1]:
+                state = model.state[c] = self._component_state(tl, model, c, ts)
+            lo, hi = max(lo, state[0]), min(hi, state[1])
+            if state[2] != _QUIET:
+                wearing.append((state[2], state[3], state[4]))
+        model.wearing, model.active_from_ms, model.active_until_ms = wearing, lo, hi
 
     @staticmethod
     def _component_state(tl: AssetTimeline, model: _AssetModel, c: int, ts: int
@@ -448,6 +440,7 @@ class _AssetModel:
 
     rows: tuple[tuple[tuple[str, float, float, int, float], ...], ...]
     names: tuple[str, ...]
+    digits: tuple[int, ...]
     index: dict[str, int]
     ratios: tuple[float, ...]
     thermal_mask: tuple[float, ...]
@@ -460,6 +453,10 @@ class _AssetModel:
     components: list[str]
     thermal: bool = True
     state: list[tuple] = field(default_factory=list)
+    wearing: list[tuple[int, ComponentLife, tuple[tuple[int, float], ...]]] = field(
+        default_factory=list)
+    active_from_ms: int = 0
+    active_until_ms: int = -1
     revision: int = -1
     active: list[tuple[int, SensorFault]] = field(default_factory=list)
     active_from: int = 0

@@ -54,7 +54,9 @@ class WorldConfig:
         on a day shift.
     Failures without warning and warnings without failure
         ``shock_share``: share of failures that come with no precursor (a random shock at a
-        random age). ``stabilised_share``: share of visible onsets that level off at
+        random age), among lives left alone; planned work prevents wear-out but not shocks,
+        so the share observed in a window is a little higher (23-26 % with the defaults).
+        ``stabilised_share``: share of visible onsets that level off at
         ``stabilised_level`` (a fraction of full wear) and never fail; such a part is
         replaced at an overhaul ``overhaul_after`` (fraction of its life) later.
     Operation

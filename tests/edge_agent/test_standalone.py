@@ -13,7 +13,8 @@ MODULES = ("assetwatch.edge_agent." + m for m in (
     "agent", "batching", "commands", "config_file", "credentials", "csv_replay", "errors",
     "link", "plugin", "publisher", "remote_config", "simulate", "spool"))
 MODULES = (*MODULES, *("assetwatch.sim." + m for m in (
-    "catalogue", "fleet", "lifecycle", "simulator", "site", "truth")))
+    "catalogue", "fleet", "lifecycle", "operation", "sensor_faults", "simulator", "site",
+    "truth", "world")))
 
 
 def test_edge_modules_import_without_server_packages() -> None:
