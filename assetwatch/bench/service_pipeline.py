@@ -31,6 +31,8 @@ from assetwatch.sim.fleet import Fleet, epoch_ms
 from assetwatch.sim.simulator import FleetSimulator
 
 if TYPE_CHECKING:
+    from assetwatch.ingest.writer import BatchWriter
+    from assetwatch.models.monitoring.worker import DetectionWorker
     from assetwatch.models.prediction.training import TrainOptions
 
 __all__ = ["PipelineSignals", "StageTimes"]
@@ -88,8 +90,8 @@ class PipelineSignals:
         self._sites = {a.asset_tag: a.site_id for a in fleet.assets}
         self._seq: dict[str, int] = defaultdict(int)
         self._detector_params = detector_params or {}
-        self._worker = None
-        self._writer = None
+        self._worker: DetectionWorker | None = None
+        self._writer: BatchWriter | None = None
         self._last_train: datetime | None = None
         self._last_score: datetime | None = None
         self.readings = 0
@@ -178,7 +180,7 @@ class PipelineSignals:
                 return out
             self._held = self._source.poll(200_000, 0.0)
 
-    def _batch_writer(self):
+    def _batch_writer(self) -> BatchWriter:
         if self._writer is None:
             from assetwatch.core.db import connect
             from assetwatch.ingest.writer import BatchWriter

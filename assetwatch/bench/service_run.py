@@ -325,7 +325,8 @@ class ServiceRun:
         the oldest of the component's (a wrong diagnosis), opened before the failure."""
         before = [t for t in tickets if t[2] <= f.failed_at]
         right = [t for t in before if t[1] == f.failure_mode]
-        return (right or before or [None])[0]
+        chosen = right or before
+        return chosen[0] if chosen else None
 
     def _apply(self, conn: psycopg.Connection, event: _Event, *, evaluating: bool) -> None:
         """Ground truth happens: the installed base, events, tickets and stock follow."""

@@ -87,7 +87,7 @@ def _parts(life: object) -> tuple[str, ...]:
     parts = getattr(life, "parts", None)
     if parts:
         return tuple(str(p) for p in parts)
-    return (str(life.part_no),)
+    return (str(getattr(life, "part_no", "")),)
 
 
 def load_truth(fleet: Fleet, end: datetime, *, lookahead_days: int = 90) -> BenchTruth:

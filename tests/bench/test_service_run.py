@@ -130,6 +130,7 @@ def test_pipeline_row_end_to_end(fresh_settings: Settings,
     assert changed, "stock and demand figures do not depend on the predictions"
 
 
+@pytest.mark.timeout(1200)
 def test_reference_rows_bound_the_tickets(fresh_settings: Settings) -> None:
     oracle = figures(run_service_bench(fresh_settings, "oracle", SMALL), season_days=20)
     calendar = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
