@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "assetwatch.models.registry_commands",
     "assetwatch.flows.commands",
     "assetwatch.service.commands",
+    "assetwatch.service.parts_commands",
+    "assetwatch.service.field.commands",
     "assetwatch.dashboards.commands",
     "assetwatch.report.commands",
     "assetwatch.demo",

@@ -3,14 +3,15 @@
 
 :func:`seed_fleet` is the one place that fills the database: three assets on two sites with two
 days of telemetry, scores, anomaly events, predictions, parts demand, inventory policy, tickets,
-ingest ledger rows, dead letters and flow runs, all ending at the time of seeding, so every
+ingest ledger rows, dead letters, flow runs, stock with reservations and shortages, and
+replenishment orders, all ending at the time of seeding, so every
 panel's query has rows to return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -53,9 +54,14 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
         FROM sensor se, generate_series(%(now)s - interval '2 days', %(now)s - interval '5 min',
                                         interval '10 minutes') AS t""", {"now": now})
     run("""
-        INSERT INTO anomaly_score (time, asset_id, detector, score)
+        INSERT INTO anomaly_score (time, asset_id, detector, score, state, regime)
         SELECT t, a.asset_id, d, least(1, 0.1 + 0.8 * (extract(epoch FROM t - (%(now)s
-                 - interval '2 days')) / 172800.0) * (a.asset_id %% 2))
+                 - interval '2 days')) / 172800.0) * (a.asset_id %% 2)),
+               CASE WHEN t BETWEEN %(now)s - interval '20 hours' AND %(now)s - interval '18 hours'
+                    THEN 'stopped'
+                    WHEN t BETWEEN %(now)s - interval '18 hours' AND %(now)s - interval '17 hours'
+                    THEN 'starting' ELSE 'running' END,
+               CASE WHEN t > %(now)s - interval '8 hours' THEN 1 ELSE 0 END
         FROM asset a, unnest(ARRAY['hst', 'zscore']) AS d,
              generate_series(%(now)s - interval '2 days', %(now)s - interval '10 min',
                              interval '30 minutes') AS t""", {"now": now})
@@ -63,6 +69,8 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
         _seed_asset(conn, now, tag, asset_id)
     _seed_models_and_demand(conn, now, ids)
     _seed_pipeline(conn, now)
+    _seed_parts(conn, now)
+    _seed_field_service(conn, now)
     run("SELECT refresh_telemetry_hourly()")
     return now
 
@@ -70,11 +78,13 @@ def seed_fleet(conn: psycopg.Connection) -> datetime:
 def _seed_asset(conn: psycopg.Connection, now: datetime, tag: str, asset_id: int) -> None:
     run = conn.execute
     run("INSERT INTO anomaly_event (asset_id, detector, kind, started_at, ended_at, peak_score,"
-        " sensors) VALUES (%s, 'hst', 'anomaly', %s - interval '30 hours',"
-        " %s - interval '26 hours', 0.93, ARRAY['vibration_rms']),"
+        " sensors, peak_at, state, acknowledged_at, ack_note)"
+        " VALUES (%s, 'hst', 'anomaly', %s - interval '30 hours',"
+        " %s - interval '26 hours', 0.93, ARRAY['vibration_rms'], %s - interval '29 hours',"
+        " 'running', %s - interval '28 hours', 'inspected: loose mounting bolt'),"
         " (%s, 'hst', 'anomaly', %s - interval '3 hours', NULL, 0.97,"
-        " ARRAY['vibration_rms', 'bearing_temp'])",
-        (asset_id, now, now, asset_id, now))
+        " ARRAY['vibration_rms', 'bearing_temp'], %s - interval '2 hours', 'running', NULL, NULL)",
+        (asset_id, now, now, now, now, asset_id, now, now))
     run("INSERT INTO asset_configuration (asset_id, firmware, agent_version, config_hash,"
         " valid_from, valid_to) VALUES (%s, '1.4.2', '0.1.0', 'c0ffee', %s - interval '30 days',"
         " %s - interval '2 days'), (%s, '1.5.0', '0.1.0', 'beef01', %s - interval '2 days', NULL)",
@@ -208,6 +218,107 @@ def _seed_pipeline(conn: psycopg.Connection, now: datetime) -> None:
         "  'database unavailable', %s - interval '59 minutes'),"
         " ('r3', 'tickets', 'RUNNING', 'Running', %s - interval '1 minute', NULL, NULL, %s)",
         (now,) * 8)
+
+
+def _seed_parts(conn: psycopg.Connection, now: datetime) -> None:
+    """Stock, the open tickets' reservations (S1 runs short of bearings), a two-bin rule with
+    a released card, and a partly received order, all through the service API."""
+    from assetwatch.service.orders import approve_order, place_order, receive_order
+    from assetwatch.service.replenishment import evaluate_replenishment, set_rule
+    from assetwatch.service.reservations import reserve_kit
+    from assetwatch.service.stock_ledger import move_stock
+
+    conn.execute("INSERT INTO stock (part_no, site_id, on_hand) VALUES"
+                 " ('BRG-6309-C3', 'S1', 1), ('BRG-6309-C3', 'S2', 5),"
+                 " ('SEAL-M37G-45', 'S1', 2), ('SEAL-M37G-45', 'S2', 2)")
+    conn.execute("UPDATE part SET default_lead_time_days = 14, supplier = 'Bearings & Co'")
+    for (ticket_id,) in conn.execute("SELECT ticket_id FROM service_ticket"
+                                     " WHERE status <> 'closed' ORDER BY ticket_id").fetchall():
+        reserve_kit(conn, ticket_id, at=now)
+    set_rule(conn, "SEAL-M37G-45", "S1", "kanban", bin_qty=1, cards=2)
+    move_stock(conn, "SEAL-M37G-45", "S1", -1, "adjustment", at=now, reference="count")
+    evaluate_replenishment(conn, at=now)
+    order = place_order(conn, "BRG-6309-C3", "S2", 4, kind="reorder_point",
+                        at=now - timedelta(days=3), reason="seeded")
+    approve_order(conn, order, at=now - timedelta(days=3))
+    receive_order(conn, order, 1, at=now - timedelta(hours=5))
+    _seed_returns_and_claims(conn, now)
+
+
+def _seed_returns_and_claims(conn: psycopg.Connection, now: datetime) -> None:
+    """Each asset's removed bearing: PUMP-01's under warranty (a claim, an RMA credited),
+    PUMP-02's repaired, COMP-01's no fault found; through the service API."""
+    from assetwatch.service.returns import (
+        close_rma,
+        inspect_return,
+        process_returns,
+        register_removals,
+    )
+    from assetwatch.service.warranty_claims import open_warranty_claims
+
+    conn.execute("UPDATE part SET repairable = true, repair_turnaround_days = 10,"
+                 " repair_cost = 30 WHERE part_no = 'BRG-6309-C3'")
+    conn.execute("UPDATE installed_component SET warranty_end = (%s - interval '10 days')::date"
+                 " WHERE serial_no = 'PUMP-01-bearing-1'", (now,))
+    conn.execute("INSERT INTO warranty_claim_forecast (computed_at, asset_id, component_type,"
+                 " serial_no, part_no, warranty_end, failure_probability, expected_claim_cost,"
+                 " month_probability, expected_month_cost) SELECT %s - interval '25 days',"
+                 " asset_id, 'bearing', serial_no, part_no, warranty_end, 0.5, 22.5, 0.4, 18"
+                 " FROM installed_component WHERE serial_no = 'PUMP-01-bearing-1'", (now,))
+    open_warranty_claims(conn, at=now)
+    register_removals(conn)
+    returns = dict(conn.execute("SELECT serial_no, return_id FROM part_return").fetchall())
+    inspect_return(conn, returns["COMP-01-bearing-1"], fault_found=False, at=now)
+    process_returns(conn, at=now - timedelta(days=1))
+    close_rma(conn, returns["PUMP-01-bearing-1"], accepted=True, at=now)
+
+
+def _seed_field_service(conn: psycopg.Connection, now: datetime) -> None:
+    """Two technicians, a plan with today's visit to PUMP-01, two done visits for its bearing
+    (the first one repeated within 30 days), SLA events."""
+    run = conn.execute
+    run("UPDATE site SET latitude = 48.1 + (site_id = 'S2')::int * 0.3, longitude = 11.5,"
+        " response_hours = 8, restore_hours = 48")
+    run("INSERT INTO technician (technician_id, name, home_base, home_latitude, home_longitude)"
+        " VALUES ('T1', 'Ana Field', 'North depot', 48.0, 11.4),"
+        " ('T2', 'Ben Field', 'South depot', 48.5, 11.6)")
+    run("INSERT INTO technician_skill (technician_id, model_id) VALUES ('T1', 'CP-200'),"
+        " ('T1', 'SC-75'), ('T2', 'SC-75')")
+    run("INSERT INTO technician_shift (technician_id, weekday, starts, ends)"
+        " SELECT t, d, '07:00', '17:00' FROM unnest(ARRAY['T1', 'T2']) t,"
+        " generate_series(1, 5) d")
+    plan = run("INSERT INTO dispatch_plan (made_at, horizon_start, horizon_end, solver,"
+               " work_items, planned_items, seconds, sla_items, sla_met, travel_minutes,"
+               " work_minutes, available_minutes) VALUES (%s, %s, %s + interval '5 days',"
+               " 'ortools-routing', 3, 3, 1.5, 2, 2, 80, 300, 3000) RETURNING plan_id",
+               (now, now, now)).fetchone()[0]
+    run("INSERT INTO dispatch_capacity (plan_id, technician_id, day, available_minutes,"
+        " work_minutes, travel_minutes) VALUES (%s, 'T1', %s::date, 600, 240, 60),"
+        " (%s, 'T2', %s::date, 600, 60, 20)", (plan, now, plan, now))
+    pump = run("SELECT asset_id FROM asset WHERE asset_tag = 'PUMP-01'").fetchone()[0]
+    tickets = [r[0] for r in run(
+        "SELECT ticket_id FROM service_ticket WHERE asset_id = %s AND failure_mode ="
+        " 'bearing_wear' ORDER BY opened_at", (pump,))]
+    for days_ago, ticket, status in ((29, tickets[0], "done"), (21, tickets[1], "done"),
+                                     (0, tickets[2], "planned")):
+        visit = run(
+            "INSERT INTO visit (plan_id, technician_id, site_id, starts_at, ends_at,"
+            " travel_minutes, kit, status, finished_at, on_site_minutes) VALUES"
+            " (%s, 'T1', 'S1', %s - make_interval(days => %s),"
+            " %s - make_interval(days => %s) + interval '90 minutes', 35,"
+            " '[{\"part_no\": \"BRG-6309-C3\", \"qty\": 1}]', %s,"
+            " CASE WHEN %s = 'done' THEN %s - make_interval(days => %s) END,"
+            " CASE WHEN %s = 'done' THEN 85 END) RETURNING visit_id",
+            (plan, now, days_ago, now, days_ago, status, status, now, days_ago,
+             status)).fetchone()[0]
+        run("INSERT INTO visit_work (visit_id, ticket_id) VALUES (%s, %s)", (visit, ticket))
+        if status == "done":
+            run("INSERT INTO visit_part_return (visit_id, part_no, kit_qty, used_qty,"
+                " returned_qty) VALUES (%s, 'BRG-6309-C3', 1, 1, 0)", (visit,))
+    run("INSERT INTO sla_event (ticket_id, clock, state, deadline, recorded_at) VALUES"
+        " (%s, 'response', 'near_breach', %s + interval '1 hour', %s - interval '1 day'),"
+        " (%s, 'response', 'breached', %s - interval '2 hours', %s - interval '3 hours')",
+        (tickets[2], now, now, tickets[2], now, now))
 
 
 @pytest.fixture(scope="session")

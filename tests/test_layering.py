@@ -63,3 +63,13 @@ def test_dashboards_and_report_read_only_core() -> None:
     for package in ("dashboards", "report"):
         outside = {m.split(".")[1] for m in imports[package]} - {package, "core", "errors"}
         assert not outside, (package, outside)
+
+
+def test_only_the_simulated_world_and_the_benchmarks_read_the_ground_truth() -> None:
+    """The product learns about the fleet from telemetry and master data, never from the
+    simulator's truth (its lives, operation, sensor faults or the truth module)."""
+    truth = ("assetwatch.sim.truth", "assetwatch.sim.lifecycle", "assetwatch.sim.operation",
+             "assetwatch.sim.sensor_faults", "assetwatch.sim.world")
+    readers = {package for package, modules in _imports().items()
+               if any(m.startswith(truth) for m in modules)}
+    assert readers <= {"sim", "bench"}, readers - {"sim", "bench"}

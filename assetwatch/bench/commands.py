@@ -12,7 +12,7 @@ import importlib
 
 __all__ = ["register"]
 
-_BENCHMARKS = ("edge", "ingest", "detect", "skab", "rul", "pdm", "service")
+_BENCHMARKS = ("edge", "ingest", "detect", "skab", "rul", "pdm", "service", "dispatch")
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,72 +1,79 @@
-"""``assetwatch bench service``: parts demand, inventory policy and tickets against ground truth.
+"""``assetwatch bench service``: the monitoring pipeline's service figures on a simulated fleet.
 
-The simulated fleet (:mod:`assetwatch.sim.fleet`, lifecycle of every component) runs
-for ``--history-days`` (consumption history for the naive policy) and then ``--days`` of
-evaluation, one step per simulated day, in a database of its own (``<database>_bench_service``,
-created for the run and dropped after it unless ``--keep-database``). Each day:
+The simulated fleet (:mod:`assetwatch.sim`) runs for ``--history-days`` (consumption history
+for the naive policy and the seasonal-naive forecast; its last ``--telemetry-days`` also
+stream telemetry, the failure models' training window and the detectors' warm-up) and then
+``--days`` of evaluation, one step per simulated day (see :mod:`.service_run`). Each row runs
+in a database of its own (``<database>_bench_service_<row>``, dropped after it unless
+``--keep-database``), up to ``--jobs`` rows at a time:
 
-1. ground-truth events up to that day happen: planned maintenance and component failures
-   consume parts at their site (in both simulated stocks); a replacement closes the open
-   ticket of that (asset, failure mode) with ``confirmed_failure`` through the real lifecycle
-   code (maintenance event, installed-base change, training label), or is recorded as an
-   unticketed repair;
-2. failure predictions for every component are stored (a stand-in predictor with what a
-   monitoring system knows; see :mod:`assetwatch.bench.service_predictors`);
-3. ``update_tickets`` and ``compute_inventory_policy`` run as the flows would; every
-   ``--period-days`` ``compute_demand`` forecasts the next period;
-4. both stocking policies review and order (:mod:`assetwatch.bench.inventory_sim`).
+``pipeline`` (the product)
+    telemetry through the ingest writer, the detector worker, the failure models trained
+    weekly and scored daily, tickets, demand and policy (:mod:`.service_pipeline`);
+``oracle`` (upper bound) and ``calendar`` (lower bound)
+    reference rows that replace the monitoring (:mod:`.service_reference`).
 
-It prints the demand forecast error per part (and writes it per part and period as CSV), fill
-rate, stock-outs and average inventory of the computed policy against the naive policy,
-tickets per true failure, the share of failures with a ticket opened before the failure and
-the first-time-fix rate. ``--scale`` instead times the demand computation on 10,000 assets x
-50 part numbers.
+It prints the rows side by side with the pipeline's gap to the oracle and its targets
+(:mod:`.service_figures`) and writes them to ``bench_service.json`` and
+``bench_service.txt`` in the output directory. ``--quick`` is a small world for tests and a
+first look; ``--scale`` instead times the demand computation on 10,000 assets x 50 parts.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assetwatch.core.settings import Settings
+from assetwatch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from assetwatch.bench.service_run import ServiceBenchResult
+    from assetwatch.bench.service_run import RunOptions, ServiceBenchResult
 
-__all__ = ["register", "run_scale", "run_service_bench"]
+__all__ = ["MODES", "options_from_args", "register", "report", "run_rows", "run_scale",
+           "run_service_bench", "season_days"]
 
 log = logging.getLogger(__name__)
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
+#: the rows, as in :data:`assetwatch.bench.service_run.MODES` (kept here: cheap to import)
+MODES = ("pipeline", "oracle", "calendar")
+
+
+QUICK = {"sites": 1, "assets_per_site": 8, "days": 60, "history_days": 120,
+         "telemetry_days": 60, "period_days": 30}
 
 
 def register(benches: argparse._SubParsersAction) -> None:
-    parser = benches.add_parser("service", help="demand forecast, inventory policy and tickets"
-                                " against the simulated fleet's ground truth")
+    parser = benches.add_parser("service", help="tickets, first-time fix, stock and demand of"
+                                " the monitoring pipeline on a simulated fleet, between an"
+                                " oracle and a calendar reference")
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--assets-per-site", type=int, default=25)
     parser.add_argument("--days", type=int, default=365, help="evaluated simulated days")
-    parser.add_argument("--history-days", type=int, default=180,
-                        help="simulated days before the evaluation (history for the naive policy)")
+    parser.add_argument("--history-days", type=int, default=365,
+                        help="simulated days before the evaluation")
+    parser.add_argument("--telemetry-days", type=int, default=180,
+                        help="days of the history that stream telemetry")
     parser.add_argument("--period-days", type=int, default=30)
     parser.add_argument("--service-level", type=float, default=0.95)
-    parser.add_argument("--predictor", choices=("condition", "weibull", "models"),
-                        default="condition",
-                        help="condition/weibull: stand-ins on the simulator's lifecycle; models:"
-                             " the project's failure models trained and scored on simulated"
-                             " telemetry (slower)")
+    parser.add_argument("--rows", default=",".join(MODES),
+                        help="comma-separated rows to run (pipeline, oracle, calendar)")
+    parser.add_argument("--train-every-days", type=int, default=91,
+                        help="days between training runs of the failure models (the train"
+                             " flow's own schedule is weekly: 7)")
     parser.add_argument("--score-every-days", type=int, default=1,
-                        help="with --predictor models: days between scoring runs")
-    parser.add_argument("--retrain-days", type=int, default=90,
-                        help="with --predictor models: days between training runs")
+                        help="days between scoring runs (the score flow runs hourly)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="rows run at the same time, each in a process of its own")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small world: 1 site x 8 assets, 60 evaluated days")
     parser.add_argument("--keep-database", action="store_true",
-                        help="keep the benchmark's database for inspection")
+                        help="keep the benchmark's databases for inspection")
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
     parser.add_argument("--scale-assets", type=int, default=10_000)
@@ -74,22 +81,93 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=bench_service)
 
 
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """The run options the command line asks for (``--quick`` overrides the world's size)."""
+    values = {"sites": args.sites, "assets_per_site": args.assets_per_site, "days": args.days,
+              "history_days": args.history_days, "telemetry_days": args.telemetry_days,
+              "period_days": args.period_days}
+    if args.quick:
+        values.update(QUICK)
+    from assetwatch.bench.service_run import RunOptions
+
+    return RunOptions(**values, service_level=args.service_level, seed=args.seed,
+                      train_every_days=args.train_every_days,
+                      score_every_days=args.score_every_days)
+
+
 def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("assetwatch.service").setLevel(logging.WARNING)
+    logging.getLogger("assetwatch.models").setLevel(logging.WARNING)
     if args.scale:
         figures = run_scale(settings, assets=args.scale_assets, part_numbers=args.scale_parts,
                             keep_database=args.keep_database)
         _print_scale(figures)
         return 0
-    result = run_service_bench(settings, sites=args.sites, assets_per_site=args.assets_per_site,
-                               days=args.days, history_days=args.history_days,
-                               period_days=args.period_days, service_level=args.service_level,
-                               predictor=args.predictor, seed=args.seed,
-                               score_every_days=args.score_every_days,
-                               retrain_days=args.retrain_days,
-                               keep_database=args.keep_database)
-    _print_result(result, settings, args)
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = [r for r in rows if r not in MODES]
+    if unknown:
+        raise ConfigError(f"--rows: unknown row(s) {', '.join(unknown)}; use "
+                         f"{', '.join(MODES)}")
+    options = options_from_args(args)
+    results = run_rows(settings, rows, options, jobs=args.jobs,
+                       keep_database=args.keep_database)
+    report(settings, options, results)
     return 0
+
+
+def run_rows(settings: Settings, rows: list[str], options: RunOptions, *, jobs: int,
+             keep_database: bool = False) -> dict[str, ServiceBenchResult]:
+    """Run ``rows``, up to ``jobs`` at a time in processes of their own (each row has its
+    own database and world copy, so they share nothing); results in the order asked."""
+    if jobs <= 1 or len(rows) <= 1:
+        return {mode: run_service_bench(settings, mode, options, keep_database=keep_database)
+                for mode in rows}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(rows)), mp_context=context) as pool:
+        futures = {mode: pool.submit(run_service_bench, settings, mode, options,
+                                     keep_database=keep_database) for mode in rows}
+        return {mode: future.result() for mode, future in futures.items()}
+
+
+def report(settings: Settings, options: RunOptions,
+           results: dict[str, ServiceBenchResult]) -> dict[str, dict[str, Any]]:
+    """Print the rows and the pipeline's stage times; write the JSON and text table."""
+    from rich.console import Console
+
+    from assetwatch.bench.service_figures import figures, print_figures, write_json
+
+    season = season_days(options)
+    rows = {mode: figures(result, season_days=season) for mode, result in results.items()}
+    console = Console(record=True, width=130)
+    title = (f"bench service: {options.sites * options.assets_per_site} assets,"
+             f" {options.days} evaluated days after {options.history_days} days of history"
+             f" (telemetry {options.telemetry_days} d), seed {options.seed}")
+    print_figures(rows, title, console=console)
+    if "pipeline" in results:
+        stages = results["pipeline"].stage_seconds
+        console.print("pipeline row, seconds per stage: " + ", ".join(
+            f"{name} {secs:.0f}" for name, secs in sorted(stages.items(), key=lambda kv: -kv[1])))
+    out = settings.output_dir
+    write_json(out / "bench_service.json", rows, {
+        **{k: getattr(options, k) for k in ("sites", "assets_per_site", "days", "history_days",
+                                             "telemetry_days", "period_days", "service_level",
+                                             "seed", "sample_interval_s", "train_every_days",
+                                             "score_every_days")},
+        "season_days": season,
+        "stage_seconds": {m: r.stage_seconds for m, r in results.items()}})
+    (out / "bench_service.txt").write_text(console.export_text())
+    console.print(f"written: {out / 'bench_service.json'}, {out / 'bench_service.txt'}")
+    return rows
+
+
+def season_days(options: RunOptions) -> int:
+    """The seasonal-naive forecast's lag: a year (12 periods) when the history holds one,
+    else one period (the naive forecast)."""
+    year = 12 * options.period_days
+    return year if options.history_days >= year else options.period_days
 
 
 def run_scale(settings: Settings, *, assets: int, part_numbers: int,
@@ -171,96 +249,20 @@ def _print_scale(figures: dict[str, float]) -> None:
     Console().print(table)
 
 
-def run_service_bench(settings: Settings, *, sites: int, assets_per_site: int, days: int,
-                      history_days: int, period_days: int, service_level: float,
-                      predictor: str, seed: int, score_every_days: int = 1,
-                      retrain_days: int = 90, keep_database: bool = False
-                      ) -> ServiceBenchResult:
-    """Run the fleet through history and evaluation; return the figures."""
+def run_service_bench(settings: Settings, mode: str, options: RunOptions, *,
+                      keep_database: bool = False) -> ServiceBenchResult:
+    """Run one row in a database of its own; return what it recorded."""
+    from threadpoolctl import threadpool_limits
+
     from assetwatch.bench.service_run import ServiceRun
     from assetwatch.core.scratch import drop_database, fresh_database
 
-    started = time.perf_counter()
-    bench = fresh_database(settings, "bench_service")
-    run = ServiceRun(bench, sites=sites, assets_per_site=assets_per_site, start=START,
-                     history_days=history_days, days=days, period_days=period_days,
-                     service_level=service_level, predictor=predictor, seed=seed,
-                     score_every_days=score_every_days, retrain_days=retrain_days)
+    bench = fresh_database(settings, f"bench_service_{mode}")
     try:
-        result = run.execute()
+        # one OpenMP thread per fit: on a shared 2-core machine scikit-learn's histogram
+        # boosting with two threads ran 20x slower (spinning threads), measured
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return ServiceRun(bench, mode, options, start=START).execute()
     finally:
         if not keep_database:
             drop_database(settings, bench)
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _print_result(result: ServiceBenchResult, settings: Settings,
-                  args: argparse.Namespace) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(Console().width, 110))
-    console.print(f"[bold]bench service[/]: {result.assets} assets, {result.days} simulated days"
-                  f" after {args.history_days} days of history, predictor {args.predictor!r},"
-                  f" {result.seconds:.0f} s")
-    by_part: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in result.forecast:
-        by_part[row["part_no"]].append(row)
-    table = Table(title=f"demand forecast per part and {args.period_days}-day period "
-                        "(all sites; actual = parts consumed)")
-    for name in ("part", "periods", "actual", "forecast", "MAE/period", "bias/period",
-                 "actual <= upper q"):
-        table.add_column(name, justify="right" if name != "part" else "left")
-    total_abs = total_actual = 0.0
-    for part_no in sorted(by_part):
-        rows = by_part[part_no]
-        actual = sum(r["actual"] for r in rows)
-        forecast = sum(r["forecast"] for r in rows)
-        mae = sum(abs(r["forecast"] - r["actual"]) for r in rows) / len(rows)
-        covered = sum(r["site_actual_le_upper"] for r in rows)
-        cells = sum(r["site_cells"] for r in rows)
-        total_abs += sum(abs(r["forecast"] - r["actual"]) for r in rows)
-        total_actual += actual
-        table.add_row(part_no, str(len(rows)), f"{actual:.0f}", f"{forecast:.1f}", f"{mae:.2f}",
-                      f"{(forecast - actual) / len(rows):+.2f}",
-                      f"{covered / cells:.0%}" if cells else "-")
-    console.print(table)
-    if total_actual:
-        console.print(f"weighted absolute error over all parts and periods: "
-                      f"{total_abs / total_actual:.1%} of actual consumption")
-    out = settings.output_dir / "bench_service_forecast.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        fields = ["period_start", "part_no", "forecast", "upper_sum", "actual",
-                  "site_cells", "site_actual_le_upper"]
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(result.forecast)
-    console.print(f"per part and period: {out}")
-    inv = Table(title=f"stocking policies (service level {args.service_level:.0%})")
-    for name in ("policy", "fill rate", "stock-outs", "parts demanded", "orders",
-                 "avg units on hand", "avg value on hand"):
-        inv.add_column(name, justify="right" if name != "policy" else "left")
-    for p in result.policies:
-        inv.add_row(p.name, f"{p.fill_rate:.1%}", str(p.stockouts), str(p.demanded),
-                    str(p.orders), f"{p.inventory_units:.1f}", f"{p.inventory_value:,.0f}")
-    console.print(inv)
-    tickets = Table(title="service tickets against true failures")
-    tickets.add_column("figure")
-    tickets.add_column("value", justify="right")
-    tickets.add_column("target", justify="right")
-    tickets.add_row("true failures", str(result.failures), "")
-    tickets.add_row("tickets opened automatically", str(result.auto_tickets), "")
-    tickets.add_row("  of which open at the end for a failure after the window",
-                    str(result.tickets_pending_true), "")
-    tickets.add_row("tickets per true failure", f"{result.tickets_per_failure:.2f}", "<= 1.5")
-    tickets.add_row("failures with a ticket opened before", f"{result.ticketed_share:.1%}",
-                    ">= 80 %")
-    if result.lead_days:
-        ordered = sorted(result.lead_days)
-        tickets.add_row("median warning (ticket -> failure)",
-                        f"{ordered[len(ordered) // 2]:.1f} d", "")
-    tickets.add_row("first-time-fix rate (kit had the part)",
-                    f"{result.first_time_fix_rate:.1%}", "")
-    console.print(tickets)

@@ -1,71 +1,119 @@
-"""One run of the service benchmark: the simulated fleet day by day through the real service
-code (tickets, lifecycle, policy, demand) in a database, against the fleet's ground truth.
-See :mod:`assetwatch.bench.service` for what is measured."""
+"""One run of the service benchmark: the simulated fleet day by day through the product's
+service code, with the signals of one row (``pipeline``, ``oracle`` or ``calendar``).
+
+See :mod:`assetwatch.bench.service` for what is measured. Per evaluated day ``t``:
+
+1. what the world did before ``t`` happens: a failure is reported (``failure`` event); a
+   repair is a *visit* (the open ticket of that asset and component is closed through the
+   ticket lifecycle, or the breakdown is repaired without one) that takes its parts from the
+   row's simulated site stock; planned maintenance consumes parts;
+2. the row's signals advance to ``t`` (the pipeline: ingest, detectors, train, score);
+3. ``update_tickets`` and ``compute_inventory_policy`` run as their flows would; every
+   ``period_days`` ``compute_demand`` forecasts the next period;
+4. both stocking policies (computed, naive) review and order.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
-from assetwatch.bench.service_predictors import predict_component
+from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
+from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
+from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
+from assetwatch.models.prediction.training import TrainOptions
 from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
+from assetwatch.service.orders import expedite_shortage
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.ticket_lifecycle import close_ticket
-from assetwatch.service.tickets import update_tickets
+from assetwatch.service.tickets import TicketPolicy, update_tickets
 from assetwatch.sim.fleet import build_fleet
-from assetwatch.sim.truth import Failure, FleetTruth, fleet_truth
 
-__all__ = ["ServiceBenchResult", "ServiceRun"]
+__all__ = ["MODES", "RunOptions", "ServiceBenchResult", "ServiceRun", "TicketOutcome", "Visit"]
 
 log = logging.getLogger(__name__)
 
-HORIZONS = (7, 30, 90)
-Key = tuple[str, str]
+MODES = ("pipeline", "oracle", "calendar")
+Key = tuple[str, str]           # (part_no, site_id)
+Consumption = list[tuple[datetime, Key, int]]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The world and the schedule of one run (the same for every row)."""
+
+    sites: int = 4
+    assets_per_site: int = 25
+    days: int = 365
+    history_days: int = 365
+    telemetry_days: int = 180
+    period_days: int = 30
+    service_level: float = 0.95
+    seed: int = 7
+    sample_interval_s: float = 3600.0
+    train_every_days: int = 91
+    score_every_days: int = 1
+    ticket_policy: TicketPolicy = field(default_factory=TicketPolicy)
+    calendar_fraction: float = REPLACE_FRACTION
+    #: the failure models' training options (None: the train flow's defaults)
+    train_options: TrainOptions | None = None
+
+
+@dataclass
+class Visit:
+    """The repair of one true failure: the ticket it answered (None: a breakdown nobody
+    ticketed), whether that kit held the parts of the true failure mode, and whether they
+    were on the site's shelf at the visit."""
+
+    failure: TrueFailure
+    ticket_id: int | None
+    kit_ok: bool
+    in_stock: bool
+
+    @property
+    def first_time_fix(self) -> bool:
+        return self.kit_ok and self.in_stock
+
+
+@dataclass
+class TicketOutcome:
+    """An automatic ticket opened in the window, judged against the truth."""
+
+    ticket_id: int
+    opened_at: datetime
+    true: bool          # a failure of its (asset, failure mode) while open or within horizon
+    pending: bool       # still open at the end, its failure comes after the window
 
 
 @dataclass
 class ServiceBenchResult:
-    """The figures of one run."""
+    """What one row did; :mod:`assetwatch.bench.service_figures` turns it into figures."""
 
+    mode: str
     days: int
     assets: int
-    failures: int = 0
-    failures_ticketed_before: int = 0
-    auto_tickets: int = 0
-    tickets_pending_true: int = 0   # open at the end, the component fails within 90 days after
-    ticket_closures: int = 0
-    first_time_fixes: int = 0
-    lead_days: list[float] = field(default_factory=list)
+    period_days: int
+    failures: list[TrueFailure] = field(default_factory=list)
+    warning_days: dict[int, float] = field(default_factory=dict)   # failure index -> days
+    visits: list[Visit] = field(default_factory=list)
+    tickets: list[TicketOutcome] = field(default_factory=list)
     policies: list[PolicyResult] = field(default_factory=list)
-    forecast: list[dict[str, Any]] = field(default_factory=list)
+    forecast: list[dict[str, Any]] = field(default_factory=list)   # part x period
+    consumption: Consumption = field(default_factory=list)
     seconds: float = 0.0
-
-    @property
-    def tickets_per_failure(self) -> float:
-        """Tickets opened in the window per failure in it; tickets still open at the end for a
-        failure that comes after the window are left out (their failure is not counted)."""
-        counted = self.auto_tickets - self.tickets_pending_true
-        return counted / self.failures if self.failures else 0.0
-
-    @property
-    def ticketed_share(self) -> float:
-        return self.failures_ticketed_before / self.failures if self.failures else 0.0
-
-    @property
-    def first_time_fix_rate(self) -> float:
-        return self.first_time_fixes / self.ticket_closures if self.ticket_closures else 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(order=True)
@@ -77,24 +125,21 @@ class _Event:
 
 
 class ServiceRun:
-    """Set up the fleet in the database and step through the simulated days."""
+    """Set up the fleet in the database of ``settings`` and step through the simulated days
+    with the signals of ``mode``."""
 
-    def __init__(self, settings: Settings, *, sites: int, assets_per_site: int,
-                 start: datetime, history_days: int, days: int, period_days: int,
-                 service_level: float, predictor: str, seed: int,
-                 sample_interval_s: float = 3600.0, score_every_days: int = 1,
-                 retrain_days: int = 90) -> None:
-        self.settings = settings
-        self.sample_interval_s = sample_interval_s
-        self.score_every_days, self.retrain_days = score_every_days, retrain_days
-        self.fleet = build_fleet(sites, assets_per_site, seed, start)
-        self.eval_start = start + timedelta(days=history_days)
-        self.end = self.eval_start + timedelta(days=days)
-        self.days, self.period_days = days, period_days
-        self.history_days = history_days
-        self.service_level, self.predictor, self.seed = service_level, predictor, seed
-        self.truth: FleetTruth = fleet_truth(self.fleet, self.end)
-        self.result = ServiceBenchResult(days=days, assets=len(self.fleet.assets))
+    def __init__(self, settings: Settings, mode: str, options: RunOptions, *,
+                 start: datetime) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown row {mode!r}; use one of {', '.join(MODES)}")
+        self.settings, self.mode, self.options = settings, mode, options
+        self.fleet = build_fleet(options.sites, options.assets_per_site, options.seed, start)
+        self.eval_start = start + timedelta(days=options.history_days)
+        self.end = self.eval_start + timedelta(days=options.days)
+        self.truth: BenchTruth = load_truth(self.fleet, self.end)
+        self.result = ServiceBenchResult(mode, options.days, len(self.fleet.assets),
+                                         options.period_days)
+        self.times = StageTimes()
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -110,11 +155,6 @@ class ServiceRun:
                 replace_component(conn, self.ids[a.asset_tag], c.component_type,
                                   serial_installed=c.serial_no, at=c.installed_at,
                                   part_no=c.part_no)
-        row = conn.execute("INSERT INTO model_version (model_name, version, is_current, params)"
-                           " VALUES ('bench-stand-in', 1, false, %s) RETURNING model_version_id",
-                           (Jsonb({"predictor": self.predictor}),)).fetchone()
-        assert row is not None
-        self.model_version_id = int(row[0])
         self.bom = exploded_bom(conn)
         self.kits = kit_contents(conn)
         self.lead = {(p, s): float(d) for p, s, d in conn.execute(
@@ -124,16 +164,27 @@ class ServiceRun:
         self.initial_stock = {(p, s): int(h) for p, s, h in conn.execute(
             "SELECT part_no, site_id, on_hand FROM stock")}
 
-    def _consumption(self) -> list[tuple[datetime, Key, int]]:
-        out: list[tuple[datetime, Key, int]] = []
+    def _repair_parts(self, f: TrueFailure) -> dict[str, int]:
+        """Parts a repair of ``f`` takes from the shelf: the component's bill of materials
+        (kits exploded), plus any part the true failure mode needs beyond it."""
+        parts = dict(self.bom.get((f.model_id, f.component_type), {}))
+        for part_no in f.parts:
+            for p, q in explode(part_no, 1, self.kits).items():
+                parts.setdefault(p, q)
+        return parts
+
+    def _maintenance_parts(self, m: TrueMaintenance) -> dict[str, int]:
+        return explode(m.part_no, 1, self.kits) if m.part_no else {}
+
+    def _consumption(self) -> Consumption:
+        out: Consumption = []
         for f in self.truth.failures:
-            if f.replaced_at < self.end:
-                for part_no, qty in self.bom.get((f.model_id, f.component_type), {}).items():
+            if f.replaced_at is not None and f.replaced_at < self.end:
+                for part_no, qty in self._repair_parts(f).items():
                     out.append((f.replaced_at, (part_no, f.site_id), qty))
         for m in self.truth.maintenance:
-            if m.part_no:
-                for part_no, qty in explode(m.part_no, 1, self.kits).items():
-                    out.append((m.at, (part_no, m.site_id), qty))
+            for part_no, qty in self._maintenance_parts(m).items():
+                out.append((m.at, (part_no, m.site_id), qty))
         out.sort(key=lambda e: e[0])
         return out
 
@@ -141,7 +192,7 @@ class ServiceRun:
         events: list[_Event] = []
         for i, f in enumerate(self.truth.failures):
             events.append(_Event(f.failed_at, 2 * i, "failure", f))
-            if f.replaced_at < self.end:
+            if f.replaced_at is not None and f.replaced_at < self.end:
                 events.append(_Event(f.replaced_at, 2 * i + 1, "replacement", f))
         base = 2 * len(events) + 2
         for i, m in enumerate(self.truth.maintenance):
@@ -152,189 +203,224 @@ class ServiceRun:
     # -- the run -----------------------------------------------------------------------------
 
     def execute(self) -> ServiceBenchResult:
+        started = time.perf_counter()
+        opts = self.options
         with psycopg.connect(self.settings.db_url, autocommit=True) as conn:
             self._register(conn)
-            if self.predictor == "models":
-                log.info("telemetry: %d readings", self._load_telemetry(conn))
             consumption = self._consumption()
+            self.result.consumption = consumption
             keys = set(self.initial_stock) | {k for _, k, _ in consumption}
-            sims = [InventorySimulator("computed policy (predicted demand)",
-                                       dict(self.initial_stock), self.lead, self.cost),
-                    InventorySimulator("naive policy (historical averages)",
-                                       dict(self.initial_stock), self.lead, self.cost)]
+            self.sims = [InventorySimulator("computed policy", dict(self.initial_stock),
+                                            self.lead, self.cost),
+                         InventorySimulator("naive policy", dict(self.initial_stock),
+                                            self.lead, self.cost)]
+            # the stock a visit finds: the calendar row stocks by the naive policy
+            self.shelf = self.sims[1] if self.mode == "calendar" else self.sims[0]
             events = self._events()
             position = 0
             while position < len(events) and events[position].at < self.eval_start:
-                self._apply(conn, events[position], None)
+                self._apply(conn, events[position], evaluating=False)
                 position += 1
-            pending: dict[tuple[int, str], tuple[int, list[dict[str, Any]]]] = {}
-            for day in range(self.days + 1):
-                t = self.eval_start + timedelta(days=day)
-                while position < len(events) and events[position].at < t:
-                    event = events[position]
-                    self._apply(conn, event, pending)
-                    if event.kind in ("replacement", "maintenance"):
-                        self._consume(sims, event)
-                    position += 1
-                if day == self.days:
-                    break
-                self._predict(conn, t)
-                update_tickets(conn, as_of=t)
-                if day % self.period_days == 0 and t + timedelta(days=self.period_days) <= \
-                        self.end:
-                    self._forecast(conn, t, consumption)
-                levels = self._computed_levels(conn, t)
-                naive = naive_levels(consumption, t, window_days=self.history_days,
-                                     lead_days=self.lead, keys=keys,
-                                     service_level=self.service_level)
-                for sim, lv in zip(sims, (levels, naive), strict=True):
-                    sim.receive(t)
-                    sim.review(t, lv)
-                    sim.sample()
-                if day % 30 == 0:
-                    log.info("day %d: %d failures so far", day, self.result.failures)
-            self._count_tickets(conn)
-        self.result.policies = [s.result for s in sims]
+            signals = self._signals(conn)
+            try:
+                for day in range(opts.days + 1):
+                    t = self.eval_start + timedelta(days=day)
+                    while position < len(events) and events[position].at < t:
+                        self._apply(conn, events[position], evaluating=True)
+                        position += 1
+                    if day == opts.days:
+                        break
+                    self._step(conn, signals, t, day, consumption, keys)
+            finally:
+                if isinstance(signals, PipelineSignals):
+                    signals.close()
+            self._judge_tickets(conn)
+        self.result.policies = [s.result for s in self.sims]
+        self.result.seconds = time.perf_counter() - started
+        self.result.stage_seconds = dict(self.times.seconds)
         return self.result
 
-    def _count_tickets(self, conn: psycopg.Connection) -> None:
-        rows = conn.execute(
-            "SELECT a.asset_tag, f.component_type, t.status FROM service_ticket t"
-            " JOIN asset a USING (asset_id) JOIN failure_mode f USING (failure_mode)"
-            " WHERE t.opened_by = 'auto' AND t.opened_at >= %s", (self.eval_start,)).fetchall()
-        self.result.auto_tickets = len(rows)
-        end_ms = int(self.end.timestamp() * 1000)
-        soon_ms = end_ms + 90 * 86_400_000
-        for tag, component_type, status in rows:
-            if status == "closed":
-                continue
-            life = self.truth.timelines[tag].life_at(component_type, end_ms)
-            self.result.tickets_pending_true += life.failed_ms < soon_ms
+    def _signals(self, conn: psycopg.Connection) -> PipelineSignals | ReferenceSignals:
+        opts = self.options
+        if self.mode != "pipeline":
+            return ReferenceSignals(conn, self.mode, self.truth, self.ids,
+                                    replace_fraction=opts.calendar_fraction)
+        signals = PipelineSignals(
+            self.settings, self.fleet,
+            telemetry_start=self.eval_start - timedelta(days=opts.telemetry_days),
+            end=self.end, sample_interval_s=opts.sample_interval_s,
+            train_every_days=opts.train_every_days, score_every_days=opts.score_every_days,
+            train_options=opts.train_options, times=self.times)
+        t = self.eval_start - timedelta(days=opts.telemetry_days)
+        while t < self.eval_start:   # the history's telemetry, a week per transaction
+            t = min(self.eval_start, t + timedelta(days=7))
+            signals.warm_up(t)
+        return signals
 
-    def _apply(self, conn: psycopg.Connection, event: _Event,
-               pending: dict[tuple[int, str], tuple[int, list[dict[str, Any]]]] | None) -> None:
-        """Ground truth happens: the installed base, events and tickets follow."""
+    def _step(self, conn: psycopg.Connection, signals: PipelineSignals | ReferenceSignals,
+              t: datetime, day: int, consumption: Consumption, keys: set[Key]) -> None:
+        opts = self.options
+        started = time.perf_counter()
+        if isinstance(signals, PipelineSignals):
+            signals.advance(t)
+        else:
+            signals.advance(conn, t)
+            self.times.add(f"{self.mode} predictions", started)
+        started = time.perf_counter()
+        update_tickets(conn, as_of=t, policy=opts.ticket_policy)
+        self.times.add("tickets", started)
+        if day % opts.period_days == 0 and t + timedelta(days=opts.period_days) <= self.end:
+            started = time.perf_counter()
+            self._forecast(conn, t, consumption)
+            self.times.add("demand", started)
+        started = time.perf_counter()
+        levels = self._computed_levels(conn, t)
+        self.times.add("policy", started)
+        started = time.perf_counter()
+        naive = naive_levels(consumption, t, window_days=opts.history_days,
+                             lead_days=self.lead, keys=keys,
+                             service_level=opts.service_level)
+        for sim, lv in zip(self.sims, (levels, naive), strict=True):
+            sim.receive(t)
+            sim.review(t, lv)
+            sim.sample()
+        self.times.add("inventory simulation", started)
+        if day % 30 == 0:
+            log.info("%s day %d: %d failures so far", self.mode, day,
+                     len(self.result.failures))
+
+    # -- the world happens ------------------------------------------------------------------
+
+    def _open_tickets(self, conn: psycopg.Connection, asset_id: int, component_type: str
+                      ) -> list[tuple[int, str, datetime, list[dict[str, Any]]]]:
+        """Open tickets of (asset, component), oldest first: (id, failure mode, opened at,
+        kit)."""
+        rows = conn.execute(
+            "SELECT t.ticket_id, t.failure_mode, t.opened_at, t.kit FROM service_ticket t"
+            " JOIN failure_mode f USING (failure_mode) WHERE t.asset_id = %s AND"
+            " f.component_type = %s AND t.status <> 'closed' AND t.kind = 'equipment'"
+            " ORDER BY t.opened_at, t.ticket_id", (asset_id, component_type)).fetchall()
+        return [(int(r[0]), str(r[1]), r[2], list(r[3] or [])) for r in rows]
+
+    @staticmethod
+    def _answering(tickets: list[tuple[int, str, datetime, list[dict[str, Any]]]],
+                   f: TrueFailure) -> tuple[int, str, datetime, list[dict[str, Any]]] | None:
+        """The ticket a technician answers ``f`` with: the one naming its failure mode, else
+        the oldest of the component's (a wrong diagnosis), opened before the failure."""
+        before = [t for t in tickets if t[2] <= f.failed_at]
+        right = [t for t in before if t[1] == f.failure_mode]
+        return (right or before or [None])[0]
+
+    def _apply(self, conn: psycopg.Connection, event: _Event, *, evaluating: bool) -> None:
+        """Ground truth happens: the installed base, events, tickets and stock follow."""
         if event.kind == "maintenance":
-            m = event.payload
+            m: TrueMaintenance = event.payload
             conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, part_no,"
                          " code) VALUES (%s, %s, %s, 'maintenance', %s, %s) ON CONFLICT DO"
                          " NOTHING", (f"{m.asset_tag}-M-{m.task}-{m.at.timestamp():.0f}",
                                       self.ids[m.asset_tag], m.at, m.part_no, m.task))
+            if evaluating:
+                self._take(m.site_id, self._maintenance_parts(m), m.at)
             return
-        f: Failure = event.payload
+        f: TrueFailure = event.payload
         asset_id = self.ids[f.asset_tag]
-        key = (asset_id, f.failure_mode)
         if event.kind == "failure":
             conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind,"
                          " component_type, part_no, code) VALUES (%s, %s, %s, 'failure', %s,"
                          " %s, %s) ON CONFLICT DO NOTHING",
                          (f"{f.asset_tag}-F-{event.order}", asset_id, f.failed_at,
-                          f.component_type, f.part_no, f.failure_mode))
-            if pending is None:
+                          f.component_type, f.parts[0],
+                          f.failure_mode))
+            if evaluating:
+                index = len(self.result.failures)
+                self.result.failures.append(f)
+                ticket = self._answering(self._open_tickets(conn, asset_id, f.component_type),
+                                         f)
+                if ticket is not None and ticket[1] == f.failure_mode:
+                    self.result.warning_days[index] = (
+                        f.failed_at - ticket[2]).total_seconds() / 86400.0
+            return
+        self._repair(conn, f, event.order, evaluating=evaluating)
+
+    def _repair(self, conn: psycopg.Connection, f: TrueFailure, order: int, *,
+                evaluating: bool) -> None:
+        assert f.replaced_at is not None    # only repaired failures have a replacement event
+        asset_id = self.ids[f.asset_tag]
+        serial = f.new_serial or f"{f.asset_tag}-{f.component_type}-{order}"
+        tickets = self._open_tickets(conn, asset_id, f.component_type) if evaluating else []
+        ticket = self._answering(tickets, f)
+        if ticket is not None:
+            ticket_id, mode, _, kit = ticket
+            carried = {item["part_no"] for item in kit}
+            kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
+            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
+            self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
+            expedite_shortage(conn, ticket_id, at=f.replaced_at)  # fitted regardless
+            close_ticket(conn, ticket_id,
+                         resolution_code="confirmed_failure" if mode == f.failure_mode
+                         else "no_fault_found", at=f.replaced_at, part_no=f.parts[0],
+                         serial_installed=serial)
+            for other in tickets:   # the component is new: its other tickets are answered
+                if other[0] != ticket_id:
+                    close_ticket(conn, other[0], resolution_code="duplicate",
+                                 at=f.replaced_at)
+            if mode == f.failure_mode:
                 return
-            self.result.failures += 1
-            row = conn.execute("SELECT ticket_id, opened_at, kit FROM service_ticket WHERE"
-                               " asset_id = %s AND failure_mode = %s AND status <> 'closed'",
-                               key).fetchone()
-            if row is not None and row[1] <= f.failed_at:
-                self.result.failures_ticketed_before += 1
-                self.result.lead_days.append((f.failed_at - row[1]).total_seconds() / 86400)
-            return
-        serial = f.new_serial or f"{f.asset_tag}-{f.component_type}-{event.order}"
-        row = conn.execute("SELECT ticket_id, kit FROM service_ticket WHERE asset_id = %s AND"
-                           " failure_mode = %s AND status <> 'closed'", key).fetchone()
-        if pending is not None and row is not None:
-            close_ticket(conn, row[0], resolution_code="confirmed_failure", at=f.replaced_at,
-                         part_no=f.part_no, serial_installed=serial)
-            self.result.ticket_closures += 1
-            self.result.first_time_fixes += any(i["part_no"] == f.part_no for i in row[1])
-            return
+        elif evaluating:
+            # a breakdown: diagnosed on site, fixed at once only from the site's shelf
+            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
+            self.result.visits.append(Visit(f, None, True, in_stock))
         replace_component(conn, asset_id, f.component_type, serial_installed=serial,
-                          at=f.replaced_at, part_no=f.part_no)
+                          at=f.replaced_at, part_no=f.parts[0])
         conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, component_type,"
                      " part_no, serial_installed, code) VALUES (%s, %s, %s, 'part_replaced', %s,"
                      " %s, %s, %s) ON CONFLICT DO NOTHING",
-                     (f"{f.asset_tag}-R-{event.order}", asset_id, f.replaced_at,
-                      f.component_type, f.part_no, serial, f.failure_mode))
+                     (f"{f.asset_tag}-R-{order}", asset_id, f.replaced_at,
+                      f.component_type, f.parts[0], serial, f.failure_mode))
 
-    def _consume(self, sims: list[InventorySimulator], event: _Event) -> None:
-        if event.kind == "replacement":
-            f = event.payload
-            parts = self.bom.get((f.model_id, f.component_type), {})
-            site = f.site_id
-        else:
-            m = event.payload
-            parts = explode(m.part_no, 1, self.kits) if m.part_no else {}
-            site = m.site_id
-        for sim in sims:
-            sim.receive(event.at)
+    def _kit_parts(self, carried: set[str]) -> set[str]:
+        out: set[str] = set()
+        for part_no in carried:
+            out.update(explode(part_no, 1, self.kits))
+        return out
+
+    def _take(self, site_id: str, parts: dict[str, int], at: datetime) -> bool:
+        """Consume ``parts`` at the site in both stocking simulations; True when the row's
+        own shelf had all of them."""
+        complete = True
+        for sim in self.sims:
+            sim.receive(at)
             for part_no, qty in parts.items():
-                sim.consume((part_no, site), qty)
+                filled = sim.consume((part_no, site_id), qty)
+                if sim is self.shelf and filled < qty:
+                    complete = False
+        return complete
 
-    def _load_telemetry(self, conn: psycopg.Connection) -> int:
-        """The fleet's readings for the whole window (features only read before ``as_of``)."""
-        from assetwatch.core.source import Sample
-        from assetwatch.sim.simulator import FleetSimulator
+    # -- judging ----------------------------------------------------------------------------
 
-        sensor_ids = {(tag, name): sid for tag, name, sid in conn.execute(
-            "SELECT a.asset_tag, s.name, s.sensor_id FROM sensor s JOIN asset a"
-            " USING (asset_id)")}
-        days = (self.end - self.fleet.start).total_seconds() / 86400.0
-        sim = FleetSimulator(self.fleet, days=days, sample_interval_s=self.sample_interval_s)
-        written = 0
-        with conn.cursor() as cur, cur.copy(
-                "COPY telemetry (time, asset_id, sensor_id, value) FROM STDIN"
-                " (FORMAT BINARY)") as copy:
-            copy.set_types(["timestamptz", "integer", "integer", "double precision"])
-            while not sim.exhausted:
-                for item in sim.poll(200_000, 0.0):
-                    if not isinstance(item, Sample):
-                        continue
-                    at = datetime.fromtimestamp(item.ts_ms / 1000, tz=self.fleet.start.tzinfo)
-                    asset_id = self.ids[item.asset]
-                    for name, value in item.values:
-                        copy.write_row((at, asset_id, sensor_ids[(item.asset, name)], value))
-                        written += 1
-        return written
+    def _judge_tickets(self, conn: psycopg.Connection) -> None:
+        horizon = timedelta(days=self.options.ticket_policy.horizon_days)
+        failed: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+        for f in [*self.truth.failures, *self.truth.later_failures]:
+            failed[(f.asset_tag, f.failure_mode)].append(f.failed_at)
+        tags = {v: k for k, v in self.ids.items()}
+        rows = conn.execute(
+            "SELECT ticket_id, asset_id, failure_mode, opened_at, closed_at FROM service_ticket"
+            " WHERE opened_by = 'auto' AND kind = 'equipment' AND opened_at >= %s",
+            (self.eval_start,)).fetchall()
+        for ticket_id, asset_id, mode, opened, closed in rows:
+            times = failed.get((tags[asset_id], mode), [])
+            until = max(closed or self.end, opened + horizon)
+            true = any(opened <= at <= until for at in times)
+            pending = closed is None and not any(opened <= at < self.end for at in times) \
+                and true
+            self.result.tickets.append(TicketOutcome(int(ticket_id), opened, true, pending))
 
-    def _train(self, t: datetime) -> None:
-        from assetwatch.models.prediction.training import train_models
-
-        results = train_models(self.settings, as_of=t, horizons=(7, 30))
-        log.info("trained at %s: %s", t.date(), [(r.component_type, r.kind, r.promoted)
-                                                  for r in results])
-
-    def _predict(self, conn: psycopg.Connection, t: datetime) -> None:
-        t_ms = int(t.timestamp() * 1000)
-        conn.execute("DELETE FROM failure_prediction WHERE predicted_at < %s",
-                     (t - timedelta(days=2 * self.score_every_days),))
-        if self.predictor == "models":
-            from assetwatch.models.prediction.scoring import score_assets
-
-            day = round((t - self.eval_start).total_seconds() / 86400)
-            if day % self.retrain_days == 0:
-                self._train(t)
-            if day % self.score_every_days == 0:
-                score_assets(self.settings, as_of=t)
-            return
-        with conn.cursor() as cur, cur.copy(
-                "COPY failure_prediction (predicted_at, asset_id, component_type, horizon_days,"
-                " failure_probability, rul_days, rul_low_days, rul_high_days, model_version_id)"
-                " FROM STDIN") as copy:
-            for tag, timeline in self.truth.timelines.items():
-                model_id = timeline.asset.model_id
-                for component_type in timeline.lives:
-                    life = timeline.life_at(component_type, t_ms)
-                    probs, rul, low, high = predict_component(
-                        life, t, HORIZONS, predictor=self.predictor, seed=self.seed,
-                        model_id=model_id)
-                    for h, p in zip(HORIZONS, probs, strict=True):
-                        copy.write_row((t, self.ids[tag], component_type, h, p, rul, low,
-                                        high, self.model_version_id))
+    # -- inventory and demand ---------------------------------------------------------------
 
     def _computed_levels(self, conn: psycopg.Connection,
                          t: datetime) -> dict[Key, tuple[float, float]]:
-        compute_inventory_policy(conn, as_of=t, service_level=self.service_level,
+        compute_inventory_policy(conn, as_of=t, service_level=self.options.service_level,
                                  computed_at=t)
         rows = conn.execute("SELECT part_no, site_id, reorder_point, kanban_bin_qty FROM"
                             " inventory_policy WHERE computed_at = %s", (t,)).fetchall()
@@ -342,34 +428,20 @@ class ServiceRun:
         return {(p, s): (float(r), float(r) + float(b)) for p, s, r, b in rows}
 
     def _forecast(self, conn: psycopg.Connection, t: datetime,
-                  consumption: list[tuple[datetime, Key, int]]) -> None:
-        compute_demand(conn, as_of=t, horizon_days=self.period_days,
-                       period_days=self.period_days, computed_at=t)
-        rows = conn.execute("SELECT part_no, site_id, expected_qty + planned_qty,"
-                            " upper_qty + planned_qty FROM parts_demand WHERE computed_at = %s",
-                            (t,)).fetchall()
-        end = t + timedelta(days=self.period_days)
-        actual: dict[Key, int] = defaultdict(int)
-        for at, key, qty in consumption:
+                  consumption: Consumption) -> None:
+        period = self.options.period_days
+        compute_demand(conn, as_of=t, horizon_days=period, period_days=period, computed_at=t)
+        forecast: dict[str, float] = defaultdict(float)
+        for part_no, qty in conn.execute(
+                "SELECT part_no, sum(expected_qty + planned_qty) FROM parts_demand"
+                " WHERE computed_at = %s GROUP BY part_no", (t,)):
+            forecast[part_no] += float(qty)
+        end = t + timedelta(days=period)
+        actual: dict[str, int] = defaultdict(int)
+        for at, (part_no, _), qty in consumption:
             if t <= at < end:
-                actual[key] += qty
-        by_part: dict[str, dict[str, Any]] = {}
-        forecast_keys = {(p, s) for p, s, _, _ in rows}
-        for part_no, site_id, expected, upper in rows:
-            entry = by_part.setdefault(part_no, {
-                "period_start": t.date().isoformat(), "part_no": part_no, "forecast": 0.0,
-                "upper_sum": 0.0, "actual": 0, "site_cells": 0, "site_actual_le_upper": 0})
-            entry["forecast"] += float(expected)
-            entry["upper_sum"] += float(upper)
-            entry["actual"] += actual.get((part_no, site_id), 0)
-            entry["site_cells"] += 1
-            entry["site_actual_le_upper"] += actual.get((part_no, site_id), 0) <= upper + 1e-9
-        for part_no, _ in actual:
-            if part_no not in by_part:
-                by_part[part_no] = {"period_start": t.date().isoformat(), "part_no": part_no,
-                                    "forecast": 0.0, "upper_sum": 0.0, "actual": 0,
-                                    "site_cells": 0, "site_actual_le_upper": 0}
-        for key, qty in actual.items():
-            if key not in forecast_keys:
-                by_part[key[0]]["actual"] += qty
-        self.result.forecast.extend(by_part.values())
+                actual[part_no] += qty
+        for part_no in sorted(set(forecast) | set(actual)):
+            self.result.forecast.append({"period_start": t, "part_no": part_no,
+                                         "forecast": forecast.get(part_no, 0.0),
+                                         "actual": actual.get(part_no, 0)})

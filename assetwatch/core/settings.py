@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         "shadow next to the champion this long before it may take over (0: at once).")
     model_min_outcomes: int = Field(
         default=3, ge=1, description="Failures a shadow comparison needs before it decides.")
+    dispatch_speed_kmh: float = Field(
+        default=60.0, gt=0, description="Travel speed of technicians between places (km/h).")
+    dispatch_road_factor: float = Field(
+        default=1.3, ge=1, description="Road distance per straight-line distance.")
+    dispatch_time_limit_s: float = Field(
+        default=30.0, gt=0, description="Time the dispatch solver may search for a plan.")
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "assetwatch@localhost"

@@ -46,12 +46,13 @@ ALERT_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         uid="aw-anomaly-critical", title="Anomaly event critical", severity="critical",
         sql="SELECT asset_tag AS subject, asset_tag, max(peak_score) AS value\n"
-            "FROM v_anomaly_event WHERE is_open AND kind = 'anomaly'\n"
+            "FROM v_anomaly_event WHERE is_open AND kind = 'anomaly' AND NOT acknowledged\n"
             "GROUP BY asset_tag",
         threshold=0.95, dashboard_uid="aw-asset-detail",
         runbook="An open anomaly event peaked above 0.95 (rarer than 1 in 10,000 of the "
                 "asset's own normal behaviour). Open Asset detail, look at the contributing "
-                "sensors, acknowledge with 'assetwatch detect ack' once someone owns it."),
+                "sensors, acknowledge with 'assetwatch detect ack' once someone owns it (an "
+                "acknowledged event no longer fires this rule)."),
     AlertRule(
         uid="aw-asset-stale", title="Asset stopped reporting", severity="warning",
         sql="SELECT asset_tag AS subject, asset_tag, silent_s AS value\n"

@@ -14,8 +14,9 @@ def dashboard() -> DashboardSpec:
         uid="aw-asset-detail",
         title="Asset detail",
         description="One asset: raw and downsampled telemetry per sensor, anomaly scores with "
-                    "anomaly events as annotations, component risks and remaining life with "
-                    "intervals, installed components and their history.",
+                    "anomaly events as annotations, alarm events and operating states, "
+                    "component risks and remaining life with intervals, installed components "
+                    "and their history.",
         variables=(VariableSpec("asset", "Asset", "SELECT asset_tag FROM v_asset ORDER BY 1"),),
         annotations=(AnnotationSpec(
             "Anomaly events",
@@ -81,13 +82,46 @@ def dashboard() -> DashboardSpec:
                 thresholds=((None, "red"), (30, "orange"), (90, "green"))),
             PanelSpec(
                 "Anomaly events", "table", width=12, height=8,
-                sql="SELECT started_at, ended_at, detector, kind, peak_score,\n"
-                    "       array_to_string(sensors, ', ') AS sensors\n"
+                description="Alarm events: onset, peak and end, the sensors that contributed "
+                            "most, the operating state at onset, and acknowledgments with "
+                            "their notes ('assetwatch detect ack EVENT --note ...'). An "
+                            "acknowledged event that persists raises no new alarm until the "
+                            "deviation changes.",
+                sql="SELECT anomaly_event_id AS event, started_at, peak_at, ended_at, detector,\n"
+                    "       kind, peak_score, array_to_string(sensors, ', ') AS sensors, state,\n"
+                    "       acknowledged, ack_note\n"
                     f"FROM v_anomaly_event WHERE {_ASSET}\n"
                     "  AND started_at <= $__timeTo()\n"
                     "  AND coalesce(ended_at, now()) >= $__timeFrom()\n"
                     "ORDER BY started_at DESC",
-                columns=("started_at", "ended_at", "detector", "kind", "peak_score", "sensors")),
+                columns=("event", "started_at", "peak_at", "ended_at", "detector", "kind",
+                         "peak_score", "sensors", "state", "acknowledged", "ack_note"),
+                value_colors=(("acknowledged", "false", "red"),
+                              ("acknowledged", "true", "green"))),
+            PanelSpec(
+                "Operating states", "table", width=12, height=8,
+                description="Periods of operating state (stopped, starting, running, "
+                            "stopping) and load regime, as the detector classified them: "
+                            "standstill and start-up/shut-down transients are neither learned "
+                            "nor alarmed on, and each load regime has its own baseline.",
+                sql="SELECT min(time) AS started_at, max(time) AS last_seen, detector, state,\n"
+                    "       regime, count(*) AS samples\n"
+                    "FROM (SELECT time, detector, state, regime,\n"
+                    "             count(*) FILTER (WHERE changed)\n"
+                    "               OVER (PARTITION BY detector ORDER BY time) AS period\n"
+                    "      FROM (SELECT time, detector, state, regime,\n"
+                    "                   (state, regime) IS DISTINCT FROM\n"
+                    "                   (lag(state) OVER w, lag(regime) OVER w) AS changed\n"
+                    f"            FROM v_anomaly_score WHERE {_ASSET} AND state IS NOT NULL\n"
+                    "              AND $__timeFilter(time)\n"
+                    "            WINDOW w AS (PARTITION BY detector ORDER BY time)) marked\n"
+                    "     ) periods\n"
+                    "GROUP BY detector, period, state, regime\n"
+                    "ORDER BY started_at DESC, detector LIMIT 200",
+                columns=("started_at", "last_seen", "detector", "state", "regime", "samples"),
+                value_colors=(("state", "running", "green"), ("state", "stopped", "blue"),
+                              ("state", "starting", "orange"),
+                              ("state", "stopping", "orange"))),
             PanelSpec(
                 "Service tickets", "table", width=12, height=8,
                 sql="SELECT ticket_id, failure_mode, status, priority, risk, due_at, opened_at,\n"

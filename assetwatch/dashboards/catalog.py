@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assetwatch.dashboards import asset, fleet, parts, pipeline, risk, tickets
+from assetwatch.dashboards import asset, field, fleet, parts, pipeline, risk, tickets
 from assetwatch.dashboards.spec import DashboardSpec
 
 __all__ = ["FOLDER_TITLE", "FOLDER_UID", "dashboards"]
@@ -12,5 +12,7 @@ FOLDER_TITLE = "assetwatch"
 
 
 def dashboards() -> list[DashboardSpec]:
-    """The dashboards: fleet, asset, risk, parts, tickets, pipeline (stable uids)."""
-    return [module.dashboard() for module in (fleet, asset, risk, parts, tickets, pipeline)]
+    """The dashboards: fleet, asset, risk, parts, tickets, field service, pipeline (stable
+    uids)."""
+    return [module.dashboard() for module in (fleet, asset, risk, parts, tickets, field,
+                                              pipeline)]

@@ -105,6 +105,7 @@ def send_malformed(demo: Settings, site_id: str, asset_tag: str, password: str) 
 def close_tickets(demo: Settings) -> list[tuple[int, str, str, str]]:
     """Close the most urgent open equipment tickets with :data:`RESOLUTIONS`, as a technician
     would; return ``(ticket, asset, failure mode, resolution)`` per closed ticket."""
+    from assetwatch.service.orders import cover_shortage
     from assetwatch.service.ticket_lifecycle import close_ticket
 
     closed = []
@@ -114,6 +115,8 @@ def close_tickets(demo: Settings) -> list[tuple[int, str, str, str]]:
             " WHERE status <> 'closed' AND kind = 'equipment'"
             " ORDER BY priority, risk DESC, ticket_id LIMIT %s", (len(RESOLUTIONS),)).fetchall()
         for (ticket_id, asset_tag, mode), code in zip(tickets, RESOLUTIONS, strict=False):
+            if code in ("confirmed_failure", "preventive_replacement"):
+                cover_shortage(conn, ticket_id)   # transfer or expedite what is short
             close_ticket(conn, ticket_id, resolution_code=code,
                          note="closed in the demo by the field technician")
             closed.append((ticket_id, asset_tag, mode, code))

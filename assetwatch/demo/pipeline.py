@@ -4,8 +4,10 @@ Stages: local services -> a fresh demo database -> fleet and master data registe
 workers started -> a remote configuration pushed (and a bad one refused) -> the simulated fleet
 streamed through the edge agent (one asset's link cut hours before the end) -> malformed
 messages -> ingest caught up -> anomaly detection -> Prefect flows (train, then score / demand /
-tickets) -> housekeeping -> tickets closed by the technician -> alerts flow (the silent asset's
-connectivity ticket, notifications to a webhook receiver) -> dashboards and report (see
+tickets, replenish) -> housekeeping -> tickets closed by the technician -> the parts story
+(:mod:`assetwatch.demo.parts`) -> alerts flow (the silent asset's
+connectivity ticket, notifications to a webhook receiver) -> a field crew planned by the
+dispatch flow and one visit closed out -> dashboards and report (see
 :mod:`assetwatch.demo.loop` for the steps that close the loop).
 
 The demo database is ``<database>_demo`` beside the configured one, recreated each run;
@@ -32,7 +34,9 @@ from assetwatch.core.migrate import migrate
 from assetwatch.core.scratch import fresh_database
 from assetwatch.core.settings import Settings
 from assetwatch.demo import loop
+from assetwatch.demo.crew import plan_with_crew
 from assetwatch.demo.options import DemoOptions
+from assetwatch.demo.parts import run_parts_story
 from assetwatch.demo.summary import DemoSummary, read_silent_asset, read_summary
 from assetwatch.errors import AssetwatchError
 from assetwatch.sim.fleet import Fleet, build_fleet
@@ -87,11 +91,17 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     stage("flows: train, score, demand, tickets", lambda: _flows(demo))
     stage("housekeeping flow: hourly rollup", _housekeeping)
     closed = stage("tickets closed by the technician", lambda: loop.close_tickets(demo))
+    story = stage("parts: shortage, replenishment, two-bin, warranty, repair, no fault found",
+                  lambda: run_parts_story(demo))
     notified = stage("alerts flow: connectivity tickets, notifications", _alerts)
+    plan, closeout = stage("field service: a crew, the dispatch plan, a close-out",
+                           lambda: plan_with_crew(demo, options.seed))
     dashboards_dir, report = stage("dashboards and report", lambda: _outputs(demo, out_dir))
     summary = read_summary(demo)
     summary.configs, summary.closed_tickets, summary.silent_asset = configs, closed, silent
     summary.notifications_received = notified
+    summary.parts, summary.parts_tickets_closed = story.steps, story.tickets_closed
+    summary.dispatch, summary.closeout = plan, closeout
     read_silent_asset(demo, summary)
     summary.dashboards_dir, summary.report_path = dashboards_dir, report
     summary.ground_truth_path = out_dir / "ground_truth.jsonl"

@@ -44,6 +44,14 @@ _COUNTS = {
                                " WHERE state = 'delivered'",
     "configurations in force as pushed (no drift)":
         "SELECT count(*) FROM v_asset_config WHERE desired_hash = active_hash",
+    "stock movements (ledger)": "SELECT count(*) FROM stock_movement",
+    "kit lines reserved by open tickets": "SELECT count(*) FROM stock_reservation"
+                                          " WHERE state = 'active'",
+    "replenishment orders raised": "SELECT count(*) FROM replenishment_order",
+    "replenishment orders received": "SELECT count(*) FROM replenishment_order"
+                                     " WHERE state = 'received'",
+    "removed parts returned (RMA, repair, scrap, NFF)": "SELECT count(*) FROM part_return",
+    "warranty claims": "SELECT count(*) FROM warranty_claim",
 }
 
 _DEAD_LETTERS = "SELECT reason FROM v_dead_letter ORDER BY received_at LIMIT 10"
@@ -94,6 +102,10 @@ class DemoSummary:
     silent_asset: str | None = None
     silent: tuple | None = None   # (asset, silent minutes, connectivity ticket, notified)
     notifications_received: int = 0
+    parts: dict[str, str] = field(default_factory=dict)   # demo.parts.PartsStory.steps
+    parts_tickets_closed: int = 0
+    dispatch: dict[str, object] = field(default_factory=dict)   # the dispatch flow's result
+    closeout: str | None = None
 
 
 def read_summary(settings: Settings) -> DemoSummary:
@@ -142,6 +154,14 @@ def print_summary(summary: DemoSummary, console: Console | None = None) -> None:
     console.print(tickets)
 
     _print_loop(summary, console)
+    if summary.parts:
+        parts = Table(title="Spare parts: shortage, replenishment, returns, repairs, warranty",
+                      show_header=False)
+        parts.add_column("step")
+        parts.add_column("outcome")
+        for step, outcome in summary.parts.items():
+            parts.add_row(step, outcome)
+        console.print(parts)
     if summary.stage_seconds:
         total = sum(summary.stage_seconds.values())
         console.print(f"stages took {total:.0f} s in all")
@@ -173,4 +193,12 @@ def _print_loop(summary: DemoSummary, console: Console) -> None:
                      f"{ticket or 'none'}; {notified} stale-asset notification(s)")
     loop.add_row("webhook receiver", f"{summary.notifications_received} notification(s) "
                                      "received")
+    plan = summary.dispatch.get("plan") if summary.dispatch else None
+    if isinstance(plan, dict):
+        loop.add_row("dispatch plan", f"{plan['visits']} visits covering "
+                     f"{plan['planned_items']} of {plan['work_items']} work items; "
+                     f"{plan['on_time']}/{plan['due']} due on time; travel share "
+                     f"{plan['travel_share']:.0%}")
+    if summary.closeout:
+        loop.add_row("technician's close-out", summary.closeout)
     console.print(loop)

@@ -30,9 +30,11 @@ FLOWS: dict[str, tuple[str, str]] = {
     "score": ("assetwatch.flows.score:score_flow", "0 * * * *"),
     "demand": ("assetwatch.flows.demand:demand_flow", "30 * * * *"),
     "tickets": ("assetwatch.flows.tickets:tickets_flow", "15 * * * *"),
+    "replenish": ("assetwatch.flows.replenish:replenish_flow", "20 * * * *"),
     "housekeeping": ("assetwatch.flows.housekeeping:housekeeping_flow", "0 2 * * *"),
     "pipeline": ("assetwatch.flows.pipeline:pipeline_flow", "45 * * * *"),
     "alerts": ("assetwatch.flows.alerts:alerts_flow", "* * * * *"),
+    "dispatch": ("assetwatch.flows.dispatch:dispatch_flow", "0 5 * * *"),
 }
 
 

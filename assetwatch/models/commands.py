@@ -3,9 +3,10 @@
 * ``detect run [--worker K --workers N] [--detector NAME] [--poll S]``: score new telemetry
   continuously (worker K of N owns the assets with ``asset_id % N == K``);
 * ``detect once``: score everything pending once, print a summary, exit;
+* ``detect ack EVENT [--note TEXT]``: acknowledge an alarm event;
 * ``detect status``: per detector, assets warm or still learning, how far behind, open events;
 * ``detect score-csv --input FILE --output FILE [--detector NAME]``: score a CSV of readings
-  offline with the same detector objects, writing ``timestamp,score`` rows.
+  offline with the same detector objects, writing ``timestamp,score,event_start`` rows.
 
 This module imports nothing heavy; handlers import what they need.
 """
@@ -36,6 +37,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _service_options(once)
     once.set_defaults(func=_once)
 
+    ack = sub.add_parser("ack", help="acknowledge an alarm event, with a note")
+    ack.add_argument("event", type=int, metavar="EVENT", help="anomaly event id")
+    ack.add_argument("--note", default=None, help="what is known or done about it")
+    ack.set_defaults(func=_ack)
+
     status = sub.add_parser("status", help="per detector: assets warm, learning, behind")
     status.set_defaults(func=_status)
 
@@ -63,6 +69,23 @@ def _service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="number of workers splitting the fleet (default: %(default)s)")
     parser.add_argument("--detector", default="baseline", choices=_DETECTORS)
+    parser.add_argument("--settle-time", type=float, default=1800.0, metavar="S",
+                        help="seconds a start, a stop or a change of load regime takes to "
+                             "settle; not learned, not alarmed on (default: %(default)s)")
+    parser.add_argument("--slow-settle-time", type=float, default=3 * 3600.0, metavar="S",
+                        help="seconds temperatures take to settle after a start or a change "
+                             "of load; left out of scoring until then (default: %(default)s)")
+    parser.add_argument("--rearm", type=float, default=60.0, metavar="S",
+                        help="an alarm that clears and returns within S seconds is the same "
+                             "event (default: %(default)s)")
+    parser.add_argument("--no-operating-states", action="store_true",
+                        help="learn and score every sample, whatever the operating state")
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return {"transient_s": args.settle_time, "slow_settle_s": args.slow_settle_time,
+            "rearm_s": args.rearm,
+            "operating_states": not args.no_operating_states}
 
 
 def _run(settings: object, args: argparse.Namespace) -> int:
@@ -79,7 +102,7 @@ def _run(settings: object, args: argparse.Namespace) -> int:
     try:
         run_detection(settings, detector=args.detector, worker=args.worker,  # type: ignore[arg-type]
                       workers=args.workers, poll_s=args.poll, min_round_s=args.min_round,
-                      stop=stop)
+                      stop=stop, **_options(args))
     except KeyboardInterrupt:
         stop.set()
     return 0
@@ -89,10 +112,20 @@ def _once(settings: object, args: argparse.Namespace) -> int:
     from assetwatch.models.monitoring.worker import score_pending
 
     summary = score_pending(settings, detector=args.detector,  # type: ignore[arg-type]
-                            worker=args.worker, workers=args.workers)
+                            worker=args.worker, workers=args.workers, **_options(args))
     print(f"scored {summary.samples} samples of {summary.assets} assets: "
           f"{summary.scores} scores, {summary.events_opened} anomaly events opened, "
           f"{summary.stale_opened} stale, {summary.assets_locked_elsewhere} assets busy")
+    return 0
+
+
+def _ack(settings: object, args: argparse.Namespace) -> int:
+    from assetwatch.models.monitoring.acknowledge import acknowledge_event
+
+    done = acknowledge_event(settings, args.event, args.note)  # type: ignore[arg-type]
+    still = "still open: no new alarm until the deviation changes" if done.is_open else "ended"
+    print(f"event {done.event_id} of {done.asset_tag} acknowledged at "
+          f"{done.acknowledged_at:%Y-%m-%d %H:%M:%S %Z} ({still})")
     return 0
 
 

@@ -9,15 +9,16 @@ from html import escape
 from typing import Any
 
 from assetwatch.report import write_report
+from assetwatch.report.day_sheet import render_day_sheet
 from assetwatch.report.queries import AssetDetail, ReportData
 from assetwatch.report.svg import PALETTE, Series, Span, stacked_bars, time_chart
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["CSS", "render_report", "write_report"]
 
 _HEALTH_COLOURS = {"ok": "#2ca02c", "warning": "#f0a30a", "critical": "#d62728",
                    "no data": "#9e9e9e"}
 
-_CSS = """
+CSS = """
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 24px 32px;
        color: #222; background: #fafafa; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 10px;
@@ -40,6 +41,10 @@ th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: ta
 .line { fill: none; stroke-width: 1.4; } .span { fill: #d62728; fill-opacity: 0.16; }
 .threshold { stroke-dasharray: 4 3; stroke-width: 1; } .bar-label { font-size: 10px; fill: #fff; }
 .risk { font-weight: bold; color: #d62728; }
+.daysheet { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 8px 16px;
+            margin: 14px 0; }
+@media print { body { background: #fff; margin: 0; } .daysheet { break-before: page;
+               border: none; } }
 """
 
 
@@ -57,9 +62,10 @@ def render_report(data: ReportData) -> str:
     body += [_asset_section(detail) for detail in data.riskiest] or [
         '<p class="muted">No asset has data yet.</p>']
     body.append(_demand_section(data.demand))
+    body.append(_day_sheet_section(data))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>assetwatch fleet report</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 
 
 def _fleet_section(fleet: list[dict[str, Any]]) -> str:
@@ -141,6 +147,15 @@ def _demand_section(demand: list[dict[str, Any]]) -> str:
             + _table(["part", "description", "site", "periods", "expected", "upper",
                       "planned", "on hand", "reorder point", "safety stock", "Kanban",
                       ""], rows, numeric={4, 5, 6, 7, 8, 9}))
+
+
+def _day_sheet_section(data: ReportData) -> str:
+    if not data.day_sheets:
+        return '<h2>Day sheets</h2><p class="muted">No visits planned.</p>'
+    return ("<h2>Day sheets</h2>"
+            '<p class="muted">Each technician\'s planned visits on the next day with work '
+            "(from the newest dispatch plan); printed, each sheet is a page of its own.</p>"
+            + "".join(render_day_sheet(sheet) for sheet in data.day_sheets))
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:

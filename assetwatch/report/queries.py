@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from assetwatch.report.day_sheet import DaySheet, load_day_sheets
+
 __all__ = ["AssetDetail", "ReportData", "load_report_data"]
 
 _FLEET = """
@@ -83,6 +85,7 @@ class ReportData:
     fleet: list[dict[str, Any]]
     riskiest: list[AssetDetail]
     demand: list[dict[str, Any]]
+    day_sheets: list[DaySheet] = field(default_factory=list)
 
 
 def load_report_data(conn: psycopg.Connection, *, riskiest: int = 3,
@@ -111,4 +114,5 @@ def load_report_data(conn: psycopg.Connection, *, riskiest: int = 3,
         detail.risks = cur.execute(_RISKS, args).fetchall()
         details.append(detail)
     demand = cur.execute(_DEMAND, (demand_rows,)).fetchall()
-    return ReportData(generated_at=generated_at, fleet=fleet, riskiest=details, demand=demand)
+    return ReportData(generated_at=generated_at, fleet=fleet, riskiest=details, demand=demand,
+                      day_sheets=load_day_sheets(conn, generated_at))

@@ -75,6 +75,8 @@ def planned_demand(conn: psycopg.Connection, as_of: datetime,
     Each asset of a model with a maintenance plan does each task every ``interval_days``,
     counted from the last ``maintenance`` event with that task as its code, else from the
     commissioning date; with neither, the expected number of services is spread evenly.
+    Tasks planned by run hours or starts alone are left out here: their work orders
+    (:mod:`assetwatch.service.field.pm`) carry their kits.
     """
     kits = kit_contents(conn)
     rows = conn.execute(
@@ -87,6 +89,7 @@ def planned_demand(conn: psycopg.Connection, as_of: datetime,
             SELECT max(e.time) AS time FROM asset_event e
             WHERE e.asset_id = a.asset_id AND e.kind = 'maintenance' AND e.code = mp.task
               AND e.time <= %s) last ON true
+        WHERE mp.interval_days IS NOT NULL
         """, (as_of,)).fetchall()
     out: dict[tuple[str, str], np.ndarray] = {}
     for _asset_id, site_id, _task, interval, part_no, qty, last in rows:

@@ -50,7 +50,10 @@ def compute_warranty_forecast(conn: psycopg.Connection, *, as_of: datetime,
                               max_prediction_age_days: float = 30.0) -> int:
     """Expected warranty claims: for every installed component still under warranty at
     ``as_of``, the probability it fails before its warranty ends (and within the horizon)
-    times its part's unit cost. Stores a run in ``warranty_claim_forecast``; returns rows."""
+    times its part's unit cost, and the same within the next 30 days (``month_probability``,
+    ``expected_month_cost``: compared with actual claims per month in
+    ``v_warranty_claims_monthly``). Stores a run in ``warranty_claim_forecast``; returns
+    rows."""
     computed_at = computed_at or datetime.now(UTC)
     risk = load_risk(conn, as_of, max_age_days=max_prediction_age_days)
     index = {(int(a), str(c)): i for i, (a, c) in enumerate(
@@ -68,14 +71,17 @@ def compute_warranty_forecast(conn: psycopg.Connection, *, as_of: datetime,
                                             + timedelta(days=1) - as_of).total_seconds()
                              / 86400.0) for r, _ in chosen])
         probability = risk.window(0.0, np.maximum(ends, 0.0), risk_rows)
-        for (r, _), p in zip(chosen, probability, strict=True):
+        month = risk.window(0.0, np.clip(ends, 0.0, 30.0), risk_rows)
+        for (r, _), p, m in zip(chosen, probability, month, strict=True):
             records.append((computed_at, r[0], r[1], r[2], r[3], r[4], float(p),
-                            round(float(p) * float(r[5]), 2)))
+                            round(float(p) * float(r[5]), 2), float(m),
+                            round(float(m) * float(r[5]), 2)))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM warranty_claim_forecast WHERE computed_at = %s",
                     (computed_at,))
         cur.executemany(
             "INSERT INTO warranty_claim_forecast (computed_at, asset_id, component_type,"
-            " serial_no, part_no, warranty_end, failure_probability, expected_claim_cost)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", records)
+            " serial_no, part_no, warranty_end, failure_probability, expected_claim_cost,"
+            " month_probability, expected_month_cost)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", records)
     return len(records)

@@ -11,19 +11,28 @@ their columns (``*`` marks a required column):
 ``model_sensors``   model_id*, sensor*, unit, description (the sensors a model declares;
                     ingest dead-letters readings of any other sensor)
 ``component_types`` component_type*, description
-``failure_modes``   failure_mode*, component_type*, description, sensors (``;``-separated)
+``failure_modes``   failure_mode*, component_type*, description, sensors (``;``-separated),
+                    repair_minutes (time on site of a repair; default 120)
 ``parts``           part_no*, description*, unit_cost*, warranty_months, is_kit,
-                    lead_time_days (default lead time for every site)
+                    lead_time_days (default lead time for every site), supplier,
+                    expedite_lead_time_days, repairable, repair_turnaround_days and
+                    repair_cost (both required for a repairable part)
 ``kits``            kit_part_no*, part_no*, qty*
 ``lead_times``      part_no*, site_id* (``*`` = every site), lead_time_days*
 ``bom``             model_id*, component_type*, part_no*, qty*
 ``component_life``  model_id*, component_type*, weibull_beta*, weibull_eta_days* (the
                     datasheet life of a model's component: the failure models' prior and
                     the renewal term of parts demand)
-``maintenance_plan`` model_id*, task*, interval_days*, part_no*, qty*
-``sites``           site_id*, name*, customer, sla_hours
+``maintenance_plan`` model_id*, task*, part_no*, qty*, and at least one of interval_days,
+                    interval_run_hours, interval_starts (whichever comes first);
+                    duration_minutes (default 60)
+``sites``           site_id*, name*, customer, sla_hours, latitude, longitude,
+                    response_hours, restore_hours (the contract's SLA clocks)
 ``stock``           part_no*, site_id* (``*`` = every site), on_hand*, on_order
 ==================  ==================================================================
+
+The technicians' sections (``technicians``, ``technician_shifts``, ``technician_absences``)
+are described in :mod:`assetwatch.service.field.crew_masterdata`.
 
 :func:`read_masterdata` parses and checks one source against what the database already holds
 (:class:`KnownMasterData`) and returns every problem with its file, row and reason: unknown
@@ -44,6 +53,12 @@ import yaml
 
 from assetwatch.core.wire import MAX_NAME_CHARS
 from assetwatch.service.errors import MasterDataError, Problem
+from assetwatch.service.field.crew_masterdata import (
+    CONVERTERS,
+    CREW_KEYS,
+    CREW_SECTIONS,
+    check_crew,
+)
 
 __all__ = ["SECTIONS", "KnownMasterData", "MasterData", "Row", "read_masterdata"]
 
@@ -54,16 +69,23 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "asset_models": (("model_id", "kind"), ("description", "allow_new_sensors")),
     "model_sensors": (("model_id", "sensor"), ("unit", "description")),
     "component_types": (("component_type",), ("description",)),
-    "failure_modes": (("failure_mode", "component_type"), ("description", "sensors")),
+    "failure_modes": (("failure_mode", "component_type"),
+                      ("description", "sensors", "repair_minutes")),
     "parts": (("part_no", "description", "unit_cost"),
-              ("warranty_months", "is_kit", "lead_time_days")),
+              ("warranty_months", "is_kit", "lead_time_days", "supplier",
+               "expedite_lead_time_days", "repairable", "repair_turnaround_days",
+               "repair_cost")),
     "kits": (("kit_part_no", "part_no", "qty"), ()),
     "lead_times": (("part_no", "site_id", "lead_time_days"), ()),
     "bom": (("model_id", "component_type", "part_no", "qty"), ()),
     "component_life": (("model_id", "component_type", "weibull_beta", "weibull_eta_days"), ()),
-    "maintenance_plan": (("model_id", "task", "interval_days", "part_no", "qty"), ()),
-    "sites": (("site_id", "name"), ("customer", "sla_hours")),
+    "maintenance_plan": (("model_id", "task", "part_no", "qty"),
+                         ("interval_days", "interval_run_hours", "interval_starts",
+                          "duration_minutes")),
+    "sites": (("site_id", "name"), ("customer", "sla_hours", "latitude", "longitude",
+                                    "response_hours", "restore_hours")),
     "stock": (("part_no", "site_id", "on_hand"), ("on_order",)),
+    **CREW_SECTIONS,
 }
 
 
@@ -85,6 +107,8 @@ class KnownMasterData:
     component_types: set[str] = field(default_factory=set)
     asset_models: set[str] = field(default_factory=set)
     sites: set[str] = field(default_factory=set)
+    failure_modes: set[str] = field(default_factory=set)
+    technicians: set[str] = field(default_factory=set)
     default_lead_times: set[str] = field(default_factory=set)     # part_no with a default
     site_lead_times: set[tuple[str, str]] = field(default_factory=set)
 
@@ -121,9 +145,19 @@ def read_masterdata(path: Path | str, known: KnownMasterData | None = None, *,
     if skip_unknown_sites:
         _drop_unknown_sites(data, known)
     _check_references(data, known, problems)
+    _check_repairables(data, problems)
     if problems:
         raise MasterDataError(problems)
     return data
+
+
+def _check_repairables(data: MasterData, problems: list[Problem]) -> None:
+    for row in data.rows("parts"):
+        v = row.values
+        if v.get("repairable") and (v.get("repair_turnaround_days") is None
+                                    or v.get("repair_cost") is None):
+            problems.append(Problem(row.file, row.row, f"repairable part {v['part_no']} needs"
+                                    " repair_turnaround_days and repair_cost"))
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -204,9 +238,11 @@ def _read_yaml(file: Path, problems: list[Problem]) -> dict[str, list[Row]]:
 
 # -- typing each row -------------------------------------------------------------------------
 
-_INT_POSITIVE = {"qty", "interval_days", "sla_hours"}
+_INT_POSITIVE = {"qty", "interval_days", "sla_hours", "repair_minutes", "interval_run_hours",
+                 "interval_starts", "duration_minutes"}
 _INT_NON_NEGATIVE = {"warranty_months", "on_hand", "on_order"}
-_DECIMAL_NON_NEGATIVE = {"unit_cost", "lead_time_days"}
+_DECIMAL_NON_NEGATIVE = {"unit_cost", "lead_time_days", "expedite_lead_time_days",
+                         "repair_turnaround_days", "repair_cost"}
 _FLOAT_POSITIVE = {"weibull_beta", "weibull_eta_days"}
 
 
@@ -241,6 +277,8 @@ def _typed_rows(section: str, rows: list[Row], problems: list[Problem]) -> list[
 
 
 def _convert(column: str, text: str) -> Any:
+    if column in CONVERTERS:
+        return CONVERTERS[column](text)
     if column in _INT_POSITIVE or column in _INT_NON_NEGATIVE:
         try:
             number = int(text)
@@ -268,7 +306,7 @@ def _convert(column: str, text: str) -> Any:
         if not value > 0 or value == float("inf"):
             raise ValueError(f"{text} must be a positive number")
         return value
-    if column in ("is_kit", "allow_new_sensors"):
+    if column in ("is_kit", "allow_new_sensors", "repairable"):
         lowered = text.lower()
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
             raise ValueError(f"{text!r} is not true/false")
@@ -316,6 +354,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "component_life": ("model_id", "component_type"),
     "maintenance_plan": ("model_id", "task", "part_no"),
     "sites": ("site_id",), "stock": ("part_no", "site_id"),
+    **CREW_KEYS,
 }
 
 
@@ -360,6 +399,14 @@ def _check_references(data: MasterData, known: KnownMasterData,
     for row in data.rows("maintenance_plan"):
         need(row, "model_id", models, "asset model")
         need_part(row)
+        if all(row.values[c] is None for c in ("interval_days", "interval_run_hours",
+                                                "interval_starts")):
+            problems.append(Problem(row.file, row.row, "no interval: give interval_days,"
+                                    " interval_run_hours or interval_starts"))
+    check_crew(data.sections, models=models, technicians=known.technicians,
+               failure_modes=known.failure_modes | {
+                   r.values["failure_mode"] for r in data.rows("failure_modes")},
+               problems=problems)
     for section in ("lead_times", "stock"):
         for row in data.rows(section):
             need_part(row)

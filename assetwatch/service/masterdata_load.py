@@ -19,6 +19,7 @@ import psycopg
 
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings
+from assetwatch.service.field.crew_masterdata import write_crew
 from assetwatch.service.masterdata import ALL_SITES, KnownMasterData, MasterData, read_masterdata
 
 __all__ = ["LoadSummary", "known_masterdata", "load_masterdata", "load_sample_masterdata",
@@ -56,6 +57,8 @@ def known_masterdata(conn: psycopg.Connection) -> KnownMasterData:
         r[0] for r in conn.execute("SELECT component_type FROM component_type")}
     known.asset_models = {r[0] for r in conn.execute("SELECT model_id FROM asset_model")}
     known.sites = {r[0] for r in conn.execute("SELECT site_id FROM site")}
+    known.failure_modes = {r[0] for r in conn.execute("SELECT failure_mode FROM failure_mode")}
+    known.technicians = {r[0] for r in conn.execute("SELECT technician_id FROM technician")}
     known.default_lead_times = {r[0] for r in conn.execute(
         "SELECT part_no FROM part WHERE default_lead_time_days IS NOT NULL")}
     known.site_lead_times = {(r[0], r[1]) for r in conn.execute(
@@ -99,11 +102,17 @@ def _write(conn: psycopg.Connection, data: MasterData) -> LoadSummary:
     with conn.cursor() as cur:
         rows = [r.values for r in data.rows("sites")]
         cur.executemany(
-            "INSERT INTO site (site_id, name, customer, sla_hours)"
-            " VALUES (%(site_id)s, %(name)s, %(customer)s, coalesce(%(sla_hours)s, 72))"
+            "INSERT INTO site (site_id, name, customer, sla_hours, latitude, longitude,"
+            " response_hours, restore_hours)"
+            " VALUES (%(site_id)s, %(name)s, %(customer)s, coalesce(%(sla_hours)s, 72),"
+            " %(latitude)s, %(longitude)s, %(response_hours)s, %(restore_hours)s)"
             " ON CONFLICT (site_id) DO UPDATE SET name = EXCLUDED.name,"
             " customer = coalesce(EXCLUDED.customer, site.customer),"
-            " sla_hours = EXCLUDED.sla_hours", rows)
+            " sla_hours = EXCLUDED.sla_hours,"
+            " latitude = coalesce(EXCLUDED.latitude, site.latitude),"
+            " longitude = coalesce(EXCLUDED.longitude, site.longitude),"
+            " response_hours = coalesce(EXCLUDED.response_hours, site.response_hours),"
+            " restore_hours = coalesce(EXCLUDED.restore_hours, site.restore_hours)", rows)
         count["sites"] = len(rows)
         rows = [r.values for r in data.rows("asset_models")]
         cur.executemany(
@@ -133,16 +142,19 @@ def _write(conn: psycopg.Connection, data: MasterData) -> LoadSummary:
         _write_parts(cur, data, count)
         _write_structures(cur, data, count)
         _write_stock(cur, data, count)
+        write_crew(cur, data.sections, count)
     return summary
 
 
 def _write_failure_modes(cur: psycopg.Cursor, data: MasterData, count: dict[str, int]) -> None:
     rows = [r.values for r in data.rows("failure_modes")]
     cur.executemany(
-        "INSERT INTO failure_mode (failure_mode, component_type, description)"
-        " VALUES (%(failure_mode)s, %(component_type)s, %(description)s)"
+        "INSERT INTO failure_mode (failure_mode, component_type, description, repair_minutes)"
+        " VALUES (%(failure_mode)s, %(component_type)s, %(description)s,"
+        " coalesce(%(repair_minutes)s, 120))"
         " ON CONFLICT (failure_mode) DO UPDATE SET component_type = EXCLUDED.component_type,"
-        " description = EXCLUDED.description", rows)
+        " description = EXCLUDED.description,"
+        " repair_minutes = coalesce(%(repair_minutes)s, failure_mode.repair_minutes)", rows)
     with_sensors = [r for r in rows if r["sensors"] is not None]
     cur.executemany("DELETE FROM failure_mode_sensor WHERE failure_mode = %s",
                     [(r["failure_mode"],) for r in with_sensors])
@@ -161,13 +173,24 @@ def _write_parts(cur: psycopg.Cursor, data: MasterData, count: dict[str, int]) -
         v["warranty_months"] = v["warranty_months"] or 0
         v["is_kit"] = bool(v["is_kit"])
         v["lead_time_days"] = defaults.pop(v["part_no"], v["lead_time_days"])
+        v["repairable"] = bool(v.get("repairable"))
+        for column in ("supplier", "expedite_lead_time_days", "repair_turnaround_days",
+                       "repair_cost"):
+            v.setdefault(column, None)
         rows.append(v)
     cur.executemany(
         "INSERT INTO part (part_no, description, unit_cost, warranty_months, is_kit,"
-        " default_lead_time_days) VALUES (%(part_no)s, %(description)s, %(unit_cost)s,"
-        " %(warranty_months)s, %(is_kit)s, %(lead_time_days)s) ON CONFLICT (part_no) DO UPDATE"
+        " default_lead_time_days, supplier, expedite_lead_time_days, repairable,"
+        " repair_turnaround_days, repair_cost) VALUES (%(part_no)s, %(description)s,"
+        " %(unit_cost)s, %(warranty_months)s, %(is_kit)s, %(lead_time_days)s, %(supplier)s,"
+        " %(expedite_lead_time_days)s, %(repairable)s, %(repair_turnaround_days)s,"
+        " %(repair_cost)s) ON CONFLICT (part_no) DO UPDATE"
         " SET description = EXCLUDED.description, unit_cost = EXCLUDED.unit_cost,"
         " warranty_months = EXCLUDED.warranty_months, is_kit = EXCLUDED.is_kit,"
+        " supplier = EXCLUDED.supplier, expedite_lead_time_days ="
+        " EXCLUDED.expedite_lead_time_days, repairable = EXCLUDED.repairable,"
+        " repair_turnaround_days = EXCLUDED.repair_turnaround_days,"
+        " repair_cost = EXCLUDED.repair_cost,"
         " default_lead_time_days = coalesce(EXCLUDED.default_lead_time_days,"
         " part.default_lead_time_days)", rows)
     count["parts"] = len(rows)
@@ -205,9 +228,11 @@ def _write_structures(cur: psycopg.Cursor, data: MasterData, count: dict[str, in
     plan = [r.values for r in data.rows("maintenance_plan")]
     cur.executemany("DELETE FROM maintenance_plan WHERE model_id = %s AND task = %s",
                     list({(r["model_id"], r["task"]) for r in plan}))
-    cur.executemany("INSERT INTO maintenance_plan (model_id, task, interval_days, part_no, qty)"
-                    " VALUES (%(model_id)s, %(task)s, %(interval_days)s, %(part_no)s, %(qty)s)",
-                    plan)
+    cur.executemany("INSERT INTO maintenance_plan (model_id, task, interval_days,"
+                    " interval_run_hours, interval_starts, duration_minutes, part_no, qty)"
+                    " VALUES (%(model_id)s, %(task)s, %(interval_days)s, %(interval_run_hours)s,"
+                    " %(interval_starts)s, coalesce(%(duration_minutes)s, 60), %(part_no)s,"
+                    " %(qty)s)", plan)
     count["maintenance_plan"] = len(plan)
 
 

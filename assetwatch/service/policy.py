@@ -11,7 +11,13 @@ policy is recomputed and orders are placed; 1 day for the hourly/daily flow):
   service level, cycle-service definition);
 * Kanban / two-bin: a container holds ``container_days`` of expected demand (at least one part);
   cards = containers to cover the reorder point plus the one being consumed (2 = two-bin);
-* stock-out flag: ``P(D_L > on hand + on order) > 1 - service_level``;
+* reservations: a component whose open ticket has its kit reserved is certain demand, not a
+  random one: its term leaves ``D_L`` and the kit's quantity (``committed``, reserved or
+  short) is taken from the inventory position ``on hand + on order - committed``; ``on
+  order`` is what open replenishment orders still bring (``v_stock_available``);
+* the repair loop: units of a repairable part at repair and due back within ``L + R`` are
+  supply like open orders (``repair_pipeline``), so repaired parts reduce what is bought;
+* stock-out flag: ``P(D_L > inventory position) > 1 - service_level``;
 * over-stock flag (obsolescence risk): on hand exceeds the ``service_level`` quantile of demand
   over lead time plus horizon, plus one container.
 """
@@ -27,7 +33,7 @@ import psycopg
 
 from assetwatch.service.bom import planned_demand
 from assetwatch.service.demand import demand_terms, resolve_as_of
-from assetwatch.service.risk import load_risk
+from assetwatch.service.risk import RiskTable, load_risk
 
 __all__ = ["compute_inventory_policy", "kanban_sizing"]
 
@@ -57,12 +63,15 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
         raise ValueError("service_level must be in [0.5, 1)")
     as_of = resolve_as_of(conn, as_of)
     computed_at = computed_at or datetime.now(UTC)
-    risk = load_risk(conn, as_of, max_age_days=max_prediction_age_days)
+    risk = _without_ticketed(conn, load_risk(conn, as_of,
+                                             max_age_days=max_prediction_age_days))
     lead = {(p, s): float(d) for p, s, d in conn.execute(
         "SELECT part_no, site_id, lead_time_days FROM v_part_lead_time"
         " WHERE lead_time_days IS NOT NULL")}
     stock = {(p, s): (h, o) for p, s, h, o in conn.execute(
-        "SELECT part_no, site_id, on_hand, on_order FROM stock")}
+        "SELECT part_no, site_id, on_hand, on_order FROM v_stock_available")}
+    committed = {(p, s): int(q) for p, s, q in conn.execute(
+        "SELECT part_no, site_id, required FROM v_stock_reserved")}
     costs = {p: float(c) for p, c in conn.execute("SELECT part_no, unit_cost FROM part")}
     horizon_plan = planned_demand(conn, as_of, [(0.0, float(horizon_days))])
     terms = demand_terms(conn, risk, sorted(set(stock) | set(horizon_plan)))
@@ -86,7 +95,10 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     sd_per_day = np.sqrt(d_horizon.var / horizon_days)
     on_hand = np.array([stock.get(k, (0, 0))[0] for k in keys])
     on_order = np.array([stock.get(k, (0, 0))[1] for k in keys])
-    p_short = d_lead.exceedance(on_hand + on_order - np.ceil(lead_plan - 1e-9))
+    reserved = np.array([committed.get(k, 0) for k in keys])
+    repairing = _repair_pipeline(conn, as_of, keys, protection)
+    position = on_hand + on_order - reserved + repairing
+    p_short = d_lead.exceedance(position - np.ceil(lead_plan - 1e-9))
     long_upper = d_long.quantile(service_level) + np.ceil(long_plan - 1e-9)
 
     records = []
@@ -101,19 +113,45 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
             float(rop[g]), container, cards, int(on_hand[g]),
             bool(p_short[g] > 1.0 - service_level), excess >= 1.0, int(on_order[g]),
             float(expected_lead[g]), float(p_short[g]), excess,
-            round(excess * costs.get(part_no, 0.0), 2)))
+            round(excess * costs.get(part_no, 0.0), 2), int(reserved[g]), int(repairing[g])))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM inventory_policy WHERE computed_at = %s", (computed_at,))
         with cur.copy("COPY inventory_policy (computed_at, part_no, site_id, lead_time_days,"
                       " service_level, demand_per_day, demand_sd_per_day, safety_stock,"
                       " reorder_point, kanban_bin_qty, kanban_cards, on_hand, stockout_risk,"
                       " overstock, on_order, lead_time_demand, stockout_probability,"
-                      " excess_qty, excess_value) FROM STDIN") as copy:
+                      " excess_qty, excess_value, reserved, repair_pipeline) FROM STDIN"
+                      ) as copy:
             for record in records:
                 copy.write_row(record)
     log.info("inventory policy: %d (part, site) rows, %d at stock-out risk, %d over-stocked",
              len(records), sum(r[12] for r in records), sum(r[13] for r in records))
     return len(records)
+
+
+def _repair_pipeline(conn: psycopg.Connection, as_of: datetime, keys: list[tuple[str, str]],
+                     days: np.ndarray) -> np.ndarray:
+    """Units at repair per key due back within its own window ``[.., as_of + days[key]]``."""
+    due: dict[tuple[str, str], list[float]] = {}
+    for part_no, site_id, at in conn.execute(
+            "SELECT part_no, site_id, repair_due_at FROM part_return WHERE state = 'in_repair'"
+            " AND part_no IS NOT NULL"):
+        due.setdefault((part_no, site_id), []).append((at - as_of).total_seconds() / 86400.0)
+    return np.array([sum(d <= days[g] for d in due.get(k, ())) for g, k in enumerate(keys)],
+                    dtype=np.int64)
+
+
+def _without_ticketed(conn: psycopg.Connection, risk: RiskTable) -> RiskTable:
+    """The risk rows of components without an open ticket holding a reservation."""
+    ticketed = {(int(a), str(c)) for a, c in conn.execute(
+        "SELECT DISTINCT t.asset_id, f.component_type FROM service_ticket t"
+        " JOIN failure_mode f USING (failure_mode) JOIN stock_reservation r USING (ticket_id)"
+        " WHERE t.status <> 'closed' AND r.state = 'active'")}
+    if not ticketed or not len(risk):
+        return risk
+    keep = np.array([(int(a), str(c)) not in ticketed
+                     for a, c in zip(risk.asset_id, risk.component_type, strict=True)])
+    return risk.subset(keep)
 
 
 def _planned_in(conn: psycopg.Connection, as_of: datetime, keys: list[tuple[str, str]],

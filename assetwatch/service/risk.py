@@ -14,7 +14,7 @@ A component replaced inside a window can fail again: :mod:`assetwatch.service.re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import numpy as np
@@ -45,6 +45,11 @@ class RiskTable:
 
     def __len__(self) -> int:
         return len(self.asset_id)
+
+    def subset(self, keep: np.ndarray) -> RiskTable:
+        """The rows where the boolean mask ``keep`` is true."""
+        return replace(self, **{f.name: getattr(self, f.name)[keep] for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})
 
     def cdf(self, t_days: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """``P(failure within t days of the prediction)`` for ``rows`` (default: all)."""

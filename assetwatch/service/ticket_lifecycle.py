@@ -3,8 +3,13 @@
 Closing with a replacement (``confirmed_failure`` or ``preventive_replacement``) writes, in the
 same transaction, the ``part_replaced`` maintenance event (and a ``failure`` event for a
 confirmed failure), the installed-base change (:func:`~assetwatch.service.configuration.
-replace_component`), takes the kit's parts out of the site's stock, and records the resolution
-as a training label in ``failure_label`` (``failed`` true only for a confirmed failure).
+replace_component`), takes the parts used out of the site's stock (the ticket's reservation
+first, :func:`~assetwatch.service.reservations.consume`; no stock is an error naming part, site
+and ticket, and nothing is closed), registers the removed serial's return record
+(:mod:`assetwatch.service.returns`), and records the resolution as a training label in
+``failure_label`` (``failed`` true only for a confirmed failure). Closing without a replacement
+releases the reservation. Opening a ticket with a kit reserves it
+(:func:`~assetwatch.service.reservations.reserve_kit`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from psycopg.types.json import Jsonb
 
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.errors import TicketError
+from assetwatch.service.reservations import consume, release, reserve_kit
+from assetwatch.service.returns import register_removals
 
 __all__ = ["RESOLUTION_CODES", "TICKET_KINDS", "close_ticket", "open_ticket", "schedule_ticket",
            "start_ticket"]
@@ -70,6 +77,8 @@ def open_ticket(conn: psycopg.Connection, asset_id: int, failure_mode: str, *, r
                  Jsonb(kit or []), kind, Jsonb(evidence or {}), due_at)).fetchone()
             assert row is not None
             _history(conn, row[0], at, "opened", {"by": opened_by})
+            if kit:
+                reserve_kit(conn, int(row[0]), at=at)
     except psycopg.errors.UniqueViolation:
         raise TicketError(f"asset {asset_id} already has an open {failure_mode} ticket") \
             from None
@@ -99,19 +108,20 @@ def start_ticket(conn: psycopg.Connection, ticket_id: int, *, at: datetime | Non
 
 def close_ticket(conn: psycopg.Connection, ticket_id: int, *, resolution_code: str,
                  at: datetime | None = None, part_no: str | None = None,
-                 serial_installed: str | None = None, note: str | None = None) -> None:
+                 serial_installed: str | None = None, note: str | None = None,
+                 parts_used: dict[str, int] | None = None) -> None:
     """Close with ``resolution_code``; a replacing code records the replacement (see module).
 
     ``part_no`` is the part fitted (default: the part of the installed component, else the
     most expensive part of the ticket's kit); ``serial_installed`` its serial (default: one
-    derived from the ticket).
+    derived from the ticket); ``parts_used`` the parts taken from stock (default: the kit).
     """
     if resolution_code not in RESOLUTION_CODES:
         raise TicketError(f"unknown resolution code {resolution_code!r}; use one of "
                           f"{', '.join(RESOLUTION_CODES)}")
     at = at or datetime.now(UTC)
     with conn.transaction():
-        _, asset_id, failure_mode, kit, model_version_id, site_id, component_type = _ticket(
+        _, asset_id, failure_mode, kit, model_version_id, _, component_type = _ticket(
             conn, ticket_id, "closed")
         conn.execute("UPDATE service_ticket SET status = 'closed', closed_at = %s,"
                      " updated_at = %s, resolution_code = %s WHERE ticket_id = %s",
@@ -124,11 +134,11 @@ def close_ticket(conn: psycopg.Connection, ticket_id: int, *, resolution_code: s
                                 resolution_code, at)
             replace_component(conn, asset_id, component_type, serial_installed=serial, at=at,
                               part_no=part_no)
-            for item in kit or []:
-                conn.execute("UPDATE stock SET on_hand = greatest(on_hand - %s, 0),"
-                             " updated_at = now() WHERE part_no = %s AND site_id = %s",
-                             (int(item.get("qty", 1)), item["part_no"], site_id))
-            detail.update(part_no=part_no, serial_installed=serial)
+            register_removals(conn, asset_id=asset_id)
+            taken = consume(conn, ticket_id, parts_used, at=at)
+            detail.update(part_no=part_no, serial_installed=serial, parts_used=taken)
+        else:
+            release(conn, ticket_id, at=at)
         if resolution_code in _LABELLED and component_type is not None:
             conn.execute(
                 "INSERT INTO failure_label (asset_id, component_type, failure_mode, time,"

@@ -36,6 +36,7 @@ from psycopg.types.json import Jsonb
 
 from assetwatch.service.bom import repair_kit
 from assetwatch.service.demand import resolve_as_of
+from assetwatch.service.reservations import release, reserve_kit
 from assetwatch.service.risk import load_risk
 
 __all__ = ["Signal", "TicketPolicy", "TicketSummary", "priority_for", "update_tickets"]
@@ -266,6 +267,7 @@ def _update(conn: psycopg.Connection, ticket: tuple[Any, ...], signal: Signal, r
                      (as_of, as_of, risk, ticket_id))
         _history(conn, ticket_id, as_of, "closed", {"resolution_code": "cancelled",
                                                     "reason": "risk receded", "risk": risk})
+        release(conn, ticket_id, at=as_of)
         return "closed"
     known = {a["anomaly_event_id"] for a in evidence.get("anomalies", [])}
     new_anomaly = any(a["anomaly_event_id"] not in known for a in signal.anomalies)
@@ -281,6 +283,7 @@ def _update(conn: psycopg.Connection, ticket: tuple[Any, ...], signal: Signal, r
         (risk, priority, due, Jsonb(new_evidence), signal.model_version_id, as_of, ticket_id))
     _history(conn, ticket_id, as_of, "updated", {"risk": round(risk, 4), "priority": priority,
                                                  "new_anomaly": new_anomaly})
+    reserve_kit(conn, ticket_id, at=as_of)
     return "updated"
 
 
@@ -324,5 +327,6 @@ def _open(conn: psycopg.Connection, candidates: list[tuple[Signal, float, int, d
              signal.model_version_id)).fetchone()
         assert row is not None
         _history(conn, row[0], as_of, "opened", {"risk": round(risk, 4), "priority": priority})
+        reserve_kit(conn, int(row[0]), at=as_of)
         opened_today[signal.site_id] = opened_today.get(signal.site_id, 0) + 1
         summary.opened += 1

@@ -1,38 +1,56 @@
 """The fleet simulator: a replayable :class:`~assetwatch.core.source.Source`.
 
 Each asset is sampled every ``sample_interval_s`` simulated seconds (per asset, changeable by
-remote configuration) from the fleet's start for ``days`` days. A sensor reads its normal
-value, moved by a daily load cycle, by the wear of every component that affects it (effect at
-end of life times the wear level, 0 before onset, rising to 1 at failure) and by Gaussian
-noise; while a component is failed and awaiting repair the asset is stopped and reads its
-stopped values. Events (failures, part replacements, controller alarms, planned maintenance)
-come from :mod:`assetwatch.sim.lifecycle`, in time order with the samples.
+remote configuration) from the fleet's start for ``days`` days, in a world configured by a
+:class:`~assetwatch.sim.world.WorldConfig`. A sensor follows the asset's operation
+(:mod:`~assetwatch.sim.operation`): at standstill it reads its ``stopped`` value (temperatures
+cool to the ambient); running, its value follows the load level (``speed_ratio **
+load_exponent`` of normal; for temperatures the rise above the ambient does), with a speed
+ramp and transients after a start and thermal lag after a change; temperatures follow the
+seasonal and daily ambient. On top come the wear of every component that affects it (effect
+at end of life times the wear level) and Gaussian noise; while a component is failed and
+awaiting repair the asset is stopped. Sensor faults (:mod:`~assetwatch.sim.sensor_faults`)
+then change what is reported: dropped readings, stuck values, spikes, drift, a recalibrated
+replacement. ``speed`` is the operating signal: 0 at standstill, the load level's speed
+while running.
+
+Events (failures, part replacements, controller alarms, planned maintenance) come from
+:mod:`assetwatch.sim.lifecycle`, in time order with the samples.
 
 Noise is drawn from a seeded table of normal deviates at a hash of (asset, timestamp), so the
-readings are a pure function of the fleet and the time: the checkpoint is just the next sample
-time per asset.
-Time runs as fast as possible, or ``speed`` simulated seconds per wall-clock second.
+readings are a pure function of the world and the time: the checkpoint is just the next
+sample time per asset. Time runs as fast as possible, or ``speed`` simulated seconds per
+wall-clock second.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
+import math
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from assetwatch.core.source import AssetIdentity, CheckpointMismatch, Sample, Source, SourceEvent
 from assetwatch.sim.catalogue import model_spec
 from assetwatch.sim.fleet import Fleet, epoch_ms
-from assetwatch.sim.lifecycle import DAY_MS, AssetTimeline, build_timeline, load_factor
+from assetwatch.sim.lifecycle import DAY_MS, NEVER, AssetTimeline, build_timeline
+from assetwatch.sim.operation import ambient_c
+from assetwatch.sim.sensor_faults import SensorFault
+from assetwatch.sim.world import DEFAULT_WORLD, WorldConfig
 
 __all__ = ["FleetSimulator"]
 
-#: Which sensors follow the daily load cycle, and by how much (fraction of normal).
-_LOAD_SWING = {"motor_current": 0.03, "flow": 0.03, "discharge_pressure": 0.02}
-#: A stopped asset reads these (by unit); temperatures fall back to the ambient.
-_STOPPED_BY_UNIT = {"degC": 25.0, "bar": 1.0}
+#: A stopped sensor without a ``stopped`` value in the catalogue reads this (by unit).
+_STOPPED_BY_UNIT = {"bar": 1.0}
+#: Temperatures' normal values are at this ambient; the rise above it follows the load.
+_REFERENCE_AMBIENT_C = 25.0
+_NEVER = NEVER
+#: The ambient temperature is recomputed when a sample falls in a new step of this length.
+_AMBIENT_STEP_MS = 600_000
 #: Noise is read from a table of standard normal draws (seeded by the fleet) at a hash of
 #: (time, asset): a pure function of the sample, so no random state needs checkpointing.
 _NOISE_MASK = (1 << 16) - 1
@@ -52,18 +70,21 @@ class FleetSimulator(Source):
         Default seconds between two samples of an asset.
     speed
         Simulated seconds per wall second; ``None`` runs as fast as possible.
+    world
+        How the world behaves (default :data:`~assetwatch.sim.world.DEFAULT_WORLD`).
     """
 
     def __init__(self, fleet: Fleet, days: float, sample_interval_s: float,
-                 speed: float | None = None) -> None:
+                 speed: float | None = None, world: WorldConfig | None = None) -> None:
         self.fleet = fleet
+        self.world = world or DEFAULT_WORLD
         self.days = days
         self.sample_interval_s = sample_interval_s
         self.speed = speed
         self._assets = {a.asset_tag: a for a in fleet.assets}
         self._start_ms = epoch_ms(fleet.start)
         self._end_ms = self._start_ms + int(days * DAY_MS)
-        self._timelines = {a.asset_tag: build_timeline(fleet, a, self._end_ms)
+        self._timelines = {a.asset_tag: build_timeline(fleet, a, self._end_ms, self.world)
                            for a in fleet.assets}
         self._interval_ms = {a.asset_tag: int(sample_interval_s * 1000) for a in fleet.assets}
         self._next_ms = {a.asset_tag: self._start_ms for a in fleet.assets}
@@ -72,8 +93,12 @@ class FleetSimulator(Source):
         self._clock_ms = self._start_ms
         noise = random.Random(f"{fleet.seed}/noise")
         self._normals = [noise.gauss(0.0, 1.0) for _ in range(_NOISE_MASK + 1)]
-        self._sensors = {a.asset_tag: self._sensor_table(a.model_id, a.index)
-                         for a in fleet.assets}
+        self._tau_ms = self.world.thermal_time_constant_min * 60_000
+        self._startup_ms = max(1.0, self.world.startup_minutes * 60_000)
+        #: how long after a change of level the transients are worth computing
+        self._slow_ms = max(6 * self._tau_ms, self._startup_ms)
+        self._models = {a.asset_tag: self._asset_model(a.asset_tag) for a in fleet.assets}
+        self._stuck_cache: dict[tuple[str, int, int], float] = {}
         self._wall0: float | None = None
         self._sim0 = self._start_ms
         self._rebuild_heap()
@@ -82,6 +107,11 @@ class FleetSimulator(Source):
     def assets(self) -> Sequence[AssetIdentity]:
         return [AssetIdentity(a.asset_tag, a.site_id, tuple(n for n, _ in a.sensors))
                 for a in self.fleet.assets]
+
+    @property
+    def end_ms(self) -> int:
+        """The end of the simulated window (ms since the epoch, exclusive)."""
+        return self._end_ms
 
     @property
     def timelines(self) -> list[AssetTimeline]:
@@ -104,8 +134,9 @@ class FleetSimulator(Source):
             heapq.heappop(self._heap)
             self._emit_events(tag, ts, out)
             values = self._sample(tag, ts)
-            out.append(Sample(tag, ts, values))
-            budget -= len(values)
+            if values:
+                out.append(Sample(tag, ts, values))
+                budget -= len(values)
             self._clock_ms = ts
             nxt = ts + self._interval_ms[tag]
             self._next_ms[tag] = nxt
@@ -139,6 +170,8 @@ class FleetSimulator(Source):
                 self._next_event[tag] = int(state["next_event"][tag])
                 self._interval_ms[tag] = int(state["interval_ms"][tag])
         self._clock_ms = min(self._next_ms.values(), default=self._start_ms)
+        for model in self._models.values():
+            model.active_until = -1
         self._sim0 = self._clock_ms
         self._wall0 = None
         self._rebuild_heap()
@@ -146,6 +179,7 @@ class FleetSimulator(Source):
     def set_sampling_interval(self, asset_tag: str, seconds: float) -> None:
         if asset_tag in self._interval_ms:
             self._interval_ms[asset_tag] = max(1, int(seconds * 1000))
+            self._models[asset_tag].active_until = -1
 
     def components(self, asset_tag: str, at_ms: int | None = None) -> list[dict[str, str]]:
         tl = self._timelines[asset_tag]
@@ -184,41 +218,250 @@ class FleetSimulator(Source):
             i += 1
         self._next_event[tag] = i
 
-    @staticmethod
-    def _sensor_table(model_id: str, index: int) -> list[tuple[str, float, float, float, float]]:
-        """``(sensor, normal, noise, load swing, stopped value)`` of a model's sensors."""
-        table = []
-        for name, spec in model_spec(model_id)["sensors"].items():
-            stopped = _STOPPED_BY_UNIT.get(spec["unit"], 0.0)
-            table.append((name, float(spec["normal"]), float(spec["noise"]),
-                          _LOAD_SWING.get(name, 0.0), stopped))
-        return table
+    def _asset_model(self, tag: str) -> _AssetModel:
+        """Per-level tables of one asset's sensors: the steady value (ambient added for
+        temperatures), the noise and how a wear effect scales."""
+        asset = self._assets[tag]
+        tl = self._timelines[tag]
+        sensors = model_spec(asset.model_id)["sensors"]
+        ratios = (0.0, *self.world.speed_ratios)
+        names, thermal, startup = [], [], []
+        base: list[list[float]] = [[] for _ in ratios]
+        noise: list[list[float]] = [[] for _ in ratios]
+        gain: list[list[float]] = [[] for _ in ratios]
+        for name, spec in sensors.items():
+            normal = float(spec["normal"])
+            exponent = float(spec.get("load_exponent", 0.0))
+            is_thermal = spec["unit"] == "degC"
+            names.append(name)
+            thermal.append(1.0 if is_thermal else 0.0)
+            startup.append((is_thermal, exponent, float(spec.get("startup", 0.0)), normal))
+            stopped = float(spec.get("stopped", _STOPPED_BY_UNIT.get(spec["unit"], 0.0)))
+            for level, ratio in enumerate(ratios):
+                if is_thermal:
+                    rise = (normal - _REFERENCE_AMBIENT_C) * ratio ** exponent if level else 0.0
+                    base[level].append(rise)
+                    gain[level].append(normal)
+                elif level:
+                    base[level].append(normal * ratio ** exponent)
+                    gain[level].append(normal * ratio ** exponent)
+                else:
+                    base[level].append(stopped)
+                    gain[level].append(0.0)
+                noise[level].append(float(spec["noise"]) * (1.0 if level or is_thermal
+                                                            else 0.2))
+        index = {name: k for k, name in enumerate(names)}
+        faults = [(index[f.sensor], f) for f in tl.sensor_faults if f.sensor in index]
+        rows = tuple(tuple(zip(names, base[level], thermal, [k * 7919 for k in range(len(names))],
+                               noise[level], strict=True)) for level in range(len(ratios)))
+        return _AssetModel(
+            rows=rows, names=tuple(names), index=index, ratios=ratios, thermal_mask=tuple(thermal),
+            base=tuple(map(tuple, base)), noise=tuple(map(tuple, noise)),
+            gain=tuple(map(tuple, gain)), startup=tuple(startup),
+            normal=tuple(float(spec["normal"]) for spec in sensors.values()),
+            faults=faults, components=list(tl.lives), thermal=any(thermal))
 
     def _sample(self, tag: str, ts: int) -> list[tuple[str, float]]:
-        tl = self._timelines[tag]
-        asset = self._assets[tag]
-        shift: dict[str, float] = {}
-        stopped = False
-        for ctype in tl.lives:
-            life = tl.life_at(ctype, ts)
-            if life.failed_ms <= ts < life.replaced_ms:
-                stopped = True
-            w = life.wear(ts)
-            if w > 0.0:
-                for sensor, effect in life.effects:
-                    shift[sensor] = shift.get(sensor, 0.0) + effect * w
-        normals = self._normals
-        h = _mix(ts, asset.index)
-        load = load_factor(ts, asset.index * 0.7)
-        values = []
-        for k, (name, normal, noise, swing, stopped_value) in enumerate(self._sensors[tag]):
-            z = normals[(h + k * 7919) & _NOISE_MASK]
-            if stopped:
-                v = max(0.0, stopped_value + z * noise * 0.2)
-            else:
-                v = normal * (1.0 + shift.get(name, 0.0) + swing * load) + z * noise
-            values.append((name, round(v, 4)))
+        model = self._models[tag]
+        values = self._true_values(tag, ts)
+        if model.faults and (model.active or not model.active_from <= ts < model.active_until):
+            values = self._with_sensor_faults(tag, model, ts, values)
         return values
+
+    def _true_values(self, tag: str, ts: int) -> list[tuple[str, float]]:
+        """What the sensors would read if they were all sound."""
+        tl = self._timelines[tag]
+        model = self._models[tag]
+        sch = tl.schedule
+        assert sch is not None
+        i = bisect.bisect_right(sch.starts, ts) - 1
+        if i < 0:
+            i = 0
+        level = sch.levels[i]
+        seg_start = sch.starts[i]
+        if model.revision != tl.revision:
+            n = len(model.components)
+            model.cursor, model.quiet_from, model.quiet_until = [0] * n, [0] * n, [-1] * n
+            model.effects = [()] * n
+            model.revision = tl.revision
+        shift: list[tuple[int, float]] = []
+        failed_at = -1
+        cursor, quiet_from, quiet_until = model.cursor, model.quiet_from, model.quiet_until
+        accrued = -1.0
+        for c, ctype in enumerate(model.components):
+            if quiet_from[c] <= ts < quiet_until[c]:
+                continue  # healthy and not wearing yet: nothing to add
+            chain = tl.lives[ctype]
+            j = cursor[c]
+            if chain[j].installed_ms > ts:
+                j = 0
+            while j + 1 < len(chain) and chain[j + 1].installed_ms <= ts:
+                j += 1
+            if j != cursor[c] or not model.effects[c]:
+                cursor[c] = j
+                model.effects[c] = tuple((model.index[s], e) for s, e in chain[j].effects
+                                         if s in model.index) or ((0, 0.0),)
+            life = chain[j]
+            if ts >= life.failed_ms:
+                if ts < life.replaced_ms:
+                    failed_at = max(failed_at, life.failed_ms)
+                w = 1.0
+            elif ts >= life.onset_ms:
+                if accrued < 0.0:
+                    accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
+                w = life.wear_of(accrued)
+            else:
+                quiet_from[c] = life.installed_ms
+                quiet_until[c] = min(life.onset_ms, life.failed_ms, life.replaced_ms)
+                continue
+            for k, e in model.effects[c]:
+                shift.append((k, e * w))
+        prev = sch.levels[i - 1] if i > 0 else level
+        if failed_at >= 0:  # stopped by the failure
+            if failed_at > seg_start:
+                prev, seg_start = level, failed_at
+            level = 0
+        h = _mix(ts, self._assets[tag].index)
+        normals = self._normals
+        if not model.thermal:
+            ambient = 0.0
+        elif ts // _AMBIENT_STEP_MS == model.ambient_step:
+            ambient = model.ambient
+        else:  # the ambient moves slowly: taken at the start of its step (a pure function)
+            step = ts // _AMBIENT_STEP_MS
+            ambient = model.ambient = ambient_c(step * _AMBIENT_STEP_MS, tl.ambient_mean_c,
+                                                self.world)
+            model.ambient_step = step
+        rows = model.rows[level]
+        if i > 0 and prev != level and ts - seg_start < self._slow_ms:
+            vals = [b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
+                    for _, b, t, o, n in rows]
+            if level:
+                gain = model.gain[level]
+                for k, amount in shift:
+                    vals[k] += amount * gain[k]
+            else:
+                vals = [v if v > 0.0 or t else 0.0
+                        for v, t in zip(vals, model.thermal_mask, strict=True)]
+            self._transient(model, vals, level, prev, ts - seg_start)
+            return [(name, round(v, 4)) for name, v in zip(model.names, vals, strict=True)]
+        if shift and level:
+            add = [0.0] * len(rows)
+            gain = model.gain[level]
+            for k, amount in shift:
+                add[k] += amount * gain[k]
+            return [(name, round(b + a + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
+                    for (name, b, t, o, n), a in zip(rows, add, strict=True)]
+        if level:
+            return [(name, round(b + t * ambient + normals[(h + o) & _NOISE_MASK] * n, 4))
+                    for name, b, t, o, n in rows]
+        out = []
+        for name, b, t, o, n in rows:
+            v = b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
+            out.append((name, round(v if v > 0.0 or t else 0.0, 4)))
+        return out
+
+    def _transient(self, model: _AssetModel, vals: list[float], level: int, prev: int,
+                   dt: int) -> None:
+        """After a change of level: temperatures lag (thermal time constant); after a start
+        the speed ramps up and some sensors overshoot."""
+        lag = math.exp(-dt / self._tau_ms)
+        before, after = model.base[prev], model.base[level]
+        for k, t in enumerate(model.thermal_mask):
+            if t:
+                vals[k] += (before[k] - after[k]) * lag
+        if prev == 0 and dt < self._startup_ms:
+            ramp = min(1.0, dt / (self._startup_ms / 4))
+            overshoot = math.exp(-dt / (self._startup_ms / 3))
+            ratio = model.ratios[level]
+            for k, (t, exponent, kick, normal) in enumerate(model.startup):
+                if not t:
+                    steady = after[k]
+                    now = normal * (ratio * ramp) ** exponent * (1.0 + kick * overshoot)
+                    vals[k] += now - steady
+
+    def _with_sensor_faults(self, tag: str, model: _AssetModel, ts: int,
+                            values: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        if not model.active_from <= ts < model.active_until:
+            self._activate_faults(tag, model, ts)
+        if not model.active:
+            return values
+        out: list[tuple[str, float] | None] = list(values)
+        for k, fault in model.active:
+            item = out[k]
+            if item is None:
+                continue
+            kind = fault.kind
+            if kind == "dropout":
+                out[k] = None
+                continue
+            name, v = item
+            normal = model.normal[k]
+            if kind == "stuck":
+                v = self._stuck_value(tag, k, fault.start_ms)
+            elif kind == "drift":
+                v += normal * fault.value * (ts - fault.start_ms) / DAY_MS
+            else:  # replaced (an offset) or spike
+                v += normal * fault.value
+            out[k] = (name, round(v, 4))
+        return [item for item in out if item is not None]
+
+    def _activate_faults(self, tag: str, model: _AssetModel, ts: int) -> None:
+        """The faults in force at ``ts`` and how long that set holds."""
+        lo, hi = self._start_ms, _NEVER
+        active: list[tuple[int, SensorFault]] = []
+        interval = self._interval_ms[tag]
+        # stuck first: a stuck sensor also keeps its offset; dropouts win over everything
+        order = {"replaced": 0, "drift": 1, "spike": 2, "stuck": 3, "dropout": 4}
+        for k, fault in model.faults:
+            end = fault.start_ms + interval if fault.kind == "spike" else fault.end_ms
+            if fault.start_ms <= ts < end:
+                active.append((k, fault))
+                lo, hi = max(lo, fault.start_ms), min(hi, end)
+            elif fault.start_ms > ts:
+                hi = min(hi, fault.start_ms)
+            elif end <= ts:
+                lo = max(lo, end)
+        active.sort(key=lambda item: order[item[1].kind])
+        model.active, model.active_from, model.active_until = active, lo, hi
+
+    def _stuck_value(self, tag: str, k: int, at_ms: int) -> float:
+        key = (tag, k, at_ms)
+        if key not in self._stuck_cache:
+            self._stuck_cache[key] = self._true_values(tag, at_ms)[k][1]
+        return self._stuck_cache[key]
+
+
+@dataclass
+class _AssetModel:
+    """What sampling one asset needs, precomputed per load level (0 stopped): ``base`` the
+    steady value (for temperatures: the rise above the ambient), ``noise`` its standard
+    deviation, ``gain`` what a wear effect of 1 adds; ``rows`` the same by level as
+    ``(name, base, thermal, noise offset, noise)``; plus the caches of the sampling."""
+
+    rows: tuple[tuple[tuple[str, float, float, int, float], ...], ...]
+    names: tuple[str, ...]
+    index: dict[str, int]
+    ratios: tuple[float, ...]
+    thermal_mask: tuple[float, ...]
+    base: tuple[tuple[float, ...], ...]
+    noise: tuple[tuple[float, ...], ...]
+    gain: tuple[tuple[float, ...], ...]
+    startup: tuple[tuple[bool, float, float, float], ...]
+    normal: tuple[float, ...]
+    faults: list[tuple[int, SensorFault]]
+    components: list[str]
+    thermal: bool = True
+    cursor: list[int] = field(default_factory=list)
+    quiet_from: list[int] = field(default_factory=list)
+    quiet_until: list[int] = field(default_factory=list)
+    effects: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
+    revision: int = -1
+    active: list[tuple[int, SensorFault]] = field(default_factory=list)
+    active_from: int = 0
+    active_until: int = -1
+    ambient: float = 0.0
+    ambient_step: int = -1
 
 
 def _mix(ts_ms: int, asset_index: int) -> int:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.sim.fleet import build_fleet
 from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.sim.truth import write_ground_truth
+from assetwatch.sim.world import WorldConfig
 
 __all__ = ["SimulatedSite"]
 
@@ -34,6 +36,8 @@ class SimulatedSite(FleetSimulator):
     :attr:`failures` counts them. ``silent`` maps asset tags to hours before the end of the
     window from which that asset's link is down: its readings and events never reach the
     agent (a cut cable or a dead modem; the equipment and the ground truth go on).
+    ``world`` holds knobs of :class:`~assetwatch.sim.world.WorldConfig` (a JSON object in
+    the agent's configuration); the others keep their realistic defaults.
 
     Bad options raise ``ValueError`` naming the option.
     """
@@ -41,7 +45,8 @@ class SimulatedSite(FleetSimulator):
     def __init__(self, *, sites: int = 1, assets_per_site: int = 3, seed: int = 7,
                  days: float = 30.0, sample_interval_s: float = 600.0, start: str | None = None,
                  speed: float | None = None, ground_truth: str | Path | None = None,
-                 silent: dict[str, float] | None = None) -> None:
+                 silent: dict[str, float] | None = None,
+                 world: dict[str, Any] | None = None) -> None:
         if int(sites) < 1 or int(assets_per_site) < 1:
             raise ValueError("sites and assets_per_site must be at least 1")
         if float(days) <= 0 or float(sample_interval_s) <= 0:
@@ -53,9 +58,12 @@ class SimulatedSite(FleetSimulator):
                 begin = datetime.fromisoformat(str(start))
             except ValueError:
                 raise ValueError(f"start: {start!r} is not an ISO time") from None
+        if world is not None and not isinstance(world, dict):
+            raise ValueError("world: must be an object of world options")
+        config = WorldConfig.from_options(world)
         fleet = build_fleet(int(sites), int(assets_per_site), int(seed), begin)
         super().__init__(fleet, float(days), float(sample_interval_s),
-                         speed=None if speed is None else float(speed))
+                         speed=None if speed is None else float(speed), world=config)
         self.failures = 0
         if ground_truth is not None:
             self.failures = write_ground_truth(Path(ground_truth), self.timelines)

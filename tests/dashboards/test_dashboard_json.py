@@ -45,7 +45,8 @@ def test_validation_rejects_what_grafana_would_not_accept(mutate) -> None:
 def test_uids_are_stable_and_unique() -> None:
     uids = [s.uid for s in SPECS]
     assert uids == ["aw-fleet-overview", "aw-asset-detail", "aw-failure-risk",
-                    "aw-parts-demand", "aw-service-tickets", "aw-pipeline-health"]
+                    "aw-parts-demand", "aw-service-tickets", "aw-field-service",
+                    "aw-pipeline-health"]
     titles = {s.title for s in SPECS}
     assert len(titles) == len(SPECS)
 

@@ -42,6 +42,14 @@ MAY_BE_EMPTY = {
     ("aw-asset-detail", "Service tickets"), ("aw-asset-detail", "Anomaly events"),
     ("aw-asset-detail", "Maintenance and failure events"),
     ("aw-parts-demand", "Projected stock-outs"), ("aw-parts-demand", "Warranty-claims forecast"),
+    ("aw-parts-demand", "Tickets short of parts"),  # shortages may all be covered by the end
+    ("aw-parts-demand", "Kanban cards"), ("aw-parts-demand", "Returns and repair pipeline"),
+    ("aw-parts-demand", "No-fault-found rate"), ("aw-parts-demand", "Warranty claims"),
+    ("aw-parts-demand", "Open replenishment orders"),
+    # one plan, one close-out: no visit again within 30 days, maybe no breach yet, and a
+    # demo run shortly before midnight plans its first visits for tomorrow
+    ("aw-field-service", "Repeat visits"), ("aw-field-service", "SLA breaches and near-breaches"),
+    ("aw-field-service", "Today's visits"),
 }
 
 

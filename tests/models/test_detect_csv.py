@@ -40,9 +40,13 @@ def test_scores_every_row_with_the_same_detector_objects(tmp_path: Path) -> None
     assert summary.sensors == ("flow", "pressure")  # the label column is never a sensor
     with out.open() as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["timestamp", "score"] and len(rows) == 701
+    assert rows[0] == ["timestamp", "score", "event_start"] and len(rows) == 701
     assert rows[1][0] == "2026-01-01T00:00:00Z"
     scores = [float(r[1]) for r in rows[1:]]
+    starts = [i for i, r in enumerate(rows[1:]) if r[2] == "1"]
+    assert len(starts) == summary.events == 1 and 600 <= starts[0] < 640
+    assert scores[starts[0]] >= 0.9 > max(scores[300:starts[0]])
+    assert {r[2] for r in rows[1:]} == {"0", "1"}
     assert all(0.0 <= s <= 1.0 for s in scores) and all(s == 0.0 for s in scores[:300])
     assert max(scores[600:]) >= 0.9 > max(scores[300:600])
     # the same numbers as feeding the detector by hand

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 SENSORS = [("flow", "m3/h"), ("pressure", "bar"), ("temp", "degC"), ("current", "A")]
 WARMUP = 50
-PARAMS = {"detector_params": {"warmup": WARMUP}, "settle_s": 0.0}
+PARAMS = {"detector_params": {"warmup": WARMUP}, "settle_s": 0.0, "rearm_s": 10.0}
 
 
 def _fleet(settings: Settings, tags: list[str]) -> dict[str, int]:
@@ -259,3 +259,45 @@ def test_a_database_without_the_detection_schema_is_one_clear_error(
     with pytest.raises(DetectionError, match=r"lacks schema migration\(s\) 0021; run "
                                              r"'assetwatch db migrate'"):
         score_pending(fresh)
+
+
+def test_scores_carry_the_operating_state_and_a_stop_raises_nothing(
+        fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["ST-STOP"])
+    rng = random.Random(15)
+    running = [_sample(rng) for _ in range(WARMUP + 30)]
+    stopped = [{"flow": 0.0, "pressure": 1.0, "temp": 25.0, "current": 0.0} for _ in range(40)]
+    again = [_sample(rng) for _ in range(40)]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(fresh_settings, ids["ST-STOP"], start, running + stopped + again)
+    score_pending(fresh_settings, transient_s=10.0, **PARAMS)
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        periods = conn.execute(
+            "SELECT state, count(*), max(score) FROM v_anomaly_score GROUP BY state"
+            " ORDER BY state").fetchall()
+        events = conn.execute("SELECT count(*) FROM anomaly_event WHERE kind = 'anomaly'"
+                              ).fetchone()
+    by_state = {state: (count, peak) for state, count, peak in periods}
+    assert set(by_state) == {"running", "stopping", "stopped", "starting"}
+    assert by_state["stopping"][0] == 10 and by_state["starting"][0] == 10
+    assert by_state["stopped"] == (30, 0.0)
+    assert events == (0,)
+    # without operating states the same stream alarms
+    ids = _fleet(fresh_settings, ["ST-PLAIN"])
+    _insert(fresh_settings, ids["ST-PLAIN"], start, running + stopped + again)
+    score_pending(fresh_settings, operating_states=False, **PARAMS)
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM anomaly_event WHERE kind = 'anomaly'"
+                            " AND asset_id = %s", (ids["ST-PLAIN"],)).fetchone()[0] >= 1
+
+
+def test_scores_already_stored_are_skipped_not_an_error(fresh_settings: Settings) -> None:
+    ids = _fleet(fresh_settings, ["DUP"])
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [(t + timedelta(seconds=i), ids["DUP"], 0.5, "running", 0) for i in range(3)]
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        assert store.insert_scores(conn, "baseline", rows[:2]) == 2  # binary COPY
+        assert store.insert_scores(conn, "baseline", rows) == 1  # one new: falls back
+        conn.commit()
+        assert conn.execute("SELECT count(*), count(*) FILTER (WHERE state = 'running')"
+                            " FROM anomaly_score").fetchone() == (3, 3)

@@ -76,6 +76,7 @@ def test_report_renders_with_visible_plots_in_chromium(report: Path, tmp_path: P
 def test_report_of_an_empty_database_says_so(fresh_settings: Settings, tmp_path: Path) -> None:
     text = write_report(fresh_settings, tmp_path).read_text()
     assert "No asset has data yet" in text and "No demand forecast yet" in text
+    assert "No visits planned" in text
 
 
 def test_pixel_check_notices_a_report_without_plots(report: Path, tmp_path: Path) -> None:
@@ -89,3 +90,17 @@ def test_pixel_check_notices_a_report_without_plots(report: Path, tmp_path: Path
     _, _, rows = _pixels(screenshot(blank, tmp_path / "blank.png", width=1400, height=1000))
     assert _count(rows, (0x1F, 0x77, 0xB4)) < 100
     assert _count(rows, (0xF5, 0xD4, 0xD4), tolerance=12) < 400
+
+
+def test_report_has_a_printable_day_sheet_per_technician(report: Path) -> None:
+    parser = _Elements()
+    parser.feed(report.read_text())
+    text = " ".join(parser.text)
+    for expected in ("Day sheets", "Ana Field", "PUMP-01: bearing_wear", "1 \u00d7 BRG-6309-C3"):
+        assert expected in text, expected
+    sheet = report.parent / "daysheet-T1.html"
+    sheet_parser = _Elements()
+    sheet_parser.feed(sheet.read_text())
+    assert "PUMP-01: bearing_wear" in " ".join(sheet_parser.text)
+    assert "break-before: page" in sheet.read_text()
+    assert not (report.parent / "daysheet-T2.html").exists()  # T2 has no visit planned

@@ -24,9 +24,14 @@ def test_sample_matches_the_fleet_catalogue(fleet_db: tuple[psycopg.Connection, 
                 "SELECT part_no FROM v_bom WHERE model_id = %s AND component_type = %s",
                 (model_id, component_type))}
             assert component["part_no"] in parts, (model_id, component_type)
-            mode = conn.execute("SELECT component_type FROM failure_mode WHERE failure_mode = %s",
-                                (component["failure_mode"],)).fetchone()
-            assert mode == (component_type,)
+            for failure_mode, spec in component["failure_modes"].items():
+                mode = conn.execute("SELECT component_type FROM failure_mode"
+                                    " WHERE failure_mode = %s", (failure_mode,)).fetchone()
+                assert mode == (component_type,), failure_mode
+                for part_no in spec["parts"]:
+                    known = conn.execute("SELECT 1 FROM part WHERE part_no = %s",
+                                         (part_no,)).fetchone()
+                    assert known, (failure_mode, part_no)
             life = conn.execute("SELECT weibull_beta, weibull_eta_days FROM component_life"
                                 " WHERE model_id = %s AND component_type = %s",
                                 (model_id, component_type)).fetchone()

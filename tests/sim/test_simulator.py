@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.sim.fleet import build_fleet
 from assetwatch.sim.simulator import FleetSimulator
-from assetwatch.sim.truth import write_ground_truth
+from assetwatch.sim.truth import read_ground_truth, write_ground_truth
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -56,9 +55,9 @@ def test_components_wear_fail_and_are_replaced(tmp_path) -> None:
     assert replaced and all(i.event.serial_installed != i.event.serial_removed
                             for i in replaced)
     n = write_ground_truth(tmp_path / "gt.jsonl", sim.timelines)
-    rows = [json.loads(line) for line in (tmp_path / "gt.jsonl").read_text().splitlines()]
+    rows = read_ground_truth(tmp_path / "gt.jsonl")["failure"]
     assert n == len(rows) == sum(e.kind == "failure" for e in events) > 0
-    row = rows[0]
+    row = next(r for r in rows if r["precursor"])
     assert row["onset_at"] < row["failed_at"]
     assert {"asset_tag", "site_id", "component_type", "failure_mode", "part_no",
             "replaced_at"} <= set(row)
@@ -68,6 +67,9 @@ def test_components_wear_fail_and_are_replaced(tmp_path) -> None:
     sensor, effect = max(life.effects, key=lambda e: abs(e[1]))
     values = [(i.ts_ms, v) for i in items if type(i) is Sample and i.asset == row["asset_tag"]
               for s, v in i.values if s == sensor]
+    running = {(i.asset, i.ts_ms) for i in items if type(i) is Sample
+               and dict(i.values).get("speed", 0.0) > 1000}
+    values = [(ts, v) for ts, v in values if (row["asset_tag"], ts) in running]
     healthy = [v for ts, v in values if ts < max(life.onset_ms, tl.start_ms)]
     worn = [v for ts, v in values if life.failed_ms - 86_400_000 < ts < life.failed_ms]
     if healthy and worn:

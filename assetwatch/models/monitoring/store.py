@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 from assetwatch.models.monitoring.events import EventRecord
 
 __all__ = [
+    "acknowledged_open_events",
     "close_stale_events",
     "insert_scores",
     "lock_assets",
@@ -25,6 +27,7 @@ __all__ = [
     "pending_samples",
     "read_checkpoints",
     "sensor_names",
+    "state_signals",
     "write_checkpoints",
     "write_events",
 ]
@@ -116,22 +119,52 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
 
 
 def insert_scores(conn: psycopg.Connection, detector: str,
-                  rows: Sequence[tuple[datetime, int, str, float]]) -> int:
-    """Insert ``(time, asset_id, detector, score)`` rows; a row already stored is a no-op.
+                  rows: Sequence[tuple[datetime, int, float, str | None, int | None]]) -> int:
+    """Insert ``(time, asset_id, score, state, regime)`` rows; a row already stored is a no-op.
 
-    One statement over arrays; returns the number of rows inserted.
+    ``state`` is the asset's operating state and ``regime`` its load regime at that time.
+    Binary COPY in a savepoint (the common case: every row is new, since scores commit with
+    the checkpoint they follow from); if a row is already stored, the savepoint is rolled back
+    and the rows go in with ``INSERT ... ON CONFLICT DO NOTHING`` instead. Returns the number
+    of rows inserted.
     """
     if not rows:
         return 0
+    try:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(
+                "COPY anomaly_score (time, asset_id, detector, score, state, regime)"
+                " FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["timestamptz", "int4", "text", "float4", "text", "int2"])
+            write = copy.write_row
+            for time, asset_id, score, state, regime in rows:
+                write((time, asset_id, detector, score, state, regime))
+        return len(rows)
+    except psycopg.errors.UniqueViolation:
+        pass
     cur = conn.execute(
-        "INSERT INTO anomaly_score (time, asset_id, detector, score)"
-        " SELECT r.time, r.asset_id, %s, r.score"
-        " FROM unnest(%b::timestamptz[], %b::int4[], %b::float8[]) AS r(time, asset_id, score)"
+        "INSERT INTO anomaly_score (time, asset_id, detector, score, state, regime)"
+        " SELECT r.time, r.asset_id, %s, r.score, r.state, r.regime"
+        " FROM unnest(%b::timestamptz[], %b::int4[], %b::float8[], %b::text[], %b::int2[])"
+        "  AS r(time, asset_id, score, state, regime)"
         " ON CONFLICT (asset_id, detector, time) DO NOTHING",
-        (detector, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows]),
+        (detector, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+         [r[3] for r in rows], [r[4] for r in rows]),
         prepare=False,  # binary parameters: arrays of thousands of values dump fast
     )
     return cur.rowcount
+
+
+def state_signals(conn: psycopg.Connection, worker: int, workers: int
+                  ) -> dict[int, tuple[str | None, float | None]]:
+    """``asset_id -> (state sensor, running-above level)`` configured on the assets' models,
+    for partition ``worker`` of ``workers`` (assets whose model configures none are absent)."""
+    rows = conn.execute(
+        "SELECT a.asset_id, m.state_sensor, m.state_running_above FROM asset a"
+        " JOIN asset_model m USING (model_id)"
+        " WHERE a.asset_id %% %s = %s AND m.state_sensor IS NOT NULL",
+        (workers, worker),
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
@@ -142,21 +175,34 @@ def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
         if event.event_id is None:
             row = conn.execute(
                 "INSERT INTO anomaly_event (asset_id, detector, kind, started_at, ended_at,"
-                " peak_score, sensors) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " RETURNING anomaly_event_id",
+                " peak_score, sensors, peak_at, state)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING anomaly_event_id",
                 (asset_id, detector, event.kind, event.started_at, event.ended_at,
-                 event.peak_score, event.sensors),
+                 event.peak_score, event.sensors, event.peak_at, event.state),
             ).fetchone()
             assert row is not None
             event.event_id = row[0]
             opened += 1
         else:
             conn.execute(
-                "UPDATE anomaly_event SET ended_at = %s, peak_score = %s, sensors = %s"
-                " WHERE anomaly_event_id = %s",
-                (event.ended_at, event.peak_score, event.sensors, event.event_id),
+                "UPDATE anomaly_event SET ended_at = %s, peak_score = %s, sensors = %s,"
+                " peak_at = %s WHERE anomaly_event_id = %s",
+                (event.ended_at, event.peak_score, event.sensors, event.peak_at,
+                 event.event_id),
             )
     return opened
+
+
+def acknowledged_open_events(conn: psycopg.Connection, detector: str,
+                             assets: Sequence[int]) -> list[tuple[int, int]]:
+    """``(asset_id, event_id)`` of the open, acknowledged anomaly events of ``assets``."""
+    rows = conn.execute(
+        "SELECT asset_id, anomaly_event_id FROM anomaly_event"
+        " WHERE asset_id = ANY(%s) AND detector = %s AND kind = 'anomaly'"
+        " AND ended_at IS NULL AND acknowledged_at IS NOT NULL",
+        (list(assets), detector),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def write_checkpoints(conn: psycopg.Connection, detector: str,

@@ -1,0 +1,139 @@
+"""A baseline per load regime, learning and scoring settled running operation only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from assetwatch.models.detectors.base import Detector, Sample
+from assetwatch.models.detectors.operating import RUNNING, OperatingPoint, OperatingStates
+
+__all__ = ["SLOW_SENSOR_NAMES", "RegimeDetector"]
+
+#: parts of sensor names that mark a slow (thermal) sensor
+SLOW_SENSOR_NAMES = ("temp", "thermo")
+
+_UNTRACKED = OperatingPoint(RUNNING, 0, True)
+
+
+class RegimeDetector:
+    """One asset's detectors, one per load regime, behind its :class:`OperatingStates`.
+
+    Each sample is classified first (with ``states=None``, every sample counts as settled
+    running operation in regime 0: one detector, as without operating states). Only *settled
+    running* samples reach a detector: the one of the sample's load regime (created, and
+    warmed up, on the regime's first settled samples). Standstill, start-up, shut-down and
+    the settle time after a change of load regime are neither learned nor scored: their
+    score is ``0.0`` and they cannot alarm. A regime the operating states forget (least
+    recently used beyond their ``max_regimes``) loses its detector.
+
+    Slow sensors (temperatures: names containing one of :data:`SLOW_SENSOR_NAMES`) follow a
+    start or a change of load with a thermal lag of tens of minutes: for ``slow_settle_s``
+    after the transient began they are left out of the sample the detector sees (it tolerates
+    missing sensors), and a regime seen for the first time starts its warm-up only once they
+    have settled, so its detector knows every sensor.
+
+    ``observe`` returns ``(score, point, alarmable)``: the calibrated score, the operating
+    point, and whether the score comes from a warm detector of settled running operation
+    (only then may it open or extend an alarm event).
+
+    Examples
+    --------
+    >>> import random
+    >>> from datetime import datetime, timedelta
+    >>> rng, t0 = random.Random(3), datetime(2026, 1, 1)
+    >>> det = RegimeDetector("baseline", {"warmup": 60}, OperatingStates(settle_s=20))
+    >>> def sample(amps):  # temperature follows the load
+    ...     return {"motor_current": amps + rng.gauss(0, 0.3),
+    ...             "temp": 40 + amps / 2 + rng.gauss(0, 0.2)}
+    >>> loads = [40.0] * 150 + [0.0] * 50 + [60.0] * 150 + [40.0] * 100
+    >>> results = [det.observe(t0 + timedelta(seconds=i), sample(a))
+    ...            for i, a in enumerate(loads)]
+    >>> max(score for score, _, alarmable in results if alarmable) < 0.9
+    True
+    >>> sorted({p.state for _, p, _ in results})
+    ['running', 'starting', 'stopped', 'stopping']
+    """
+
+    def __init__(self, detector: str, params: dict[str, Any] | None = None,
+                 states: OperatingStates | None = None,
+                 slow_settle_s: float = 3 * 3600.0) -> None:
+        self.detector = detector
+        self.params = dict(params or {})
+        self.states = states
+        self.slow_settle_s = slow_settle_s
+        self._slow: dict[str, bool] = {}
+        self._hide_slow = False
+        self._detectors: dict[int, Detector] = {}
+        self._n_learned = 0
+        self._current: Detector | None = None
+
+    @property
+    def n_learned(self) -> int:
+        """Samples seen (whether or not a detector learned them)."""
+        return self._n_learned
+
+    @property
+    def is_warm(self) -> bool:
+        """True once the detector of some regime is warm."""
+        return any(d.is_warm for d in self._detectors.values())
+
+    def detector_of(self, regime: int) -> Detector | None:
+        return self._detectors.get(regime)
+
+    def observe(self, time: datetime, sample: Sample) -> tuple[float, OperatingPoint, bool]:
+        """Classify, then (in settled running operation) score and learn one sample."""
+        self._n_learned += 1
+        point = _UNTRACKED if self.states is None else \
+            self.states.observe(time, sample)  # type: ignore[arg-type]
+        if not point.scored or point.regime is None:
+            self._current = None
+            return 0.0, point, False
+        hide = point.since_s < self.slow_settle_s and self._has_slow(sample)
+        detector = self._detectors.get(point.regime)
+        if detector is None:
+            if hide:  # a new regime warms up once its slow sensors have settled
+                self._current = None
+                return 0.0, point, False
+            detector = self._new_detector()
+            self._forget_stale(point.regime)
+            self._detectors[point.regime] = detector
+        self._current = detector
+        self._hide_slow = hide
+        if hide:
+            sample = self._without_slow(sample)
+        warm = detector.is_warm
+        score = detector.score_learn_one(sample)
+        return score, point, warm
+
+    def contributions(self, sample: Sample) -> dict[str, float]:
+        """Per-sensor shares of the last observed sample's score (empty if not scored)."""
+        if self._current is None:
+            return {}
+        return self._current.contributions(
+            self._without_slow(sample) if self._hide_slow else sample)
+
+    def _is_slow(self, name: str) -> bool:
+        slow = self._slow.get(name)
+        if slow is None:
+            lowered = name.lower()
+            slow = self._slow[name] = any(part in lowered for part in SLOW_SENSOR_NAMES)
+        return slow
+
+    def _has_slow(self, sample: Sample) -> bool:
+        return any(self._is_slow(name) for name in sample)
+
+    def _without_slow(self, sample: Sample) -> dict[str, float]:
+        return {k: v for k, v in sample.items() if not self._is_slow(k)}
+
+    def _new_detector(self) -> Detector:
+        from assetwatch.models.detectors import make_detector
+
+        return make_detector(self.detector, **self.params)
+
+    def _forget_stale(self, keep: int) -> None:
+        if self.states is None:
+            return
+        known = self.states.regimes
+        for regime in [r for r in self._detectors if r not in known and r != keep]:
+            del self._detectors[regime]

@@ -1,0 +1,128 @@
+"""Open work for dispatch: equipment tickets and preventive work orders, merged per asset.
+
+A ticket's deadline is the earlier of its response deadline (SLA) and its due date (the
+predicted failure); a work order's is its due date. A preventive work order at the asset of
+an open ticket, due within ``merge_days`` of the ticket's deadline, is done on the same visit
+(one work item). When the work order replaces a part of the ticket's component (its kit
+shares a part with the component's BOM) it covers the predicted failure: the item carries
+each part once (the larger quantity) and takes the longer of the two times on site instead
+of both. Connectivity tickets (no parts, usually fixed remotely) are not dispatched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from assetwatch.service.bom import exploded_bom
+from assetwatch.service.field.parts import Kit, kits_ready_at
+
+__all__ = ["WorkItem", "collect_work"]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """Work at one asset: what it needs, how long it takes, by when, from when, with what."""
+
+    site_id: str
+    asset_id: int
+    model_id: str
+    needs: tuple[str | None, ...]      # failure modes to fix; None: preventive work
+    minutes: int
+    deadline: datetime | None
+    sla_deadline: datetime | None       # the response deadline of a ticket, if any
+    release: datetime                   # not before: when the kit can be there
+    kit: Kit
+    ticket_ids: tuple[int, ...] = ()
+    work_order_ids: tuple[int, ...] = ()
+    covered: bool = False               # a preventive replacement covers the ticket
+
+
+@dataclass
+class _Open:
+    site_id: str
+    asset_id: int
+    model_id: str
+    mode: str | None
+    component: str | None
+    minutes: int
+    deadline: datetime | None
+    sla_deadline: datetime | None
+    kit: dict[str, int]
+    ticket_id: int | None = None
+    work_order_id: int | None = None
+
+
+def collect_work(conn: psycopg.Connection, as_of: datetime, *,
+                 merge_days: float = 14.0) -> list[WorkItem]:
+    """Every open ticket and work order as work items, merged per asset (see module), with
+    the time their kit can be at the site; most urgent first."""
+    tickets = [_Open(site, asset, model, mode, component, minutes,
+                     _earliest(respond_by, due_at), respond_by, _kit(kit), ticket_id=tid)
+               for tid, site, asset, model, mode, component, minutes, respond_by, due_at, kit
+               in conn.execute(
+                   "SELECT st.ticket_id, a.site_id, a.asset_id, a.model_id, st.failure_mode,"
+                   " fm.component_type, coalesce(fm.repair_minutes, 120), sla.respond_by,"
+                   " st.due_at, st.kit FROM v_service_ticket st"
+                   " JOIN v_ticket_sla sla USING (ticket_id)"
+                   " JOIN v_asset a ON a.asset_id = st.asset_id"
+                   " LEFT JOIN v_failure_mode fm ON fm.failure_mode = st.failure_mode"
+                   " WHERE st.status IN ('open', 'scheduled') AND st.kind = 'equipment'"
+                   " ORDER BY st.ticket_id")]
+    orders = [_Open(site, asset, model, None, None, minutes, due_at, None, _kit(kit),
+                    work_order_id=wid)
+              for wid, site, asset, model, due_at, minutes, kit in conn.execute(
+                  "SELECT work_order_id, site_id, asset_id, model_id, due_at, duration_minutes,"
+                  " kit FROM v_pm_work_order WHERE status IN ('open', 'scheduled')"
+                  " ORDER BY work_order_id")]
+    bom = exploded_bom(conn)
+    pending = defaultdict(list)
+    for order in orders:
+        pending[order.asset_id].append(order)
+    merged: list[tuple[_Open, list[_Open], bool]] = []
+    for ticket in tickets:
+        joined, covered = [], False
+        for order in list(pending[ticket.asset_id]):
+            if ticket.deadline is None or order.deadline is None or (
+                    order.deadline <= ticket.deadline + timedelta(days=merge_days)):
+                pending[ticket.asset_id].remove(order)
+                joined.append(order)
+                covered |= bool(set(order.kit) & set(
+                    bom.get((ticket.model_id, ticket.component or ""), {})))
+        merged.append((ticket, joined, covered))
+    merged += [(order, [], False) for left in pending.values() for order in left]
+    items = [_item(head, joined, covered, as_of) for head, joined, covered in merged]
+    items.sort(key=lambda w: (w.deadline is None, w.deadline or as_of, w.site_id))
+    ready = kits_ready_at(conn, [(w.site_id, w.kit) for w in items], as_of)
+    return [WorkItem(**{**w.__dict__, "release": r}) for w, r in zip(items, ready, strict=True)]
+
+
+def _item(head: _Open, joined: list[_Open], covered: bool, as_of: datetime) -> WorkItem:
+    parts = [head, *joined]
+    kit: dict[str, int] = defaultdict(int)
+    for work in parts:
+        for part_no, qty in work.kit.items():
+            kit[part_no] = max(kit[part_no], qty) if covered else kit[part_no] + qty
+    minutes = max(w.minutes for w in parts) if covered else sum(w.minutes for w in parts)
+    return WorkItem(head.site_id, head.asset_id, head.model_id,
+                    tuple(w.mode for w in parts if w.mode is not None) or (None,),
+                    minutes, _earliest(*(w.deadline for w in parts)), head.sla_deadline,
+                    as_of, tuple(sorted(kit.items())),
+                    tuple(w.ticket_id for w in parts if w.ticket_id is not None),
+                    tuple(w.work_order_id for w in parts if w.work_order_id is not None),
+                    covered)
+
+
+def _kit(items: list[dict[str, object]] | None) -> dict[str, int]:
+    kit: dict[str, int] = defaultdict(int)
+    for item in items or []:
+        kit[str(item["part_no"])] += int(str(item.get("qty", 1)))
+    return dict(kit)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return min(present) if present else None
