@@ -22,7 +22,12 @@ import psycopg
 
 from assetwatch.core.scratch import fresh_database
 
-__all__ = ["load_simulated_fleet", "register", "run_fleet_benchmark", "run_scoring_benchmark"]
+#: the simulated world's operating signal and its regimes (stopped, part load, full load)
+SIM_OPERATING_SIGNAL = "speed"
+SIM_REGIMES = 3
+
+__all__ = ["SIM_OPERATING_SIGNAL", "SIM_REGIMES", "load_simulated_fleet", "register",
+           "run_fleet_benchmark", "run_scoring_benchmark"]
 
 
 _SCALE_ASSETS_SQL = """
@@ -102,7 +107,9 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
                          start: datetime) -> dict[str, Any]:
     """Register a :func:`~assetwatch.sim.fleet.build_fleet` fleet with the sample master data
     (its datasheet lives are the failure models' priors) and write what its simulator
-    produces (readings by binary COPY, events into ``asset_event``)."""
+    produces (readings by binary COPY, events into ``asset_event``). Asset models with the
+    simulator's operating signal (``speed``) get operating regimes, so training normalises
+    their sensors per load level."""
     from assetwatch.core.asset_registry import AssetSpec, register_fleet
     from assetwatch.core.source import Sample
     from assetwatch.service.masterdata_load import load_sample_masterdata
@@ -124,6 +131,12 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
             " VALUES (%s, %s, %s, %s)",
             [(ids[a.asset_tag], c.component_type, c.serial_no, c.installed_at)
              for a in fleet.assets for c in a.components])
+    # the simulator's operating signal, where its models have one: regimes per asset model
+    conn.execute("INSERT INTO asset_model_regime (model_id, signals, regimes)"
+                 " SELECT DISTINCT a.model_id, ARRAY[%s], %s FROM asset a"
+                 " JOIN sensor s ON s.asset_id = a.asset_id AND s.name = %s"
+                 " ON CONFLICT (model_id) DO NOTHING",
+                 (SIM_OPERATING_SIGNAL, SIM_REGIMES, SIM_OPERATING_SIGNAL))
     sensor_ids = {(a, n): s for s, a, n in conn.execute(
         "SELECT sensor_id, asset_id, name FROM sensor")}
     simulator = FleetSimulator(fleet, days=days, sample_interval_s=sample_interval_s)

@@ -113,7 +113,7 @@ def run_rul_benchmark(settings: Any, folder: Path, *, subset: str = "FD001", fol
     test_engines = read_engines(folder / f"test_{subset}.txt")
     truth = SealedLabels(lambda: read_true_rul(folder / f"RUL_{subset}.txt",
                                                len(test_engines)))
-    scratch = fresh_database(settings, "bench_rul")
+    scratch = fresh_database(settings, f"bench_rul_{subset.lower()}")
     longest = max(e.cycles for e in train_engines)
     as_of = _T0 + (longest + 1) * _DAY
     with psycopg.connect(scratch.db_url) as conn:

@@ -4,7 +4,7 @@ The simulated fleet (:mod:`assetwatch.sim`) runs for ``--history-days`` (consump
 for the naive policy and the seasonal-naive forecast; its last ``--telemetry-days`` also
 stream telemetry, the failure models' training window and the detectors' warm-up) and then
 ``--days`` of evaluation, one step per simulated day (see :mod:`.service_run`). Each row runs
-in a database of its own (``<database>_bench_service_<row>``, dropped after it unless
+in a database of its own (``<database>_bench_service_<row>_<world>``, dropped after it unless
 ``--keep-database``), up to ``--jobs`` rows at a time:
 
 ``pipeline`` (the product)
@@ -68,12 +68,17 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--score-every-days", type=int, default=1,
                         help="days between scoring runs (the score flow runs hourly)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dispatch-every-days", type=int, default=7,
+                        help="days between dispatch plans of the open work, measured against"
+                             " the baseline dispatcher (0: none)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="rows run at the same time, each in a process of its own")
     parser.add_argument("--quick", action="store_true",
                         help="a small world: 1 site x 8 assets, 60 evaluated days")
     parser.add_argument("--keep-database", action="store_true",
                         help="keep the benchmark's databases for inspection")
+    parser.add_argument("--out-name", default="bench_service",
+                        help="base name of the JSON and text files in the output directory")
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
     parser.add_argument("--scale-assets", type=int, default=10_000)
@@ -92,7 +97,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 
     return RunOptions(**values, service_level=args.service_level, seed=args.seed,
                       train_every_days=args.train_every_days,
-                      score_every_days=args.score_every_days)
+                      score_every_days=args.score_every_days,
+                      dispatch_every_days=args.dispatch_every_days)
 
 
 def bench_service(settings: Settings, args: argparse.Namespace) -> int:
@@ -111,7 +117,7 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     results = run_rows(settings, rows, options, jobs=args.jobs,
                        keep_database=args.keep_database)
-    report(settings, options, results)
+    report(settings, options, results, name=args.out_name)
     return 0
 
 
@@ -132,8 +138,8 @@ def run_rows(settings: Settings, rows: list[str], options: RunOptions, *, jobs: 
         return {mode: future.result() for mode, future in futures.items()}
 
 
-def report(settings: Settings, options: RunOptions,
-           results: dict[str, ServiceBenchResult]) -> dict[str, dict[str, Any]]:
+def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBenchResult],
+           *, name: str = "bench_service") -> dict[str, dict[str, Any]]:
     """Print the rows and the pipeline's stage times; write the JSON and text table."""
     from rich.console import Console
 
@@ -151,15 +157,15 @@ def report(settings: Settings, options: RunOptions,
         console.print("pipeline row, seconds per stage: " + ", ".join(
             f"{name} {secs:.0f}" for name, secs in sorted(stages.items(), key=lambda kv: -kv[1])))
     out = settings.output_dir
-    write_json(out / "bench_service.json", rows, {
+    write_json(out / f"{name}.json", rows, {
         **{k: getattr(options, k) for k in ("sites", "assets_per_site", "days", "history_days",
                                              "telemetry_days", "period_days", "service_level",
                                              "seed", "sample_interval_s", "train_every_days",
                                              "score_every_days")},
         "season_days": season,
         "stage_seconds": {m: r.stage_seconds for m, r in results.items()}})
-    (out / "bench_service.txt").write_text(console.export_text())
-    console.print(f"written: {out / 'bench_service.json'}, {out / 'bench_service.txt'}")
+    (out / f"{name}.txt").write_text(console.export_text())
+    console.print(f"written: {out / f'{name}.json'}, {out / f'{name}.txt'}")
     return rows
 
 
@@ -257,7 +263,8 @@ def run_service_bench(settings: Settings, mode: str, options: RunOptions, *,
     from assetwatch.bench.service_run import ServiceRun
     from assetwatch.core.scratch import drop_database, fresh_database
 
-    bench = fresh_database(settings, f"bench_service_{mode}")
+    world = f"{options.sites}x{options.assets_per_site}_{options.days}d_s{options.seed}"
+    bench = fresh_database(settings, f"bench_service_{mode}_{world}")
     try:
         # one OpenMP thread per fit: on a shared 2-core machine scikit-learn's histogram
         # boosting with two threads ran 20x slower (spinning threads), measured

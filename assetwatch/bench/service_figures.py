@@ -21,6 +21,10 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
   (:mod:`assetwatch.bench.service_parts`): kits reserved in full at ticket open, part lines
   short when used and those covered by transfers, units bought against the naive policy's,
   repairable parts used met by repaired units.
+* ``visits_per_failure``: repair visits plus second trips per true failure;
+* ``dispatch_*`` / ``baseline_*``: the row's open work planned every week by the product's
+  dispatcher and by the baseline (:mod:`assetwatch.bench.service_dispatch`): due work planned
+  to start by its deadline, driving over driving and time on site, and busy over working time.
 """
 
 from __future__ import annotations
@@ -65,6 +69,13 @@ FIGURES = (
     ("units_bought", "units bought by the product's replenishment", "{:.0f}"),
     ("naive_units_bought", "  by the naive policy", "{:.0f}"),
     ("repairable_from_repair", "repairable parts used met by repaired units", "{:.1%}"),
+    ("visits_per_failure", "visits per failure (repairs + second trips)", "{:.2f}"),
+    ("dispatch_on_time", "dispatch: due work planned on time (SLA)", "{:.1%}"),
+    ("baseline_on_time", "  baseline dispatcher", "{:.1%}"),
+    ("dispatch_travel_share", "dispatch: travel share", "{:.1%}"),
+    ("baseline_travel_share", "  baseline dispatcher", "{:.1%}"),
+    ("dispatch_utilisation", "dispatch: technician utilisation", "{:.1%}"),
+    ("baseline_utilisation", "  baseline dispatcher", "{:.1%}"),
     ("seconds", "run time, s", "{:.0f}"),
 )
 
@@ -118,6 +129,13 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
         "stock_value": own.inventory_value,
         "stock_value_vs_naive": _share(own.inventory_value, naive.inventory_value),
         "demand_mase": demand_mase(result, season_days=season_days),
+        "visits_per_failure": _share(2 * len(visits) - fixed, len(failures)),
+        "dispatch_on_time": result.dispatch.on_time_share,
+        "baseline_on_time": result.dispatch_baseline.on_time_share,
+        "dispatch_travel_share": result.dispatch.travel_share,
+        "baseline_travel_share": result.dispatch_baseline.travel_share,
+        "dispatch_utilisation": result.dispatch.utilisation,
+        "baseline_utilisation": result.dispatch_baseline.utilisation,
         "seconds": result.seconds,
         **result.parts,
     }

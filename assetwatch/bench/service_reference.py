@@ -32,7 +32,9 @@ __all__ = ["HORIZONS", "ReferenceSignals"]
 HORIZONS = (7, 30, 90)
 #: Age-based replacement at this fraction of the datasheet characteristic life (eta); chosen
 #: on the seed-11 world (see the package README), not on the reported one.
-REPLACE_FRACTION = 0.8
+REPLACE_FRACTION = 1.0
+#: the oracle's remaining life of a part that never fails
+_NEVER_DAYS = 3650.0
 _COLUMNS = ("predicted_at, asset_id, component_type, horizon_days, failure_probability,"
             " rul_days, rul_low_days, rul_high_days, model_version_id")
 
@@ -69,7 +71,8 @@ class ReferenceSignals:
         for tag, asset_id in self.ids.items():
             for component_type in self.truth.component_types(tag):
                 failed = self.truth.failure_of_part_in_service(tag, component_type, t)
-                remaining = max(0.0, (failed - t).total_seconds() / 86400.0)
+                remaining = _NEVER_DAYS if failed is None else max(
+                    0.0, (failed - t).total_seconds() / 86400.0)
                 for h in HORIZONS:
                     rows.append((t, asset_id, component_type, h, float(remaining <= h),
                                  remaining, remaining, remaining, self.model_version_id))

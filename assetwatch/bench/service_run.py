@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
+from assetwatch.bench.service_dispatch import DispatchTally, measure_dispatch, register_crew
 from assetwatch.bench.service_parts import PartsLedger
 from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
 from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
@@ -69,6 +70,8 @@ class RunOptions:
     calendar_fraction: float = REPLACE_FRACTION
     #: the failure models' training options (None: the train flow's defaults)
     train_options: TrainOptions | None = None
+    #: plan the open work with the dispatcher and the baseline every this many days (0: not)
+    dispatch_every_days: int = 7
 
 
 @dataclass
@@ -115,6 +118,8 @@ class ServiceBenchResult:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     parts: dict[str, Any] = field(default_factory=dict)   # service_parts.PartsLedger.figures
+    dispatch: DispatchTally = field(default_factory=DispatchTally)
+    dispatch_baseline: DispatchTally = field(default_factory=DispatchTally)
 
 
 @dataclass(order=True)
@@ -165,6 +170,7 @@ class ServiceRun:
         self.cost = {p: float(c) for p, c in conn.execute("SELECT part_no, unit_cost FROM part")}
         self.initial_stock = {(p, s): int(h) for p, s, h in conn.execute(
             "SELECT part_no, site_id, on_hand FROM stock")}
+        register_crew(conn, self.options.seed, assets=len(self.fleet.assets))
 
     def _repair_parts(self, f: TrueFailure) -> dict[str, int]:
         """Parts a repair of ``f`` takes from the shelf: the component's bill of materials
@@ -279,6 +285,10 @@ class ServiceRun:
             started = time.perf_counter()
             self._forecast(conn, t, consumption)
             self.times.add("demand", started)
+        if opts.dispatch_every_days and day % opts.dispatch_every_days == 0:
+            started = time.perf_counter()
+            measure_dispatch(conn, t, self.result.dispatch, self.result.dispatch_baseline)
+            self.times.add("dispatch", started)
         started = time.perf_counter()
         levels = self._computed_levels(conn, t)
         self.times.add("policy", started)
@@ -360,9 +370,9 @@ class ServiceRun:
             ticket_id, mode, _, kit = ticket
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
-            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
-            self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
             parts = self._repair_parts(f)
+            in_stock = self._take(f.site_id, parts, f.replaced_at)
+            self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
             if mode == f.failure_mode:
                 self.parts.before_visit(conn, ticket_id, f.site_id, parts, f.replaced_at)
                 close_ticket(conn, ticket_id, resolution_code="confirmed_failure",

@@ -61,10 +61,13 @@ class BenchTruth:
     _timelines: dict
 
     def failure_of_part_in_service(self, asset_tag: str, component_type: str,
-                                   t: datetime) -> datetime:
+                                   t: datetime) -> datetime | None:
         """When the component generation in service at ``t`` fails (possibly after the
-        window: the timelines run to the end of the lookahead)."""
+        window: the timelines run to the end of the lookahead); None when it never does (it
+        stabilises and is renewed first)."""
         life = self._timelines[asset_tag].life_at(component_type, epoch_ms(t))
+        if life.failed_ms >= epoch_ms(self.end) + 10 * 365 * DAY_MS:
+            return None
         return datetime.fromtimestamp(life.failed_ms / 1000, tz=self.fleet.start.tzinfo)
 
     def component_types(self, asset_tag: str) -> list[str]:

@@ -3,8 +3,8 @@
 The crew is master data like any other (written as CSV files and loaded with the master-data
 loader): two day-shift technicians (06:00-18:00 every day) and one on call at night, based
 around the demo's sites, which get coordinates and contract clocks (response 8 h, restore
-48 h). Then the dispatch flow plans the open work, and the first visit is closed out with
-its kit used but one part, which goes back to stock.
+48 h). Then the dispatch flow plans the open work, and the first visit whose parts are on
+the shelf is closed out with its kit used but one part, which goes back to stock.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import psycopg
 
 from assetwatch.core.db import connect
 from assetwatch.core.settings import Settings
+from assetwatch.service.errors import ServiceError
 
 __all__ = ["plan_with_crew"]
 
@@ -61,15 +62,17 @@ def plan_with_crew(demo: Settings, seed: int) -> tuple[dict[str, object], str | 
         load_masterdata(conn, Path(folder))
     result = dispatch_flow()
     with connect(demo, autocommit=True) as conn:
-        first = conn.execute("SELECT visit_id, kit FROM v_visit WHERE status = 'planned'"
-                             " ORDER BY starts_at, visit_id LIMIT 1").fetchone()
-        if first is None:
-            return result, None
-        visit_id, kit = first
-        used = {str(i["part_no"]): int(i["qty"]) for i in kit}
-        if used:
-            spare = sorted(used)[-1]
-            used[spare] -= 1
-        done = close_visit(conn, visit_id, on_site_minutes=75, parts_used=used,
-                           note="closed in the demo by the field technician")
-    return result, str(done)
+        visits = conn.execute("SELECT visit_id, kit FROM v_visit WHERE status = 'planned'"
+                              " ORDER BY starts_at, visit_id LIMIT 5").fetchall()
+        for visit_id, kit in visits:  # the first whose parts are on the shelf
+            used = {str(i["part_no"]): int(i["qty"]) for i in kit}
+            if used:
+                spare = sorted(used)[-1]
+                used[spare] -= 1
+            try:
+                done = close_visit(conn, visit_id, on_site_minutes=75, parts_used=used,
+                                   note="closed in the demo by the field technician")
+            except ServiceError:
+                continue
+            return result, str(done)
+    return result, None

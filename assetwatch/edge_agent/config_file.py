@@ -26,7 +26,8 @@ is ``commit`` (a message leaves the spool when ingest's receipt says it is store
 ``broker`` (when the broker's PUBACK says it took it: for servers without receipts); see
 :mod:`assetwatch.edge_agent.publisher` for the rest. ``source.type`` is
 ``csv``, ``simulator`` (keys ``sites``, ``assets_per_site``, ``days``, ``sample_interval_s``,
-``seed``, ``start`` ISO time, ``speed``, ``ground_truth`` path) or ``plugin`` (``class``:
+``seed``, ``start`` ISO time, ``speed``, ``ground_truth`` path, ``world``: knobs of the
+simulated world, see ``assetwatch/sim/README.md``) or ``plugin`` (``class``:
 ``"module:Class"``, ``options``: keyword arguments).
 """
 

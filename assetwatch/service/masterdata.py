@@ -12,7 +12,9 @@ their columns (``*`` marks a required column):
                     ingest dead-letters readings of any other sensor)
 ``component_types`` component_type*, description
 ``failure_modes``   failure_mode*, component_type*, description, sensors (``;``-separated),
-                    repair_minutes (time on site of a repair; default 120)
+                    repair_minutes (time on site of a repair; default 120), share (the
+                    mode's expected share of the component's failures, in (0, 1]: the
+                    likeliest mode is ticketed when nothing points to another)
 ``parts``           part_no*, description*, unit_cost*, warranty_months, is_kit,
                     lead_time_days (default lead time for every site), supplier,
                     expedite_lead_time_days, repairable, repair_turnaround_days and
@@ -70,7 +72,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "model_sensors": (("model_id", "sensor"), ("unit", "description")),
     "component_types": (("component_type",), ("description",)),
     "failure_modes": (("failure_mode", "component_type"),
-                      ("description", "sensors", "repair_minutes")),
+                      ("description", "sensors", "repair_minutes", "share")),
     "parts": (("part_no", "description", "unit_cost"),
               ("warranty_months", "is_kit", "lead_time_days", "supplier",
                "expedite_lead_time_days", "repairable", "repair_turnaround_days",
@@ -305,6 +307,14 @@ def _convert(column: str, text: str) -> Any:
             raise ValueError(f"{text!r} is not a number") from None
         if not value > 0 or value == float("inf"):
             raise ValueError(f"{text} must be a positive number")
+        return value
+    if column == "share":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not 0 < value <= 1:
+            raise ValueError(f"{text} must be a share in (0, 1]")
         return value
     if column in ("is_kit", "allow_new_sensors", "repairable"):
         lowered = text.lower()

@@ -149,11 +149,11 @@ def _write(conn: psycopg.Connection, data: MasterData) -> LoadSummary:
 def _write_failure_modes(cur: psycopg.Cursor, data: MasterData, count: dict[str, int]) -> None:
     rows = [r.values for r in data.rows("failure_modes")]
     cur.executemany(
-        "INSERT INTO failure_mode (failure_mode, component_type, description, repair_minutes)"
-        " VALUES (%(failure_mode)s, %(component_type)s, %(description)s,"
-        " coalesce(%(repair_minutes)s, 120))"
+        "INSERT INTO failure_mode (failure_mode, component_type, description, repair_minutes,"
+        " share) VALUES (%(failure_mode)s, %(component_type)s, %(description)s,"
+        " coalesce(%(repair_minutes)s, 120), %(share)s)"
         " ON CONFLICT (failure_mode) DO UPDATE SET component_type = EXCLUDED.component_type,"
-        " description = EXCLUDED.description,"
+        " description = EXCLUDED.description, share = EXCLUDED.share,"
         " repair_minutes = coalesce(%(repair_minutes)s, failure_mode.repair_minutes)", rows)
     with_sensors = [r for r in rows if r["sensors"] is not None]
     cur.executemany("DELETE FROM failure_mode_sensor WHERE failure_mode = %s",

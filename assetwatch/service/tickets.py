@@ -6,6 +6,10 @@
 * **risk** = ``1 - (1 - p) * (1 - w * s)``: ``p`` the predicted probability of failure within
   ``horizon_days``, ``s`` the peak score of a recent anomaly event attributed to the failure
   mode (by the sensors it involves, ``failure_mode_sensor``), ``w`` the anomaly weight;
+* a component's predicted probability goes to **one** failure mode, the diagnosis: the mode of
+  the component's open ticket, else the mode its anomaly events point to, else the likeliest
+  mode (most confirmed failures in the fleet's labels, then the master data's ``share``), so a
+  component with several failure modes gets one ticket, not one per mode;
 * an open ticket is **updated** (risk, due date, priority, evidence, model version) instead of a
   duplicate being opened (the database enforces one non-closed ticket per key);
 * a ticket **opens** when risk reaches ``open_threshold``; it is closed automatically (code
@@ -146,10 +150,7 @@ def update_tickets(conn: psycopg.Connection, *, as_of: datetime | None = None,
 
 def _signals(conn: psycopg.Connection, as_of: datetime,
              policy: TicketPolicy) -> dict[tuple[int, str], Signal]:
-    modes: dict[str, list[str]] = defaultdict(list)
-    for mode, component_type in conn.execute(
-            "SELECT failure_mode, component_type FROM failure_mode ORDER BY failure_mode"):
-        modes[component_type].append(mode)
+    modes = _ranked_modes(conn)
     assets = {r[0]: r[1:] for r in conn.execute(
         "SELECT a.asset_id, a.site_id, a.model_id, a.criticality, s.sla_hours"
         " FROM asset a JOIN site s USING (site_id)")}
@@ -164,26 +165,68 @@ def _signals(conn: psycopg.Connection, as_of: datetime,
         return signals[key]
 
     risk = load_risk(conn, as_of)
-    if len(risk):
-        p = risk.window(0.0, policy.horizon_days)
-        for i in range(len(risk)):
-            for mode in modes.get(str(risk.component_type[i]), []):
-                s = signal(int(risk.asset_id[i]), mode, str(risk.component_type[i]))
-                s.p_failure = float(p[i])
-                s.predicted_at = risk.predicted_at[i]
-                s.model_version_id = int(risk.model_version_id[i])
-                rul = risk.rul_days[i]
-                if not np.isnan(rul):
-                    low = risk.rul_low_days[i]
-                    s.rul_days = float(rul)
-                    s.rul_low_days = None if np.isnan(low) else float(low)
-    _attach_anomalies(conn, as_of, policy, modes, signal, signals)
+    p = risk.window(0.0, policy.horizon_days) if len(risk) else np.zeros(0)
+    predicted = {(int(risk.asset_id[i]), str(risk.component_type[i])): float(p[i])
+                 for i in range(len(risk))}
+    _attach_anomalies(conn, as_of, policy, modes, signal, predicted)
+    open_modes = {(r[0], r[1]): r[2] for r in conn.execute(
+        "SELECT t.asset_id, f.component_type, t.failure_mode FROM service_ticket t"
+        " JOIN failure_mode f USING (failure_mode) WHERE t.status <> 'closed'"
+        " AND t.kind = 'equipment' ORDER BY t.opened_at DESC")}
+    for i in range(len(risk)):
+        asset_id, component_type = int(risk.asset_id[i]), str(risk.component_type[i])
+        mode = _diagnosis(asset_id, component_type, modes, open_modes, signals)
+        if mode is None:
+            continue
+        s = signal(asset_id, mode, component_type)
+        s.p_failure = float(p[i])
+        s.predicted_at = risk.predicted_at[i]
+        s.model_version_id = int(risk.model_version_id[i])
+        rul = risk.rul_days[i]
+        if not np.isnan(rul):
+            low = risk.rul_low_days[i]
+            s.rul_days = float(rul)
+            s.rul_low_days = None if np.isnan(low) else float(low)
     return signals
+
+
+def _ranked_modes(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Each component type's failure modes, the likeliest first: by confirmed failures in the
+    fleet's labels, then by the master data's share of the component's failures."""
+    modes: dict[str, list[str]] = defaultdict(list)
+    for mode, component_type in conn.execute(
+            "SELECT f.failure_mode, f.component_type FROM failure_mode f"
+            " LEFT JOIN (SELECT failure_mode, count(*) AS n FROM failure_label WHERE failed"
+            "            GROUP BY failure_mode) l USING (failure_mode)"
+            " ORDER BY f.component_type, coalesce(l.n, 0) DESC, f.share DESC NULLS LAST,"
+            " f.failure_mode"):
+        modes[component_type].append(mode)
+    return modes
+
+
+def _diagnosis(asset_id: int, component_type: str, modes: dict[str, list[str]],
+               open_modes: dict[tuple[int, str], str],
+               signals: dict[tuple[int, str], Signal]) -> str | None:
+    """The one failure mode a component's predicted risk is ticketed under: the mode of its
+    open ticket (kept, so a diagnosis does not flip between runs), else the mode the asset's
+    anomaly events point to by their sensors, else the likeliest mode."""
+    candidates = modes.get(component_type, [])
+    if (asset_id, component_type) in open_modes:
+        return open_modes[(asset_id, component_type)]
+    scored = [(signals[(asset_id, m)].anomaly_score, -rank, m)
+              for rank, m in enumerate(candidates) if (asset_id, m) in signals]
+    if scored:
+        return max(scored)[2]
+    return candidates[0] if candidates else None
 
 
 def _attach_anomalies(conn: psycopg.Connection, as_of: datetime, policy: TicketPolicy,
                       modes: dict[str, list[str]], signal: Any,
-                      signals: dict[tuple[int, str], Signal]) -> None:
+                      predicted: dict[tuple[int, str], float]) -> None:
+    """Attribute each recent anomaly event to one failure mode: the one whose sensors it
+    involves most, ties broken by the component's predicted probability, then by how much of
+    the mode's sensors it covers, then the likeliest mode (an event without sensor names goes
+    to the likeliest mode of the component most at risk)."""
     sensors_of: dict[str, set[str]] = defaultdict(set)
     for mode, sensor in conn.execute("SELECT failure_mode, sensor FROM failure_mode_sensor"):
         sensors_of[mode].add(sensor)
@@ -200,14 +243,9 @@ def _attach_anomalies(conn: psycopg.Connection, as_of: datetime, policy: TicketP
     for event_id, asset_id, model_id, detector, started, ended, peak, sensors in events:
         candidates = [(mode, ct) for ct in sorted(components_of.get(model_id, ()))
                       for mode in modes.get(ct, [])]
-        overlap = {m: len(sensors_of[m] & set(sensors)) for m, _ in candidates}
-        best = max(overlap.values(), default=0)
-        if best > 0:
-            chosen = [(m, ct) for m, ct in candidates if overlap[m] == best]
-        else:  # no sensor names: the failure mode with the highest predicted risk
-            ranked = sorted(((signals[(asset_id, m)].p_failure, m, ct) for m, ct in candidates
-                             if (asset_id, m) in signals), reverse=True)
-            chosen = [(ranked[0][1], ranked[0][2])] if ranked else []
+        fits = [(_fit(mode, ct, set(sensors), sensors_of, predicted.get((asset_id, ct), 0.0),
+                      modes[ct]), mode, ct) for mode, ct in candidates]
+        chosen = [max(fits)[1:]] if fits else []
         for mode, ct in chosen:
             s = signal(asset_id, mode, ct)
             s.anomaly_score = max(s.anomaly_score, float(peak))
@@ -216,6 +254,15 @@ def _attach_anomalies(conn: psycopg.Connection, as_of: datetime, policy: TicketP
                 "started_at": started.isoformat(),
                 "ended_at": ended.isoformat() if ended else None,
                 "peak_score": round(float(peak), 4), "sensors": list(sensors)})
+
+
+def _fit(mode: str, component_type: str, involved: set[str], sensors_of: dict[str, set[str]],
+         p_failure: float, ranked: list[str]) -> tuple[int, float, float, int]:
+    """How well an anomaly event's sensors fit a failure mode: sensors shared, then the
+    component's predicted probability, the share of the mode's sensors they are, the mode's
+    rank among its component's."""
+    shared = len(sensors_of[mode] & involved)
+    return (shared, p_failure, shared / max(len(sensors_of[mode]), 1), -ranked.index(mode))
 
 
 def _evidence(signal: Signal, risk: float, as_of: datetime,

@@ -53,8 +53,9 @@ __all__ = ["NEVER", "AssetTimeline", "ComponentLife", "MaintenanceOutcome", "Pla
            "build_timeline"]
 
 DAY_MS = 86_400_000
-#: A time that never comes (a life that does not fail, a failure nobody repairs).
-NEVER = 1 << 62
+#: A time that never comes (a life that does not fail, a failure nobody repairs): the
+#: start of the year 9999, so it still converts to a ``datetime``.
+NEVER = 253_370_764_800_000
 #: Controller alarms per day at full wear (a Poisson process, thinned by the wear level).
 ALARMS_PER_DAY_AT_END_OF_LIFE = 0.4
 #: Spurious controller alarms per day on a healthy asset.

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from assetwatch.core.source import AssetIdentity, CheckpointMismatch, Sample, Source, SourceEvent
 from assetwatch.sim.catalogue import model_spec
 from assetwatch.sim.fleet import Fleet, epoch_ms
-from assetwatch.sim.lifecycle import DAY_MS, NEVER, AssetTimeline, build_timeline
+from assetwatch.sim.lifecycle import DAY_MS, NEVER, AssetTimeline, ComponentLife, build_timeline
 from assetwatch.sim.operation import ambient_c
 from assetwatch.sim.sensor_faults import SensorFault
 from assetwatch.sim.world import DEFAULT_WORLD, WorldConfig
@@ -49,6 +49,9 @@ _STOPPED_BY_UNIT = {"bar": 1.0}
 #: Temperatures' normal values are at this ambient; the rise above it follows the load.
 _REFERENCE_AMBIENT_C = 25.0
 _NEVER = NEVER
+#: How a component stands in a sample (see ``FleetSimulator._component_state``).
+_QUIET, _WEARING, _FAILED = 0, 1, 2
+_UNKNOWN = (0, -1, _QUIET, None, ())
 #: The ambient temperature is recomputed when a sample falls in a new step of this length.
 _AMBIENT_STEP_MS = 600_000
 #: Noise is read from a table of standard normal draws (seeded by the fleet) at a hash of
@@ -280,41 +283,27 @@ class FleetSimulator(Source):
         level = sch.levels[i]
         seg_start = sch.starts[i]
         if model.revision != tl.revision:
-            n = len(model.components)
-            model.cursor, model.quiet_from, model.quiet_until = [0] * n, [0] * n, [-1] * n
-            model.effects = [()] * n
+            model.state = [_UNKNOWN] * len(model.components)
             model.revision = tl.revision
         shift: list[tuple[int, float]] = []
         failed_at = -1
-        cursor, quiet_from, quiet_until = model.cursor, model.quiet_from, model.quiet_until
+        states = model.state
         accrued = -1.0
-        for c, ctype in enumerate(model.components):
-            if quiet_from[c] <= ts < quiet_until[c]:
-                continue  # healthy and not wearing yet: nothing to add
-            chain = tl.lives[ctype]
-            j = cursor[c]
-            if chain[j].installed_ms > ts:
-                j = 0
-            while j + 1 < len(chain) and chain[j + 1].installed_ms <= ts:
-                j += 1
-            if j != cursor[c] or not model.effects[c]:
-                cursor[c] = j
-                model.effects[c] = tuple((model.index[s], e) for s, e in chain[j].effects
-                                         if s in model.index) or ((0, 0.0),)
-            life = chain[j]
-            if ts >= life.failed_ms:
-                if ts < life.replaced_ms:
-                    failed_at = max(failed_at, life.failed_ms)
+        for c, state in enumerate(states):
+            if not state[0] <= ts < state[1]:
+                state = states[c] = self._component_state(tl, model, c, ts)
+            kind = state[2]
+            if kind == _QUIET:
+                continue
+            life = state[3]
+            if kind == _FAILED:
+                failed_at = max(failed_at, life.failed_ms)
                 w = 1.0
-            elif ts >= life.onset_ms:
+            else:
                 if accrued < 0.0:
                     accrued = sch.wear[i] + (ts - seg_start) * sch.rates[i]
                 w = life.wear_of(accrued)
-            else:
-                quiet_from[c] = life.installed_ms
-                quiet_until[c] = min(life.onset_ms, life.failed_ms, life.replaced_ms)
-                continue
-            for k, e in model.effects[c]:
+            for k, e in state[4]:
                 shift.append((k, e * w))
         prev = sch.levels[i - 1] if i > 0 else level
         if failed_at >= 0:  # stopped by the failure
@@ -360,6 +349,24 @@ class FleetSimulator(Source):
             v = b + t * ambient + normals[(h + o) & _NOISE_MASK] * n
             out.append((name, round(v if v > 0.0 or t else 0.0, 4)))
         return out
+
+    @staticmethod
+    def _component_state(tl: AssetTimeline, model: _AssetModel, c: int, ts: int
+                         ) -> tuple[int, int, int, ComponentLife, tuple[tuple[int, float], ...]]:
+        """``(from, until, kind, life, effects)``: how component ``c`` stands at ``ts`` and
+        how long that holds (kind: quiet, wearing or failed; effects by sensor index)."""
+        chain = tl.lives[model.components[c]]
+        j = 0
+        while j + 1 < len(chain) and chain[j + 1].installed_ms <= ts:
+            j += 1
+        life = chain[j]
+        until = chain[j + 1].installed_ms if j + 1 < len(chain) else _NEVER
+        effects = tuple((model.index[s], e) for s, e in life.effects if s in model.index)
+        if ts >= life.failed_ms:
+            return life.failed_ms, until, _FAILED, life, effects
+        if ts >= life.onset_ms:
+            return life.onset_ms, min(until, life.failed_ms), _WEARING, life, effects
+        return life.installed_ms, min(until, life.onset_ms, life.failed_ms), _QUIET, life, ()
 
     def _transient(self, model: _AssetModel, vals: list[float], level: int, prev: int,
                    dt: int) -> None:
@@ -452,10 +459,7 @@ class _AssetModel:
     faults: list[tuple[int, SensorFault]]
     components: list[str]
     thermal: bool = True
-    cursor: list[int] = field(default_factory=list)
-    quiet_from: list[int] = field(default_factory=list)
-    quiet_until: list[int] = field(default_factory=list)
-    effects: list[tuple[tuple[int, float], ...]] = field(default_factory=list)
+    state: list[tuple] = field(default_factory=list)
     revision: int = -1
     active: list[tuple[int, SensorFault]] = field(default_factory=list)
     active_from: int = 0

@@ -3,7 +3,8 @@
 Only the simulated world and the benchmarks read it: it is what the pipeline is scored
 against, never an input of the pipeline.
 
-In memory: :func:`fleet_truth` builds a :class:`FleetTruth` (timelines, failures with their
+In memory: :func:`fleet_truth` (or :func:`simulator_truth` for a running simulator) builds
+a :class:`FleetTruth` (timelines, failures with their
 mode and whether they had a precursor, planned maintenance, sensor faults, operating regimes,
 datasheet against true lives) and :meth:`FleetTruth.apply_maintenance` lets a benchmark act as
 the service organisation (right parts fix a fault, wrong parts leave it).
@@ -60,11 +61,12 @@ from assetwatch.sim.lifecycle import (
 )
 from assetwatch.sim.operation import STOPPED
 from assetwatch.sim.sensor_faults import SensorFault, merged_dropouts
+from assetwatch.sim.simulator import FleetSimulator
 from assetwatch.sim.world import DEFAULT_WORLD, WorldConfig, datasheet_life, true_life
 
 __all__ = ["ComponentState", "Failure", "FleetTruth", "Maintenance", "OperatingState",
            "dropped_readings", "fleet_truth", "ground_truth_records", "ground_truth_rows",
-           "read_ground_truth", "write_ground_truth"]
+           "read_ground_truth", "simulator_truth", "write_ground_truth"]
 
 
 def _at(ms: int) -> datetime:
@@ -241,14 +243,27 @@ def fleet_truth(fleet: Fleet, end: datetime, world: WorldConfig | None = None) -
     ``end``, in ``world`` (default :data:`~assetwatch.sim.world.DEFAULT_WORLD`)."""
     world = world or DEFAULT_WORLD
     end_ms = epoch_ms(end)
-    timelines = {a.asset_tag: build_timeline(fleet, a, end_ms, world) for a in fleet.assets}
+    return _truth(fleet, {a.asset_tag: build_timeline(fleet, a, end_ms, world)
+                          for a in fleet.assets}, world)
+
+
+def _truth(fleet: Fleet, timelines: dict[str, AssetTimeline], world: WorldConfig
+           ) -> FleetTruth:
     maintenance = sorted(
         (Maintenance(tag, tl.asset.site_id, p.task, p.part_no, _at(p.at_ms))
          for tag, tl in timelines.items() for p in tl.planned
-         if p.done and tl.start_ms <= p.at_ms < end_ms), key=lambda m: (m.at, m.asset_tag))
+         if p.done and tl.start_ms <= p.at_ms < tl.end_ms), key=lambda m: (m.at, m.asset_tag))
     faults = sorted((f for tl in timelines.values() for f in tl.sensor_faults),
                     key=lambda f: (f.start_ms, f.asset_tag, f.sensor))
     return FleetTruth(fleet, timelines, _failures(timelines), maintenance, world, faults)
+
+
+def simulator_truth(simulator: FleetSimulator) -> FleetTruth:
+    """The ground truth of a running :class:`~assetwatch.sim.simulator.FleetSimulator`,
+    sharing its timelines: :meth:`FleetTruth.apply_maintenance` on it changes what the
+    simulator streams from then on (apply it at or after the simulator's clock)."""
+    return _truth(simulator.fleet, {tl.asset.asset_tag: tl for tl in simulator.timelines},
+                  simulator.world)
 
 
 def dropped_readings(timelines: list[AssetTimeline] | Mapping[str, AssetTimeline],

@@ -132,9 +132,11 @@ def test_pipeline_row_end_to_end(fresh_settings: Settings,
 
 def test_reference_rows_bound_the_tickets(fresh_settings: Settings) -> None:
     oracle = figures(run_service_bench(fresh_settings, "oracle", SMALL), season_days=20)
-    calendar = figures(run_service_bench(fresh_settings, "calendar",
-                                         replace(SMALL)), season_days=20)
-    assert oracle["ticketed_24h"] == 1.0 and oracle["false_tickets"] == 0
+    calendar = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
+    # predictions are per component, tickets per failure mode: the oracle's false tickets
+    # are those of a component's other modes, at most one per mode per true failure
+    assert oracle["ticketed_24h"] == 1.0
+    assert oracle["false_tickets"] < oracle["tickets"]
     assert calendar["failures"] == oracle["failures"]
     assert calendar["ticketed_24h"] < oracle["ticketed_24h"]
 
@@ -154,3 +156,17 @@ def test_parts_operations_figures(fresh_settings: Settings,
     starved = figures(run_service_bench(fresh_settings, "calendar", SMALL), season_days=20)
     assert starved["failures"] == row["failures"]
     assert starved["shortages_at_use"] > row["shortages_at_use"]
+
+
+@pytest.mark.timeout(1200)
+def test_dispatch_is_measured_against_the_baseline_in_the_run(fresh_settings: Settings) -> None:
+    result = run_service_bench(fresh_settings, "calendar", SMALL)
+    row = figures(result, season_days=20)
+    assert result.dispatch.plans == result.dispatch_baseline.plans > 0
+    assert "dispatch" in result.stage_seconds
+    assert row["dispatch_on_time"] is not None and row["baseline_on_time"] is not None
+    assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
+    assert row["visits_per_failure"] >= 1.0
+    none = figures(run_service_bench(fresh_settings, "calendar",
+                                     replace(SMALL, dispatch_every_days=0)), season_days=20)
+    assert none["dispatch_on_time"] is None and none["dispatch_travel_share"] is None

@@ -219,7 +219,10 @@ def test_bad_csv_publishes_the_complete_rows_only(settings, tmp_path) -> None:
 
 def test_part_replacement_republishes_the_birth_with_the_new_serial(settings, tmp_path
                                                                     ) -> None:
-    fleet = build_fleet(1, 2, seed=3, start=datetime.now(UTC) - timedelta(days=12))
+    start = datetime.now(UTC) - timedelta(days=12)
+    fleet = next(f for seed in range(3, 100) for f in (build_fleet(1, 2, seed, start),)
+                 if any(e.kind == "part_replaced" for tl in FleetSimulator(f, 10, 3600).timelines
+                        for e, _ in tl.events))   # a fleet whose world replaces a part
     LocalMosquitto(settings).write_auth(fleet.devices())
     collector = Collector(settings)
     try:

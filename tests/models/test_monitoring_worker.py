@@ -301,3 +301,35 @@ def test_scores_already_stored_are_skipped_not_an_error(fresh_settings: Settings
         conn.commit()
         assert conn.execute("SELECT count(*), count(*) FILTER (WHERE state = 'running')"
                             " FROM anomaly_score").fetchone() == (3, 3)
+
+
+def _replaced_part_day(settings: Settings, tag: str, with_event: bool,
+                       fault_after: bool = False) -> int:
+    """Runs, stops for a part replacement that lowers the flow for good, runs again; return
+    the anomaly events opened after the restart (a flow drop only with ``fault_after``)."""
+    ids = _fleet(settings, [tag])
+    rng = random.Random(16)
+    before = [_sample(rng) for _ in range(WARMUP + 60)]
+    stopped = [{"flow": 0.0, "pressure": 1.0, "temp": 25.0, "current": 0.0} for _ in range(30)]
+    after = [_sample(rng, fault=2.5) for _ in range(80)]  # the new impeller: 2.5 less flow
+    if fault_after:
+        after += [_sample(rng, fault=9.0) for _ in range(40)]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    _insert(settings, ids[tag], start, before + stopped + after)
+    if with_event:
+        with psycopg.connect(settings.db_url) as conn:
+            conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind,"
+                         " component_type) VALUES (%s, %s, %s, 'part_replaced', 'impeller')",
+                         (f"{tag}-E1", ids[tag], start + timedelta(seconds=WARMUP + 75)))
+    score_pending(settings, transient_s=5.0, slow_settle_s=0.0, **PARAMS)
+    with psycopg.connect(settings.db_url) as conn:
+        return conn.execute("SELECT count(*) FROM anomaly_event WHERE kind = 'anomaly'"
+                            " AND asset_id = %s AND started_at > %s",
+                            (ids[tag], start + timedelta(seconds=len(before)))).fetchone()[0]
+
+
+def test_a_replaced_part_is_the_new_normal_and_a_later_fault_still_alarms(
+        fresh_settings: Settings) -> None:
+    assert _replaced_part_day(fresh_settings, "RP-NO-EVENT", with_event=False) >= 1
+    assert _replaced_part_day(fresh_settings, "RP-EVENT", with_event=True) == 0
+    assert _replaced_part_day(fresh_settings, "RP-FAULT", with_event=True, fault_after=True) >= 1

@@ -15,6 +15,7 @@ from assetwatch.service.field.greedy import GreedySolver
 from assetwatch.service.field.plan import DispatchPolicy, make_solver, plan_dispatch
 from assetwatch.service.field.pm import open_pm_work_orders
 from assetwatch.service.masterdata_load import load_masterdata
+from assetwatch.service.reservations import reserve_kit
 from assetwatch.service.ticket_lifecycle import open_ticket
 
 MONDAY = datetime(2026, 3, 2, 7, tzinfo=UTC)
@@ -89,16 +90,20 @@ def test_no_visit_before_its_parts_can_be_there(crew_db: tuple[psycopg.Connectio
     conn, ids = crew_db
     conn.execute("UPDATE stock SET on_hand = 0 WHERE part_no = 'BRG-6309-C3'"
                  " AND site_id = 'site-02'")
-    _ticket(conn, ids["a02-00"], "bearing_wear", "bearing", "CP-200")
-    lead = conn.execute("SELECT lead_time_days FROM v_part_lead_time WHERE part_no ="
-                        " 'BRG-6309-C3' AND site_id = 'site-02'").fetchone()[0]
+    ticket = _ticket(conn, ids["a02-00"], "bearing_wear", "bearing", "CP-200")
+    transfer, expedite = conn.execute(  # the ticket's reservation is short of the bearing
+        "SELECT transfer_lead_time_days, expedite_lead_time_days FROM v_ticket_parts"
+        " WHERE ticket_id = %s AND short_qty > 0", (ticket,)).fetchone()
+    ready = MONDAY + timedelta(days=float(min(transfer, expedite)))
     plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver(),
-                  policy=DispatchPolicy(horizon_days=float(lead) + 7))
+                  policy=DispatchPolicy(horizon_days=10))
     (visit,) = _visits(conn)
-    assert visit[3] >= MONDAY + timedelta(days=float(lead))
-    # with the part in stock it goes the first morning a technician has
+    assert ready <= visit[3] < ready + timedelta(days=1)
+    # with the part in stock (reserved when the kit is reserved again) it goes the first
+    # morning a technician has
     conn.execute("UPDATE stock SET on_hand = 3 WHERE part_no = 'BRG-6309-C3'"
                  " AND site_id = 'site-02'")
+    reserve_kit(conn, ticket)
     plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver())
     (visit,) = _visits(conn)
     assert visit[3] < MONDAY + timedelta(hours=3)

@@ -6,6 +6,7 @@ with one knob turned to show the figure moves with it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import statistics
 from collections import Counter
@@ -13,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from assetwatch.core.source import Sample, SourceEvent
 from assetwatch.sim.catalogue import load_catalogue
 from assetwatch.sim.fleet import Fleet, build_fleet
 from assetwatch.sim.lifecycle import NEVER, ComponentLife
-from assetwatch.sim.truth import FleetTruth, fleet_truth
+from assetwatch.sim.simulator import FleetSimulator
+from assetwatch.sim.truth import FleetTruth, fleet_truth, simulator_truth
 from assetwatch.sim.world import WorldConfig, datasheet_life, true_life
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -235,3 +238,82 @@ def test_bad_knobs_are_named() -> None:
     with pytest.raises(ValueError, match=r"world\.onset_fraction"):
         WorldConfig.from_options({"onset_fraction": [0.9, 0.4]})
     assert WorldConfig.from_options(WorldConfig().as_options()) == WorldConfig()
+
+
+def _variant(name: str, value: object) -> object:
+    """Another valid value for a knob."""
+    if isinstance(value, bool):
+        return not value
+    if name == "duty_profiles":
+        return (("continuous", 0.2), ("two_shift", 0.2), ("day_shift", 0.6))
+    if name == "speed_ratios":
+        return (0.6, 1.0)
+    if isinstance(value, tuple):
+        lo, hi = value
+        return (lo * 1.1, hi * 1.1) if name == "overhaul_after" else (lo * 0.9, hi * 0.95)
+    if isinstance(value, float) and (name.endswith("_share") or name == "pm_effectiveness"):
+        return 1.0 - value
+    if isinstance(value, float):
+        return value * 0.5 if value else 0.5
+    raise AssertionError(f"no variant for {name}")
+
+
+def _fingerprint(world: WorldConfig) -> tuple:
+    """Everything the world produces for a small fleet: lives, operation, sensor faults,
+    events over two years, and three days of readings."""
+    fleet = build_fleet(1, 3, seed=23, start=START)   # all three duty profiles
+    truth = fleet_truth(fleet, START + timedelta(days=730), world)
+    lives = tuple((life.failure_mode, life.fate, life.onset_ms, life.failed_ms,
+                   life.replaced_ms, life.effects, life.plateau, life.end_reason)
+                  for tl in truth.timelines.values() for chain in tl.lives.values()
+                  for life in chain)
+    faults = tuple(truth.sensor_faults)
+    schedules = tuple((tl.schedule.levels, tl.schedule.rates, tl.ambient_mean_c)
+                      for tl in truth.timelines.values() if tl.schedule is not None)
+    events = tuple(e.event_id for tl in truth.timelines.values() for e, _ in tl.events)
+    planned = tuple(p for tl in truth.timelines.values() for p in tl.planned)
+    sim = FleetSimulator(fleet, 3, 900, world=world)
+    readings = []
+    while not sim.exhausted:
+        readings.extend(i.values for i in sim.poll(100_000, 0) if isinstance(i, Sample))
+    return lives, faults, schedules, events, planned, tuple(map(tuple, readings))
+
+
+def test_no_knob_is_ignored() -> None:
+    """Turning any knob of the configuration changes what the world produces."""
+    base = _fingerprint(WorldConfig())
+    ignored = []
+    for f in dataclasses.fields(WorldConfig):
+        value = getattr(WorldConfig(), f.name)
+        if _fingerprint(WorldConfig(**{f.name: _variant(f.name, value)})) == base:
+            ignored.append(f.name)
+    assert not ignored
+
+
+def test_a_repair_during_the_stream_changes_what_the_simulator_streams() -> None:
+    """The benchmark repairs a wearing component while the simulator streams: the failure
+    it would have had never comes; every other failure still does."""
+    def streamed_failures(repair: bool) -> tuple[set[str], str]:
+        sim = FleetSimulator(_fleet(), 200, 3600)
+        truth = simulator_truth(sim)
+        target = next(f for f in truth.failures if f.precursor and f.onset_at is not None
+                      and f.onset_at > START + timedelta(days=20))
+        target_id = (f"{target.asset_tag}-F-{target.component_type[:4]}-"
+                     f"{int(target.failed_at.timestamp() * 1000)}")
+        seen: set[str] = set()
+        while not sim.exhausted:
+            for item in sim.poll(2000, 0):
+                if isinstance(item, SourceEvent) and item.event.kind == "failure":
+                    seen.add(item.event.event_id)
+            if repair and sim.clock_ms() >= int(target.onset_at.timestamp() * 1000):
+                at = datetime.fromtimestamp((sim.clock_ms() + 1) / 1000, tz=UTC)
+                outcome = truth.apply_maintenance(target.asset_tag, target.component_type, at,
+                                                  list(target.parts))
+                assert outcome.result == "fixed"
+                repair = False
+        return seen, target_id
+
+    as_is, target = streamed_failures(False)
+    repaired, _ = streamed_failures(True)
+    assert target in as_is and target not in repaired
+    assert as_is - repaired == {target}

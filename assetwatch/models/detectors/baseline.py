@@ -217,6 +217,21 @@ class BaselineDeviation(Detector):
         self._advance(present, score >= self.alarm_level)
         return score
 
+    def rebase(self, samples: list[Sample]) -> None:
+        """Accept the level of ``samples`` as the new normal (after maintenance changed the
+        machine): averages and baselines of the sensors in them move to their mean, trends
+        and holds are cleared; spreads and calibration stay as learned in warm-up."""
+        if self._calibrator is None or self._recorded is not None or not samples:
+            return
+        for i, name in enumerate(self._sensors):
+            values = [v for x in samples if (v := x.get(name)) is not None and v == v]
+            if not values:
+                continue
+            z = (statistics.fmean(values) - self._center[i]) * self._inv_scale[i]
+            self._fast[i] = self._base[i] = z
+            self._trend[i] = 0.0
+            self._held_for[i] = 0
+
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {self._sensors[i]: d * d for i, d in enumerate(self._deviations(x))
                 if d is not None}

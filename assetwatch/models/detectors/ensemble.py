@@ -73,6 +73,13 @@ class Ensemble(Detector):
         scored = [(m.score_one(x), i) for i, m in enumerate(self._members)]
         return self._members[max(scored)[1]].contributions(x)
 
+    def rebase(self, samples: list[Sample]) -> None:
+        """Rebase every member that can (see :meth:`BaselineDeviation.rebase`)."""
+        for member in self._members:
+            rebase = getattr(member, "rebase", None)
+            if rebase is not None:
+                rebase(samples)
+
     def _combine(self, scores: list[float]) -> float:
         if max(scores) >= 1.0:  # beyond the scale's resolution: no correction can matter
             return 1.0

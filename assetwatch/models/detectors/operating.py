@@ -15,9 +15,10 @@ The rules, on the samples' own timestamps:
   **stopping** for ``settle_s`` seconds, then **stopped**; a start during stopping is starting;
 * while running, the *load regime* is the cluster of the signal's level it belongs to: levels
   within ``regime_step`` (relative) of a known regime's centre (which follows slow drift)
-  belong to it; a level outside every regime starts a new one (at most
-  ``max_regimes``, the least recently used is forgotten). A change of regime is a transient:
-  the sample is *settled* again only ``settle_s`` seconds after the level entered the regime;
+  belong to it; a level outside every regime is a transient, and becomes a new regime once
+  held for ``settle_s`` (at most ``max_regimes``, the least recently used is forgotten), so a
+  spike or a ramp of the signal creates none. A change between known regimes is a transient
+  too: the sample is *settled* again ``settle_s`` seconds after the level entered the regime;
 * without a state signal (none configured and no sensor with a known name in the samples),
   every sample is settled running in regime 0, as if states were not tracked.
 
@@ -115,7 +116,8 @@ class OperatingStates:
         self._used: dict[int, datetime] = {}
         self._next_regime = 0
         self._regime: int | None = None
-        self._fresh: int | None = None  # regime created in the current transient
+        self._candidate: tuple[float, datetime] | None = None  # (level, since) of a new one
+        self._since_candidate: datetime | None = None
         self._settle_from: datetime | None = None
 
     @property
@@ -188,35 +190,60 @@ class OperatingStates:
         self._since = time
         if state == STARTING:
             self._regime = None
-            self._fresh = None
+            self._candidate = None
             self._settle_from = time
 
     def _load_regime(self, time: datetime, value: float, settle: timedelta) -> OperatingPoint:
         level = value
-        if self._state != RUNNING:
+        if self._state != RUNNING:  # starting: a new level may be held already
+            if self._nearest(level) is None:
+                self._track_candidate(level, time)
             return OperatingPoint(self._state, None, False)
         regime = self._nearest(level)
-        if regime is None and self._fresh is not None and self._fresh == self._regime:
-            regime = self._fresh  # a new regime still being reached: it follows the level
         if regime is None:
-            regime = self._new_regime(level, time)
-            self._fresh = regime
+            regime = self._candidate_regime(level, time)
+            if regime is None:  # a level not (yet) held for the settle time: a transient
+                return OperatingPoint(RUNNING, None, False, 0.0)
+        else:
+            self._candidate = None
         if regime != self._regime:
-            if self._regime is not None:  # a change of load regime is a transient
+            if self._regime is not None and self._settle_from is not None \
+                    and self._since_candidate is None:  # a change of load regime
                 self._settle_from = time
             self._regime = regime
-        moving = abs(level - self._centres[regime]) > self.regime_step / 3 * abs(level)
-        if regime == self._fresh and moving:  # a new regime's level is still moving
-            self._settle_from = time
-            self._centres[regime] = level
+        if self._since_candidate is not None:  # a new regime: settled once created
+            self._settle_from, self._since_candidate = self._since_candidate, None
         since = _INF if self._settle_from is None else (time - self._settle_from).total_seconds()
         settled = since >= self.settle_s
         if settled:
-            self._fresh = None
             centre = self._centres[regime]
             self._centres[regime] = centre + 0.01 * (level - centre)
         self._used[regime] = time
         return OperatingPoint(RUNNING, regime, settled, since)
+
+    def _candidate_regime(self, level: float, time: datetime) -> int | None:
+        """A level outside every regime becomes a new regime once it has been held (within
+        ``regime_step``) for the settle time, so a spike or a ramp of the signal does not
+        create one (nor evict a known one); the asset's first level is one at once."""
+        if not self._centres and self._settle_from is None:
+            return self._new_regime(level, time)
+        since = self._track_candidate(level, time)
+        if (time - since).total_seconds() < self.settle_s:
+            return None
+        centre = self._candidate[0] if self._candidate else level
+        self._candidate = None
+        self._since_candidate = since
+        return self._new_regime(centre, time)
+
+    def _track_candidate(self, level: float, time: datetime) -> datetime:
+        """Follow a level outside every regime; return since when it has been held."""
+        candidate = self._candidate
+        if candidate is None or abs(level - candidate[0]) > self.regime_step * abs(candidate[0]):
+            self._candidate = (level, time)
+            return time
+        centre, since = candidate
+        self._candidate = (centre + 0.2 * (level - centre), since)
+        return since
 
     @property
     def regimes(self) -> frozenset[int]:

@@ -8,8 +8,10 @@ from typing import Any
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.operating import RUNNING, OperatingPoint, OperatingStates
 
-__all__ = ["SLOW_SENSOR_NAMES", "RegimeDetector"]
+__all__ = ["REBASE_SAMPLES", "SLOW_SENSOR_NAMES", "RegimeDetector"]
 
+#: settled samples a regime's detector takes as its new normal after maintenance
+REBASE_SAMPLES = 12
 #: parts of sensor names that mark a slow (thermal) sensor
 SLOW_SENSOR_NAMES = ("temp", "thermo")
 
@@ -32,6 +34,9 @@ class RegimeDetector:
     after the transient began they are left out of the sample the detector sees (it tolerates
     missing sensors), and a regime seen for the first time starts its warm-up only once they
     have settled, so its detector knows every sensor.
+
+    After maintenance (:meth:`after_maintenance`) each regime's detector takes the level of
+    its next settled samples as the new normal: a replaced part changes the machine.
 
     ``observe`` returns ``(score, point, alarmable)``: the calibrated score, the operating
     point, and whether the score comes from a warm detector of settled running operation
@@ -64,6 +69,7 @@ class RegimeDetector:
         self.slow_settle_s = slow_settle_s
         self._slow: dict[str, bool] = {}
         self._hide_slow = False
+        self._rebase: dict[int, list[dict[str, float]]] = {}  # regime -> samples collected
         self._detectors: dict[int, Detector] = {}
         self._n_learned = 0
         self._current: Detector | None = None
@@ -90,6 +96,9 @@ class RegimeDetector:
             self._current = None
             return 0.0, point, False
         hide = point.since_s < self.slow_settle_s and self._has_slow(sample)
+        if point.regime in self._rebase and self._collect_rebase(point.regime, sample, hide):
+            self._current = None
+            return 0.0, point, False
         detector = self._detectors.get(point.regime)
         if detector is None:
             if hide:  # a new regime warms up once its slow sensors have settled
@@ -105,6 +114,29 @@ class RegimeDetector:
         warm = detector.is_warm
         score = detector.score_learn_one(sample)
         return score, point, warm
+
+    def after_maintenance(self) -> None:
+        """The machine was maintained: each regime's detector takes the next
+        ``REBASE_SAMPLES`` fully settled samples of its regime (neither scored nor learned)
+        as its new normal level, then scores again; a detector without ``rebase`` starts
+        afresh."""
+        self._rebase = {regime: [] for regime in self._detectors}
+
+    def _collect_rebase(self, regime: int, sample: Sample, hide: bool) -> bool:
+        """Collect a sample for a pending rebase; True while the regime is still collecting."""
+        if hide:
+            return True  # slow sensors still settling: not yet the new normal
+        collected = self._rebase[regime]
+        collected.append(dict(sample))
+        if len(collected) < REBASE_SAMPLES:
+            return True
+        del self._rebase[regime]
+        rebase = getattr(self._detectors.get(regime), "rebase", None)
+        if rebase is not None:
+            rebase(collected)
+        else:
+            self._detectors.pop(regime, None)
+        return True
 
     def contributions(self, sample: Sample) -> dict[str, float]:
         """Per-sensor shares of the last observed sample's score (empty if not scored)."""

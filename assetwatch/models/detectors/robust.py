@@ -73,6 +73,13 @@ class RobustZ(Detector):
             if center is not None:
                 self._center[name] = center + a * (value - center)
 
+    def rebase(self, samples: list[dict[str, float]]) -> None:
+        """Accept the median level of ``samples`` as each sensor's new centre."""
+        for name in self._center if self.is_warm else ():
+            values = [v for x in samples if (v := x.get(name)) is not None and v == v]
+            if values:
+                self._center[name] = statistics.median(values)
+
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {name: abs(value - self._center[name]) * self._inv_scale[name]
                 for name, value in x.items() if name in self._center}

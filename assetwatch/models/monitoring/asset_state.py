@@ -22,6 +22,8 @@ class AssetState:
     events: EventTracker
     interval_s: float | None = None
     last_time: datetime | None = None
+    #: time of the newest maintenance or part replacement applied to the detectors
+    maintained_at: datetime | None = None
 
     def note_times(self, first: datetime, last: datetime, count: int) -> None:
         """Fold ``count`` samples from ``first`` to ``last`` into the reporting interval."""

@@ -22,6 +22,7 @@ __all__ = [
     "insert_scores",
     "lock_assets",
     "lock_class",
+    "maintenance_times",
     "open_stale_events",
     "owned_assets",
     "pending_samples",
@@ -154,14 +155,37 @@ def insert_scores(conn: psycopg.Connection, detector: str,
     return cur.rowcount
 
 
+def maintenance_times(conn: psycopg.Connection, seen: dict[int, datetime | None]
+                      ) -> dict[int, list[datetime]]:
+    """Per asset, the times of maintenance and part replacements after ``seen[asset]``
+    (all of them where ``None``), oldest first."""
+    if not seen:
+        return {}
+    rows = conn.execute(
+        "SELECT e.asset_id, e.time FROM unnest(%s::int[], %s::timestamptz[]) AS s(asset_id, seen)"
+        " JOIN asset_event e ON e.asset_id = s.asset_id"
+        " AND e.time > coalesce(s.seen, '-infinity'::timestamptz)"
+        " WHERE e.kind IN ('maintenance', 'part_replaced') ORDER BY e.asset_id, e.time",
+        (list(seen), list(seen.values())),
+    ).fetchall()
+    out: dict[int, list[datetime]] = {}
+    for asset_id, time in rows:
+        out.setdefault(asset_id, []).append(time)
+    return out
+
+
 def state_signals(conn: psycopg.Connection, worker: int, workers: int
                   ) -> dict[int, tuple[str | None, float | None]]:
     """``asset_id -> (state sensor, running-above level)`` configured on the assets' models,
-    for partition ``worker`` of ``workers`` (assets whose model configures none are absent)."""
+    for partition ``worker`` of ``workers``: ``asset_model.state_sensor``, else the first of
+    the model's operating-regime signals (``asset_model_regime``); assets whose model
+    configures neither are absent."""
     rows = conn.execute(
-        "SELECT a.asset_id, m.state_sensor, m.state_running_above FROM asset a"
-        " JOIN asset_model m USING (model_id)"
-        " WHERE a.asset_id %% %s = %s AND m.state_sensor IS NOT NULL",
+        "SELECT a.asset_id, coalesce(m.state_sensor, r.signals[1]), m.state_running_above"
+        " FROM asset a JOIN asset_model m USING (model_id)"
+        " LEFT JOIN asset_model_regime r USING (model_id)"
+        " WHERE a.asset_id %% %s = %s"
+        " AND coalesce(m.state_sensor, r.signals[1]) IS NOT NULL",
         (workers, worker),
     ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}

@@ -70,7 +70,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 60.0
-_REQUIRED_MIGRATIONS = {3, 20, 21, 23}  # anomaly tables; detection columns, views; alarms
+_REQUIRED_MIGRATIONS = {3, 20, 21, 23, 24, 31}  # anomaly tables, views, alarms, states
 
 
 @dataclass
@@ -165,6 +165,7 @@ class DetectionWorker:
         self.record_commits = record_commits
         self._conn: psycopg.Connection | None = None
         self._signals: dict[int, tuple[str | None, float | None]] = {}
+        self._maintenance: dict[int, list[datetime]] = {}
         # states of assets this worker committed last: (scored_until, samples, state); reused
         # while the stored checkpoint is still the one written from them
         self._cache: dict[int, tuple[datetime, int, AssetState]] = {}
@@ -257,6 +258,8 @@ class DetectionWorker:
                     conn, self.detector, list(states)):
                 states[asset_id].events.acknowledge(event_id)
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
+            self._maintenance = store.maintenance_times(  # new assets: all (no-ops)
+                conn, {a: states[a].maintained_at if a in states else None for a in locked})
             per_asset = max(50, self.max_samples // len(locked))
             with _collector_paused():  # a chunk allocates many objects, few cycles
                 rows = store.pending_samples(conn, since, self.settle_s, per_asset)
@@ -300,9 +303,13 @@ class DetectionWorker:
         if detector.states is not None and asset_id in self._signals:
             detector.states.configure(*self._signals[asset_id])
         state.note_times(rows[0][1], rows[-1][1], len(rows))
+        maintained = self._maintenance.get(asset_id, [])
         observe = state.observe
         keys: dict[tuple[int, ...], tuple[str, ...]] = {}
         for _, time, sensor_ids, values in rows:
+            while maintained and maintained[0] <= time:  # the machine changed: new normal
+                state.maintained_at = maintained.pop(0)
+                detector.after_maintenance()
             ids = tuple(sensor_ids)
             named = keys.get(ids)
             if named is None:

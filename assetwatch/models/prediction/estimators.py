@@ -109,7 +109,7 @@ class HealthIndex:
     --------
     >>> frame = pd.DataFrame({"a__mean_short": [0.0, 1.0, 2.0, 3.0],
     ...                       "a__mean_long": [0.0, 0.5, 1.5, 2.5]})
-    >>> hi = HealthIndex().fit(frame, np.array([30.0, 20.0, 10.0, 0.0]))
+    >>> hi = HealthIndex(alpha=1e-6).fit(frame, np.array([30.0, 20.0, 10.0, 0.0]))
     >>> [round(v) for v in hi.transform(frame)["hi__mean_short"]]
     [30, 20, 10, 0]
     """
@@ -220,7 +220,7 @@ class FailureRiskModel:
 def design_matrix(frame: pd.DataFrame, features: Sequence[str],
                   model_ids: Sequence[str]) -> np.ndarray:
     """Columns ``features`` of ``frame`` as floats; absent columns are NaN."""
-    work = frame.reindex(columns=[f for f in features if f != "model_code"])
+    work = frame.reindex(columns=[f for f in features if f != "model_code"]).copy()
     if "model_code" in features:
         codes = {m: float(i) for i, m in enumerate(model_ids)}
         work["model_code"] = frame["model_id"].map(codes).astype(float)

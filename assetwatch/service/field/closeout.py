@@ -1,19 +1,22 @@
 """The technician's close-out of a visit: time on site, parts used, the work's outcome.
 
-:func:`close_visit`, in one transaction: each ticket of the visit is closed with its
-resolution code (as ``tickets close`` does: replacement events, installed base, training
-label, the ticket's kit out of stock), each preventive work order is closed ``done`` with a
-``maintenance`` event of its task (which restarts its schedule) and its kit out of stock.
-Then the parts actually used replace the kits: stock gets back what was taken beyond the
-parts used (or gives more when more was used), so on balance exactly the parts used leave
-the site's stock, and ``visit_part_return`` records per part the quantity carried in the
-visit's kit, used and returned. With ``fixed=False`` the tickets stay open (a second visit is
-needed) and no part counts as used unless given.
+:func:`close_visit`, in one transaction: the parts used (default: the visit's kit) are
+shared out over the work, each ticket first up to its own kit, then the preventive work
+orders, anything beyond the kits to the first ticket. Each ticket is closed with the
+resolution code and its share of the parts (as ``tickets close --used`` does: replacement
+events, installed base, training label, the parts taken from its reservation through the
+stock ledger, the rest of the reservation released); each preventive work order is closed
+``done`` with a ``maintenance`` event of its task (which restarts its schedule) and its
+share taken out of stock. ``visit_part_return`` records per part the quantity carried in the
+visit's kit, used and returned (kit minus used: it goes back to the shelf, its reservation
+released). With ``fixed=False`` the tickets stay open (a second visit is needed) and keep
+their reservations. Too little stock for the parts used is a
+:class:`~assetwatch.service.errors.StockError` naming part, site and ticket, and nothing
+changes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,9 +24,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from assetwatch.service.errors import DispatchError
+from assetwatch.service.stock_ledger import move_stock
 from assetwatch.service.ticket_lifecycle import RESOLUTION_CODES, close_ticket
 
 __all__ = ["CloseOut", "close_visit"]
+
+_REPLACING = ("confirmed_failure", "preventive_replacement")
 
 
 @dataclass
@@ -68,20 +74,14 @@ def close_visit(conn: psycopg.Connection, visit_id: int, *, on_site_minutes: flo
         carried = {str(i["part_no"]): int(i["qty"]) for i in kit}
         used = dict(parts_used) if parts_used is not None else (carried if fixed else {})
         done = CloseOut(visit_id)
-        taken = _close_work(conn, visit_id, site_id, resolution_code, fixed, at, note, done)
-        for part_no in sorted(set(carried) | set(used) | set(taken)):
-            back = taken.get(part_no, 0) - used.get(part_no, 0)
-            if back:
-                conn.execute("INSERT INTO stock (part_no, site_id, on_hand) VALUES (%s, %s, 0)"
-                             " ON CONFLICT DO NOTHING", (part_no, site_id))
-                conn.execute("UPDATE stock SET on_hand = greatest(on_hand + %s, 0),"
-                             " updated_at = now() WHERE part_no = %s AND site_id = %s",
-                             (back, part_no, site_id))
+        _close_work(conn, visit_id, site_id, used, resolution_code, fixed, at, note, done)
+        for part_no in sorted(set(carried) | set(used)):
+            back = carried.get(part_no, 0) - used.get(part_no, 0)
             conn.execute("INSERT INTO visit_part_return (visit_id, part_no, kit_qty, used_qty,"
                          " returned_qty) VALUES (%s, %s, %s, %s, %s)",
                          (visit_id, part_no, carried.get(part_no, 0), used.get(part_no, 0),
-                          carried.get(part_no, 0) - used.get(part_no, 0)))
-            done.returned[part_no] = carried.get(part_no, 0) - used.get(part_no, 0)
+                          back))
+            done.returned[part_no] = back
         conn.execute("UPDATE visit SET status = 'done', finished_at = %s, on_site_minutes = %s,"
                      " parts_used = %s WHERE visit_id = %s",
                      (at, on_site_minutes, Jsonb([{"part_no": p, "qty": q}
@@ -89,13 +89,25 @@ def close_visit(conn: psycopg.Connection, visit_id: int, *, on_site_minutes: flo
     return done
 
 
-def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, resolution_code: str,
-                fixed: bool, at: datetime, note: str | None, done: CloseOut) -> dict[str, int]:
-    """Close the visit's tickets and work orders; the parts their kits took from stock."""
-    taken: dict[str, int] = defaultdict(int)
-    for (ticket_id,) in conn.execute("SELECT ticket_id FROM visit_work WHERE visit_id = %s"
-                                     " AND ticket_id IS NOT NULL ORDER BY ticket_id",
-                                     (visit_id,)).fetchall():
+def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, used: dict[str, int],
+                resolution_code: str, fixed: bool, at: datetime, note: str | None,
+                done: CloseOut) -> None:
+    """Close the visit's tickets and work orders, each with its share of the parts used."""
+    left = {p: q for p, q in used.items() if q > 0}
+    tickets = conn.execute(
+        "SELECT t.ticket_id, t.kit FROM service_ticket t JOIN visit_work w USING (ticket_id)"
+        " WHERE w.visit_id = %s ORDER BY t.ticket_id", (visit_id,)).fetchall()
+    orders = conn.execute(
+        "SELECT w.work_order_id, w.asset_id, w.task, w.kit FROM pm_work_order w"
+        " JOIN visit_work vw USING (work_order_id) WHERE vw.visit_id = %s"
+        " ORDER BY w.work_order_id", (visit_id,)).fetchall()
+    shares = [_share(left, kit) for _, kit in tickets] if fixed else []
+    order_shares = [_share(left, kit) for *_, kit in orders]
+    if left and shares:
+        for part_no, qty in left.items():
+            shares[0][part_no] = shares[0].get(part_no, 0) + qty
+        left = {}
+    for (ticket_id, _), share in zip(tickets, shares or [None] * len(tickets), strict=True):
         if not fixed:
             conn.execute("UPDATE service_ticket SET status = 'open', scheduled_for = NULL,"
                          " updated_at = %s WHERE ticket_id = %s AND status <> 'closed'",
@@ -104,14 +116,15 @@ def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, resolutio
                          " (%s, %s, 'not_fixed', %s)", (ticket_id, at,
                                                         Jsonb({"visit_id": visit_id})))
             continue
-        before = _stock(conn, site_id)
-        close_ticket(conn, ticket_id, resolution_code=resolution_code, at=at, note=note)
-        _count_taken(taken, before, _stock(conn, site_id))
+        close_ticket(conn, ticket_id, resolution_code=resolution_code, at=at, note=note,
+                     parts_used=share or {})
+        if resolution_code not in _REPLACING:  # closing released the kit; take what was used
+            _take(conn, site_id, share or {}, at, f"ticket {ticket_id}")
         done.tickets_closed.append(ticket_id)
-    for work_order_id, asset_id, task, kit in conn.execute(
-            "SELECT w.work_order_id, w.asset_id, w.task, w.kit FROM pm_work_order w"
-            " JOIN visit_work vw USING (work_order_id) WHERE vw.visit_id = %s"
-            " ORDER BY w.work_order_id", (visit_id,)).fetchall():
+    if order_shares and left:
+        for part_no, qty in left.items():
+            order_shares[0][part_no] = order_shares[0].get(part_no, 0) + qty
+    for (work_order_id, asset_id, task, _), share in zip(orders, order_shares, strict=True):
         conn.execute("UPDATE pm_work_order SET status = 'closed', closed_at = %s,"
                      " resolution = 'done' WHERE work_order_id = %s", (at, work_order_id))
         conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, code, detail,"
@@ -119,22 +132,27 @@ def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, resolutio
                      " ON CONFLICT (event_id) DO NOTHING",
                      (f"pm-{work_order_id}", asset_id, at, task,
                       Jsonb({"visit_id": visit_id, "work_order_id": work_order_id})))
-        before = _stock(conn, site_id)
-        for item in kit:
-            conn.execute("UPDATE stock SET on_hand = greatest(on_hand - %s, 0),"
-                         " updated_at = now() WHERE part_no = %s AND site_id = %s",
-                         (int(item["qty"]), item["part_no"], site_id))
-        _count_taken(taken, before, _stock(conn, site_id))
+        _take(conn, site_id, share, at, f"preventive work order {work_order_id}")
         done.work_orders_closed.append(work_order_id)
-    return dict(taken)
+    _take(conn, site_id, left, at, f"visit {visit_id}")  # used, but on no closed work
 
 
-def _count_taken(taken: dict[str, int], before: dict[str, int], after: dict[str, int]) -> None:
-    for part_no, qty in before.items():
-        if after.get(part_no, qty) != qty:
-            taken[part_no] += qty - after.get(part_no, qty)
+def _take(conn: psycopg.Connection, site_id: str, parts: dict[str, int], at: datetime,
+          reference: str) -> None:
+    for part_no, qty in sorted(parts.items()):
+        if qty > 0:
+            move_stock(conn, part_no, site_id, -qty, "consumption", at=at, reference=reference)
 
 
-def _stock(conn: psycopg.Connection, site_id: str) -> dict[str, int]:
-    return dict(conn.execute("SELECT part_no, on_hand FROM stock WHERE site_id = %s",
-                             (site_id,)).fetchall())
+def _share(left: dict[str, int], kit: list[dict[str, object]]) -> dict[str, int]:
+    """Take from ``left`` up to the kit's quantity of each of its parts."""
+    share: dict[str, int] = {}
+    for item in kit:
+        part_no = str(item["part_no"])
+        qty = min(left.get(part_no, 0), int(str(item.get("qty", 1))))
+        if qty > 0:
+            share[part_no] = share.get(part_no, 0) + qty
+            left[part_no] -= qty
+            if not left[part_no]:
+                del left[part_no]
+    return share

@@ -33,7 +33,8 @@ from assetwatch.service.field.solver import (
 )
 from assetwatch.service.field.work import collect_work
 
-__all__ = ["DispatchPolicy", "PlanSummary", "make_solver", "plan_dispatch", "solver_names"]
+__all__ = ["DispatchPolicy", "PlanSummary", "build_problem", "make_solver", "plan_dispatch",
+           "solver_names"]
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,8 @@ def plan_dispatch(conn: psycopg.Connection, *, as_of: datetime | None = None,
     as_of = as_of or datetime.now(UTC)
     solver = solver or make_solver(time_limit_s=policy.time_limit_s)
     began = time.perf_counter()
-    crew = load_crew(conn, technicians)
-    if not crew:
-        raise DispatchError("no technicians: load technicians.csv (assetwatch masterdata load)")
-    items = collect_work(conn, as_of, merge_days=policy.merge_pm_days)
-    sites = _site_places(conn, {item.site_id for item in items})
-    jobs = site_jobs(items, crew, window_hours=policy.merge_window_hours,
-                     max_minutes=policy.max_visit_minutes)
-    problem = DispatchProblem(as_of, as_of + timedelta(days=policy.horizon_days), tuple(jobs),
-                              tuple(crew), sites, policy.speed_kmh, policy.road_factor)
+    problem = build_problem(conn, as_of=as_of, policy=policy, technicians=technicians)
+    jobs = problem.jobs
     assignments = solver.solve(problem)
     metrics = plan_metrics(problem, assignments)
     seconds = time.perf_counter() - began
@@ -123,6 +117,22 @@ def plan_dispatch(conn: psycopg.Connection, *, as_of: datetime | None = None,
                  if j not in planned and (problem.deadline(j) or end) < end
                  for item in job.items]
     return PlanSummary(plan_id, solver.name, seconds, len(assignments), metrics, unplanned)
+
+
+def build_problem(conn: psycopg.Connection, *, as_of: datetime,
+                  policy: DispatchPolicy = DispatchPolicy(),
+                  technicians: list[str] | None = None) -> DispatchProblem:
+    """The dispatch problem of the open work at ``as_of``: crew, jobs, site places (the
+    errors of :func:`plan_dispatch`)."""
+    crew = load_crew(conn, technicians)
+    if not crew:
+        raise DispatchError("no technicians: load technicians.csv (assetwatch masterdata load)")
+    items = collect_work(conn, as_of, merge_days=policy.merge_pm_days)
+    sites = _site_places(conn, {item.site_id for item in items})
+    jobs = site_jobs(items, crew, window_hours=policy.merge_window_hours,
+                     max_minutes=policy.max_visit_minutes)
+    return DispatchProblem(as_of, as_of + timedelta(days=policy.horizon_days), tuple(jobs),
+                           tuple(crew), sites, policy.speed_kmh, policy.road_factor)
 
 
 def _site_places(conn: psycopg.Connection, needed: set[str]) -> dict[str, Place]:
@@ -156,23 +166,31 @@ def _store(conn: psycopg.Connection, problem: DispatchProblem, plan: list[Assign
     tickets: list[tuple[int, datetime]] = []
     orders: list[int] = []
     with conn.cursor() as cur:
+        rows = []
         for a in plan:
-            job = problem.jobs[a.job]
+            job, starts = problem.jobs[a.job], problem.at(a.start)
+            rows.append((plan_id, problem.crew[a.technician].technician_id, job.site_id, starts,
+                         starts + timedelta(minutes=job.minutes), a.travel,
+                         Jsonb([{"part_no": p, "qty": q} for p, q in job.kit])))
+        cur.executemany(
+            "INSERT INTO visit (plan_id, technician_id, site_id, starts_at, ends_at,"
+            " travel_minutes, kit) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING visit_id",
+            rows, returning=True)
+        visits = []
+        while rows:
+            visits.append(cur.fetchone()[0])  # type: ignore[index]
+            if not cur.nextset():
+                break
+        work: list[tuple[int, int | None, int | None]] = []
+        for a, visit_id in zip(plan, visits, strict=True):
             starts = problem.at(a.start)
-            visit = cur.execute(
-                "INSERT INTO visit (plan_id, technician_id, site_id, starts_at, ends_at,"
-                " travel_minutes, kit) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING visit_id",
-                (plan_id, problem.crew[a.technician].technician_id, job.site_id, starts,
-                 starts + timedelta(minutes=job.minutes), a.travel,
-                 Jsonb([{"part_no": p, "qty": q} for p, q in job.kit]))).fetchone()
-            assert visit is not None
-            for item in job.items:
-                cur.executemany("INSERT INTO visit_work (visit_id, ticket_id) VALUES (%s, %s)",
-                                [(visit[0], t) for t in item.ticket_ids])
-                cur.executemany("INSERT INTO visit_work (visit_id, work_order_id)"
-                                " VALUES (%s, %s)", [(visit[0], w) for w in item.work_order_ids])
+            for item in problem.jobs[a.job].items:
+                work += [(visit_id, t, None) for t in item.ticket_ids]
+                work += [(visit_id, None, w) for w in item.work_order_ids]
                 tickets += [(t, starts) for t in item.ticket_ids]
                 orders += item.work_order_ids
+        cur.executemany("INSERT INTO visit_work (visit_id, ticket_id, work_order_id)"
+                        " VALUES (%s, %s, %s)", work)
         _schedule(cur, tickets, orders)
         _capacity(cur, plan_id, problem, plan)
     return plan_id
@@ -186,13 +204,14 @@ def _schedule(cur: psycopg.Cursor, tickets: list[tuple[int, datetime]],
         " AND ticket_id IN (SELECT ticket_id FROM ticket_history WHERE change = 'dispatched')"
         " RETURNING ticket_id) INSERT INTO ticket_history (ticket_id, change, detail)"
         " SELECT ticket_id, 'unscheduled', '{}' FROM dropped", ([t for t, _ in tickets],))
-    cur.executemany(
-        "UPDATE service_ticket SET status = 'scheduled', scheduled_for = %s, updated_at = now()"
-        " WHERE ticket_id = %s AND status IN ('open', 'scheduled')",
-        [(at, t) for t, at in tickets])
-    cur.executemany("INSERT INTO ticket_history (ticket_id, change, detail)"
-                    " VALUES (%s, 'dispatched', %s)",
-                    [(t, Jsonb({"for": at.isoformat()})) for t, at in tickets])
+    planned = ([t for t, _ in tickets], [at for _, at in tickets])
+    cur.execute(
+        "UPDATE service_ticket t SET status = 'scheduled', scheduled_for = u.at,"
+        " updated_at = now() FROM unnest(%s::bigint[], %s::timestamptz[]) AS u (id, at)"
+        " WHERE t.ticket_id = u.id AND t.status IN ('open', 'scheduled')", planned)
+    cur.execute("INSERT INTO ticket_history (ticket_id, change, detail)"
+                " SELECT id, 'dispatched', jsonb_build_object('for', at)"
+                " FROM unnest(%s::bigint[], %s::timestamptz[]) AS u (id, at)", planned)
     cur.execute("UPDATE pm_work_order SET status = 'open' WHERE status = 'scheduled'"
                 " AND work_order_id <> ALL(%s)", (orders,))
     cur.execute("UPDATE pm_work_order SET status = 'scheduled' WHERE work_order_id = ANY(%s)",

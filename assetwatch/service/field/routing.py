@@ -15,7 +15,8 @@ when it is nearly on the way). The arc cost is the travel time: among plans equa
 the one that drives least. The search starts from the greedy plan of the jobs that must be
 done today (:class:`~assetwatch.service.field.greedy.GreedySolver`; parallel cheapest
 insertion if the model refuses it) and improves it by guided local search for ``time_limit_s``
-shared out over the days. Due jobs still left out are appended late where a tour has room
+shared out over the days (a small day gets 0.02 s per candidate job, at least 0.5 s). Due
+jobs still left out are appended late where a tour has room
 (:func:`~assetwatch.service.field.greedy.append_late`).
 
 The default costs and time limit were chosen on ``bench dispatch --seed 1``. Start times are
@@ -66,7 +67,7 @@ class RoutingSolver(DispatchSolver):
             planned = {a.job for a in plan}
             jobs = [j for j in range(len(problem.jobs)) if j not in planned
                     and problem.release(j) < max(t.closes for t in tours)]
-            budget = self.time_limit_s / len(days)
+            budget = min(self.time_limit_s / len(days), max(0.5, 0.02 * len(jobs)))
             plan += self._solve_day(problem, tours, jobs, min(following, default=None), budget)
         return append_late(problem, plan)
 

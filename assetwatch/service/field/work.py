@@ -94,10 +94,24 @@ def collect_work(conn: psycopg.Connection, as_of: datetime, *,
                     bom.get((ticket.model_id, ticket.component or ""), {})))
         merged.append((ticket, joined, covered))
     merged += [(order, [], False) for left in pending.values() for order in left]
-    items = [_item(head, joined, covered, as_of) for head, joined, covered in merged]
-    items.sort(key=lambda w: (w.deadline is None, w.deadline or as_of, w.site_id))
-    ready = kits_ready_at(conn, [(w.site_id, w.kit) for w in items], as_of)
-    return [WorkItem(**{**w.__dict__, "release": r}) for w, r in zip(items, ready, strict=True)]
+    reserved = {r[0] for r in conn.execute("SELECT DISTINCT ticket_id FROM v_ticket_parts")}
+    pairs = sorted(((_item(head, joined, covered, as_of),
+                     _unreserved(head, joined, reserved)) for head, joined, covered in merged),
+                   key=lambda p: (p[0].deadline is None, p[0].deadline or as_of, p[0].site_id))
+    ready = kits_ready_at(conn, [(w.site_id, kit, w.ticket_ids) for w, kit in pairs], as_of)
+    return [WorkItem(**{**w.__dict__, "release": r})
+            for (w, _), r in zip(pairs, ready, strict=True)]
+
+
+def _unreserved(head: _Open, joined: list[_Open], reserved: set[int]) -> Kit:
+    """The parts of the work no ticket reservation holds (preventive kits, unreserved
+    tickets)."""
+    kit: dict[str, int] = defaultdict(int)
+    for work in (head, *joined):
+        if work.ticket_id is None or work.ticket_id not in reserved:
+            for part_no, qty in work.kit.items():
+                kit[part_no] += qty
+    return tuple(sorted(kit.items()))
 
 
 def _item(head: _Open, joined: list[_Open], covered: bool, as_of: datetime) -> WorkItem:

@@ -180,3 +180,13 @@ def test_slow_sensors_are_left_out_until_they_have_settled() -> None:
     assert _thermal_day(slow_settle_s=1500) == []
     hot = _thermal_day(slow_settle_s=0)  # scored as soon as the start has settled: alarms
     assert hot and hot[0].sensors[0] == "oil_temp"
+
+
+def test_a_spike_of_the_state_signal_is_no_new_load_regime() -> None:
+    states = OperatingStates(settle_s=3, max_regimes=1)
+    levels = [40.0] * 10 + [80.0] + [40.0] * 5
+    points = [states.observe(T0 + timedelta(seconds=i), {"current": v})
+              for i, v in enumerate(levels)]
+    assert not points[10].scored  # the spike itself is not scored
+    assert points[11].scored and points[11].regime == points[9].regime  # and leaves no trace
+    assert len(states.regimes) == 1

@@ -60,6 +60,7 @@ def test_labels_are_read_once_and_folds_never_share_a_unit() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(900)   # two whole benchmark runs (train, validate, register, score)
 def test_benchmark_runs_through_the_product_and_test_labels_change_nothing(
         tmp_path: Path, make_database: Callable[[], Settings]) -> None:
     settings = make_database()

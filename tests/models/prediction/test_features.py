@@ -121,3 +121,13 @@ def test_ticket_labels_feed_the_raw_labels(seeded: tuple[Settings, int]) -> None
     assert row.days_to_failure == pytest.approx(2 / 24)     # the confirmed ticket
     assert row.days_known_ok == pytest.approx(1 / 24)       # no fault found an hour later
     assert "days_known_ok" not in feature_columns(frame)
+
+
+def test_part_replacements_count_as_maintenance(seeded: tuple[Settings, int]) -> None:
+    """Imports and the field-service flow record replacements as ``part_replaced``."""
+    settings, _ = seeded
+    spec = FeatureSpec(bucket=H, short_window=2 * H, long_window=4 * H,
+                       event_window=timedelta(days=4), snapshot_every=H)
+    with psycopg.connect(settings.db_url) as conn:
+        frame = build_feature_frame(conn, spec, as_of=AS_OF)
+    assert frame["maintenance_events"].tolist() == [1.0]
