@@ -8,6 +8,12 @@ runs never see each other's data.
 
 from __future__ import annotations
 
+import os
+
+# scikit-learn's OpenMP threads fight the servers under test for the same cores (a boosting fit
+# ran 20x slower with two threads than with one on a loaded 2-core machine): one thread each.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
