@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from parts_support import T0, install
 
 from assetwatch.service.bom import repair_kit
 from assetwatch.service.errors import ReturnError
@@ -23,17 +24,8 @@ from assetwatch.service.returns import (
 from assetwatch.service.stock_ledger import stock_level
 from assetwatch.service.ticket_lifecycle import close_ticket, open_ticket
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
 Fleet = tuple[psycopg.Connection, dict[str, int]]
 SEAL, BRG = "SEAL-M37G-45", "BRG-6309-C3"
-
-
-def _install(conn: psycopg.Connection, asset_id: int, component: str, serial: str,
-             part_no: str, warranty_days: int) -> None:
-    conn.execute("INSERT INTO installed_component (asset_id, component_type, serial_no,"
-                 " part_no, valid_from, warranty_end) VALUES (%s, %s, %s, %s, %s, %s)",
-                 (asset_id, component, serial, part_no, T0 - timedelta(days=100),
-                  (T0 + timedelta(days=warranty_days)).date()))
 
 
 def _replace(conn: psycopg.Connection, asset_id: int, mode: str, component: str,
@@ -53,7 +45,7 @@ def _returns(conn: psycopg.Connection) -> list[tuple]:
 
 def test_a_seal_under_warranty_goes_back_to_the_supplier(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-00"], "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
+    install(conn, ids["a01-00"], "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
     ticket = _replace(conn, ids["a01-00"], "seal_leak", "mechanical_seal")
     assert _returns(conn) == [("SEAL-A", SEAL, "seal_leak", True, "removed", None, None, None)]
     assert conn.execute("SELECT ticket_id FROM part_return").fetchone()[0] == ticket
@@ -67,7 +59,7 @@ def test_a_seal_under_warranty_goes_back_to_the_supplier(fleet_db: Fleet) -> Non
 
 def test_an_out_of_warranty_seal_is_repaired_back_into_stock(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=-10)
+    install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=-10)
     _replace(conn, ids["a01-02"], "seal_leak", "mechanical_seal")
     on_hand = stock_level(conn, SEAL, "site-01").on_hand
     assert process_returns(conn, at=T0).repair == 1
@@ -84,8 +76,8 @@ def test_an_out_of_warranty_seal_is_repaired_back_into_stock(fleet_db: Fleet) ->
 
 def test_no_fault_found_rate_per_part_and_failure_mode(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-1)
-    _install(conn, ids["a01-02"], "bearing", "BRG-B", BRG, warranty_days=-1)
+    install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-1)
+    install(conn, ids["a01-02"], "bearing", "BRG-B", BRG, warranty_days=-1)
     _replace(conn, ids["a01-00"], "bearing_wear", "bearing")
     _replace(conn, ids["a01-02"], "bearing_wear", "bearing")
     first, second = (r[0] for r in conn.execute(
@@ -102,7 +94,7 @@ def test_no_fault_found_rate_per_part_and_failure_mode(fleet_db: Fleet) -> None:
 
 def test_bad_returns_are_one_clear_error_and_change_nothing(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-1)
+    install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-1)
     _replace(conn, ids["a01-00"], "bearing_wear", "bearing")
     return_id = conn.execute("SELECT return_id FROM part_return").fetchone()[0]
 
@@ -118,7 +110,7 @@ def test_bad_returns_are_one_clear_error_and_change_nothing(fleet_db: Fleet) -> 
         send_to_repair(conn, return_id)
     with pytest.raises(ReturnError, match="already returned as RET-"):
         record_return(conn, "BRG-A")
-    _install(conn, ids["a01-02"], "bearing", "BRG-C", BRG, warranty_days=30)
+    install(conn, ids["a01-02"], "bearing", "BRG-C", BRG, warranty_days=30)
     with pytest.raises(ReturnError, match="BRG-C is still installed on a01-02"):
         record_return(conn, "BRG-C")
     assert state() == before
@@ -129,7 +121,7 @@ def test_the_repair_pipeline_is_supply_in_policy_and_replenishment(fleet_db: Fle
     from assetwatch.service.replenishment import evaluate_replenishment, set_rule
 
     conn, ids = fleet_db
-    _install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=-10)
+    install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=-10)
     _replace(conn, ids["a01-02"], "seal_leak", "mechanical_seal")
     set_rule(conn, SEAL, "site-01", "reorder_point", reorder_point=1, order_up_to=2)
     assert stock_level(conn, SEAL, "site-01").on_hand == 0

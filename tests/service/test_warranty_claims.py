@@ -3,11 +3,12 @@ supplier or by the RMA of the same serial; forecast against actual per month."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
+from parts_support import T0, install
 
 from assetwatch.service.bom import repair_kit
 from assetwatch.service.configuration import compute_warranty_forecast
@@ -22,17 +23,8 @@ from assetwatch.service.warranty_claims import (
     submit_claim,
 )
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
 Fleet = tuple[psycopg.Connection, dict[str, int]]
 SEAL, BRG = "SEAL-M37G-45", "BRG-6309-C3"
-
-
-def _install(conn: psycopg.Connection, asset_id: int, component: str, serial: str,
-             part_no: str, warranty_days: int) -> None:
-    conn.execute("INSERT INTO installed_component (asset_id, component_type, serial_no,"
-                 " part_no, valid_from, warranty_end) VALUES (%s, %s, %s, %s, %s, %s)",
-                 (asset_id, component, serial, part_no, T0 - timedelta(days=100),
-                  (T0 + timedelta(days=warranty_days)).date()))
 
 
 def _failure(conn: psycopg.Connection, asset_id: int, component: str, mode: str,
@@ -52,8 +44,8 @@ def _claims(conn: psycopg.Connection) -> list[tuple]:
 def test_a_failure_under_warranty_opens_one_claim_with_evidence(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
     pump = ids["a01-00"]
-    _install(conn, pump, "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
-    _install(conn, pump, "bearing", "BRG-A", BRG, warranty_days=-5)       # out of warranty
+    install(conn, pump, "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
+    install(conn, pump, "bearing", "BRG-A", BRG, warranty_days=-5)       # out of warranty
     sensor = conn.execute("INSERT INTO sensor (asset_id, name, unit) VALUES (%s, 'flow',"
                           " 'm3/h') ON CONFLICT (asset_id, name) DO UPDATE SET unit = 'm3/h'"
                           " RETURNING sensor_id", (pump,)).fetchone()[0]
@@ -82,7 +74,7 @@ def test_a_failure_under_warranty_opens_one_claim_with_evidence(fleet_db: Fleet)
 
 def test_a_credited_rma_settles_the_claim_of_a_closed_ticket(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-00"], "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
+    install(conn, ids["a01-00"], "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
     ticket = open_ticket(conn, ids["a01-00"], "seal_leak", risk=0.8, at=T0,
                          kit=repair_kit(conn, "CP-200", "mechanical_seal"))
     cover_shortage(conn, ticket, at=T0)
@@ -97,8 +89,8 @@ def test_a_credited_rma_settles_the_claim_of_a_closed_ticket(fleet_db: Fleet) ->
 
 def test_bad_claims_are_one_clear_error_and_change_nothing(fleet_db: Fleet) -> None:
     conn, ids = fleet_db
-    _install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-5)
-    _install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=100)
+    install(conn, ids["a01-00"], "bearing", "BRG-A", BRG, warranty_days=-5)
+    install(conn, ids["a01-02"], "mechanical_seal", "SEAL-B", SEAL, warranty_days=100)
     with pytest.raises(WarrantyClaimError, match=r"BRG-A \(BRG-6309-C3\) warranty ended"
                                                  ".*out of warranty"):
         open_claim(conn, "BRG-A", T0)
@@ -116,7 +108,7 @@ def test_bad_claims_are_one_clear_error_and_change_nothing(fleet_db: Fleet) -> N
 def test_forecast_and_actual_claims_per_month(fleet_db: Fleet, predict) -> None:
     conn, ids = fleet_db
     pump = ids["a01-00"]
-    _install(conn, pump, "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
+    install(conn, pump, "mechanical_seal", "SEAL-A", SEAL, warranty_days=200)
     predict(conn, T0, {(pump, "mechanical_seal"): {30: 0.4}})
     compute_warranty_forecast(conn, as_of=T0, computed_at=T0)
     _failure(conn, pump, "mechanical_seal", "seal_leak", T0 + timedelta(days=9))
