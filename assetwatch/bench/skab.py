@@ -21,9 +21,11 @@ from assetwatch.bench.skab_protocol import (
     WARMUP_ROWS,
     Confusion,
     FoldResult,
+    HeldOutResult,
     SkabFile,
     confusion,
     grid,
+    leave_one_group_out,
     load_file,
     run_protocol,
     score_files,
@@ -97,6 +99,32 @@ def _held_out_table(detector: str, folds: list[FoldResult]):
     return table
 
 
+def _logo_table(detector: str, results: list[HeldOutResult],
+                groups: dict[str, list[SkabFile]]):
+    """Leave one group out: each group scored with the choice made on the other two."""
+    from rich.table import Table
+
+    table = Table(title=f"{detector}: leave one group out (constants and threshold chosen on "
+                        "the other two groups; targets F1 >= 0.75, FAR <= 15 % per group, "
+                        "F1 >= 0.80, FAR <= 12 % on all files)")
+    for column in ("files", "n", "constants chosen on", "choice", "points", "F1", "FAR %",
+                   "MAR %", "took part in choosing"):
+        table.add_column(column, justify="left" if column in (
+            "files", "constants chosen on", "choice") else "right")
+    total = Confusion()
+    for result in results:
+        total += result.held_out
+        choice = result.choice
+        constants = ", ".join(f"{k}={v}" for k, v in choice.params.items())
+        table.add_row(result.group, str(len(groups[result.group])),
+                      " + ".join(g for g in groups if g != result.group),
+                      f"{constants}; threshold {choice.threshold}".lstrip("; "),
+                      *_cells(result.held_out), "no")
+    table.add_row("[bold]all files[/bold]", str(sum(len(v) for v in groups.values())),
+                  "each group: the other two", "", *_cells(total), "no")
+    return table
+
+
 def _shipped_table(data: Path, detector: str, groups: dict[str, list[SkabFile]],
                    threshold: float):
     from rich.table import Table
@@ -164,6 +192,11 @@ def _run(settings: object, args: argparse.Namespace) -> int:
             for fold in folds:
                 console.print(_fold_table(fold, groups))
             console.print(_held_out_table(name, folds))
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"{name}: leave one group out", total=len(grid(name)))
+                held_out = leave_one_group_out(groups, name,
+                                               lambda task=task: progress.advance(task))
+            console.print(_logo_table(name, held_out, groups))
             console.print(_shipped_check(name, folds, args.threshold))
         console.print(_shipped_table(data, name, groups, args.threshold))
     return 0

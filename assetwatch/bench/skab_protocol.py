@@ -44,7 +44,9 @@ __all__ = [
     "Choice",
     "Confusion",
     "FoldResult",
+    "HeldOutResult",
     "SkabFile",
+    "leave_one_group_out",
     "load_file",
     "load_groups",
     "run_protocol",
@@ -213,20 +215,29 @@ def grid(detector: str) -> list[dict[str, Any]]:
 def tune(files: Sequence[SkabFile], detector: str,
          progress: Callable[[], None] | None = None) -> Choice:
     """The tuning procedure (see the module docstring), on ``files`` only."""
-    best: tuple[tuple[int, float, float], dict[str, Any], float, Confusion] | None = None
+    scored = []
     for params in grid(detector):
-        scored = score_files(files, detector, params)
-        for threshold in THRESHOLDS:
-            c = confusion(scored, threshold)
-            feasible = c.far <= FAR_CAP
-            key = (int(feasible), c.f1 if feasible else -c.far, 0.0)
-            if best is None or key > best[0]:
-                best = (key, params, threshold, c)
+        scored.append((params, score_files(files, detector, params)))
         if progress is not None:
             progress()
+    return _choose(detector, scored, tuple(f.key for f in files))
+
+
+def _choose(detector: str,
+            scored: Sequence[tuple[dict[str, Any], Sequence[tuple[list[bool], list[float]]]]],
+            tuned_on: tuple[str, ...]) -> Choice:
+    """The choice among scored grid entries: highest F1 with FAR <= cap, else lowest FAR."""
+    best: tuple[tuple[int, float], dict[str, Any], float, Confusion] | None = None
+    for params, files_scored in scored:
+        for threshold in THRESHOLDS:
+            c = confusion(files_scored, threshold)
+            feasible = c.far <= FAR_CAP
+            key = (int(feasible), c.f1 if feasible else -c.far)
+            if best is None or key > best[0]:
+                best = (key, params, threshold, c)
     assert best is not None
     _, params, threshold, c = best
-    return Choice(detector, params, threshold, c, tuple(f.key for f in files))
+    return Choice(detector, params, threshold, c, tuned_on)
 
 
 @dataclass
@@ -254,4 +265,42 @@ def run_protocol(groups: Mapping[str, Sequence[SkabFile]], detector: str,
                     score_files(files, detector, choice.params), choice.threshold)
             fold.all_files += fold.per_group[group]
         results.append(fold)
+    return results
+
+
+@dataclass
+class HeldOutResult:
+    """Leave one group out: the choice made on every *other* group, scored on ``group``."""
+
+    group: str
+    choice: Choice
+    held_out: Confusion
+
+
+def leave_one_group_out(groups: Mapping[str, Sequence[SkabFile]], detector: str,
+                        progress: Callable[[], None] | None = None) -> list[HeldOutResult]:
+    """For each group in turn: the procedure chooses on the union of the other groups alone,
+    and the choice is scored on the group left out.
+
+    Every file is scored once per grid entry (a file's scores do not depend on which group is
+    left out); the choice for a held-out group reads only the other groups' labels. Summing the
+    held-out confusions gives a figure on all files in which no file took part in choosing the
+    constants it was scored with.
+    """
+    keys = list(groups)
+    table: list[tuple[dict[str, Any], dict[str, list[tuple[list[bool], list[float]]]]]] = []
+    for params in grid(detector):
+        table.append((params, {g: score_files(groups[g], detector, params) for g in keys}))
+        if progress is not None:
+            progress()
+    results = []
+    for group in keys:
+        others = [g for g in keys if g != group]
+        choice = _choose(detector,
+                         [(params, [s for g in others for s in by_group[g]])
+                          for params, by_group in table],
+                         tuple(f.key for g in others for f in groups[g]))
+        scored = next(by_group[group] for params, by_group in table
+                      if params == choice.params)
+        results.append(HeldOutResult(group, choice, confusion(scored, choice.threshold)))
     return results

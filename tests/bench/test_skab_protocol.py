@@ -86,3 +86,31 @@ def test_missing_group_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "valve1").mkdir()
     with pytest.raises(DetectionError, match=r"no SKAB files in .*valve1 \(pass --data DIR"):
         load_groups(tmp_path)
+
+
+def test_leave_one_group_out_chooses_without_the_group_it_scores() -> None:
+    """Fails if a constant or the threshold is fitted on the group it is scored on."""
+    groups = _groups()
+    before = {r.group: r for r in skab_protocol.leave_one_group_out(groups, "baseline")}
+    assert list(before) == list(GROUPS)
+    for group, result in before.items():
+        assert set(result.choice.tuned_on) == {f.key for g, files in groups.items()
+                                               if g != group for f in files}
+        # relabelling the held-out group changes its figure, never its choice
+        changed = {g: _all_anomalous(files) if g == group else files
+                   for g, files in groups.items()}
+        (after,) = [r for r in skab_protocol.leave_one_group_out(changed, "baseline")
+                    if r.group == group]
+        assert (after.choice.params, after.choice.threshold) == (
+            result.choice.params, result.choice.threshold)
+        assert after.held_out != result.held_out
+    # the check has teeth: relabelling the groups that choose moves at least one choice
+    moved = 0
+    for group in GROUPS:
+        changed = {g: files if g == group else _all_anomalous(files)
+                   for g, files in groups.items()}
+        (after,) = [r for r in skab_protocol.leave_one_group_out(changed, "baseline")
+                    if r.group == group]
+        moved += (after.choice.params, after.choice.threshold) != (
+            before[group].choice.params, before[group].choice.threshold)
+    assert moved >= 1
