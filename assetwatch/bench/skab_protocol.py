@@ -63,11 +63,16 @@ FAR_CAP = 0.10
 #: per detector, the values the procedure may choose for each constant
 TUNING_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "baseline": {
-        "rel_floor": (0.005, 0.0025, 0.01),
-        "max_freeze": (600, 300, 150),
-        "fast_alpha": (0.05, 0.1),
+        "alarm_adapt": (0.03, 0.0),
+        "slow_adapt": (None, 10.0),
+        "max_freeze": (600, 300),
+        "rel_floor": (0.005, 0.01),
     },
-    "ensemble": {},
+    "ensemble": {
+        "member_params": tuple(
+            {"baseline": {"alarm_adapt": adapt, "slow_adapt": slow, "max_freeze": freeze}}
+            for adapt in (0.03, 0.0) for slow in (None, 10.0) for freeze in (600, 300)),
+    },
     "robust_z": {"center_alpha": (0.002, 0.01)},
     "hst": {"smoothing": (0.1, 0.3)},
 }

@@ -7,6 +7,7 @@ import statistics
 from typing import Any
 
 from assetwatch.models.detectors.base import Detector, Sample
+from assetwatch.models.detectors.sensors import is_slow_sensor
 
 __all__ = ["BaselineDeviation"]
 
@@ -33,10 +34,19 @@ class BaselineDeviation(Detector):
 
     The baseline is *changepoint-aware*: while the calibrated score is at or above
     ``alarm_level``, each sensor whose own scaled deviation is at least ``freeze_z`` adapts
-    ``alarm_adapt`` times slower, so a fault does not become "normal" within seconds, while
+    at ``alarm_adapt`` times its normal rate (by default not at all: a large fault moving the
+    baseline even slowly leaves it off the normal level when the fault ends, and that offset
+    alarms on), so a fault does not become "normal" within seconds, while
     sensors that are not deviating keep following their drift. A sensor held like this for more
     than ``max_freeze`` samples in a row adapts normally again: a lasting change of operating
     point becomes the new normal instead of alarming forever.
+
+    *Slow sensors* (temperatures, :func:`~assetwatch.models.detectors.sensors.is_slow_sensor`)
+    follow load, ambient and the process with a lag of minutes: after a fault ends, a fluid or
+    motor temperature stays changed for a long time while the machine is healthy again. With
+    ``slow_adapt`` set, their baselines follow ``slow_adapt`` times faster (level and trend)
+    and are never held, so a temperature is evidence while it moves, not for as long as it
+    stays at a new level; ``None`` treats them like every other sensor.
 
     Streaming: every score uses only the samples up to and including the current one.
 
@@ -60,6 +70,9 @@ class BaselineDeviation(Detector):
         Scaled deviation from which a sensor counts as deviating.
     max_freeze
         Samples after which a held sensor adapts normally again.
+    slow_adapt
+        Factor on the baseline weights of slow sensors, which are then never held; ``None``:
+        slow sensors like any other.
 
     Examples
     --------
@@ -80,13 +93,16 @@ class BaselineDeviation(Detector):
 
     def __init__(self, warmup: int = 400, burn_in: int | None = None, fast_alpha: float = 0.05,
                  base_alpha: float = 0.005, trend_alpha: float = 0.002,
-                 rel_floor: float = 0.005, alarm_level: float = 0.9, alarm_adapt: float = 0.03,
-                 freeze_z: float = 3.0, max_freeze: int = 600) -> None:
+                 rel_floor: float = 0.005, alarm_level: float = 0.9, alarm_adapt: float = 0.0,
+                 freeze_z: float = 3.0, max_freeze: int = 600,
+                 slow_adapt: float | None = 10.0) -> None:
         super().__init__(warmup=warmup, burn_in=burn_in)
         if not (0 < fast_alpha <= 1 and 0 < base_alpha <= 1 and 0 <= trend_alpha <= 1
                 and 0 <= alarm_adapt <= 1):
             raise ValueError("fast_alpha, base_alpha must be in (0, 1]; trend_alpha, "
                              "alarm_adapt in [0, 1]")
+        if slow_adapt is not None and slow_adapt <= 0:
+            raise ValueError("slow_adapt must be positive (or None)")
         self.fast_alpha = fast_alpha
         self.base_alpha = base_alpha
         self.trend_alpha = trend_alpha
@@ -95,13 +111,14 @@ class BaselineDeviation(Detector):
         self.alarm_adapt = alarm_adapt
         self.freeze_z = freeze_z
         self.max_freeze = max_freeze
+        self.slow_adapt = slow_adapt
 
     def _params(self) -> dict[str, Any]:
         return {**super()._params(), "fast_alpha": self.fast_alpha,
                 "base_alpha": self.base_alpha, "trend_alpha": self.trend_alpha,
                 "rel_floor": self.rel_floor, "alarm_level": self.alarm_level,
                 "alarm_adapt": self.alarm_adapt, "freeze_z": self.freeze_z,
-                "max_freeze": self.max_freeze}
+                "max_freeze": self.max_freeze, "slow_adapt": self.slow_adapt}
 
     # -- fit -------------------------------------------------------------------------------
 
@@ -124,9 +141,26 @@ class BaselineDeviation(Detector):
         self._base = list(self._fast)
         self._trend = [0.0] * len(names)
         self._held_for = [0] * len(names)
+        self._set_weights()
         self._lag = (1.0 - self.fast_alpha) / self.fast_alpha  # fast average's lag on a ramp
         self._inv_dev = [1.0] * len(names)
         self._recorded: list[list[float | None]] | None = []  # unscaled deviations in warm-up
+
+    def _set_weights(self) -> None:
+        """Per sensor: baseline level and trend weights, and whether it may be held."""
+        slow = [self.slow_adapt is not None and is_slow_sensor(n) for n in self._sensors]
+        gain = [self.slow_adapt if s and self.slow_adapt is not None else 1.0 for s in slow]
+        self._level_w = [min(1.0, self.base_alpha * k) for k in gain]
+        self._trend_w = [min(1.0, self.trend_alpha * k) for k in gain]
+        self._holdable = [not s for s in slow]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Resume a checkpoint written before slow sensors were told apart: as it behaved."""
+        self.__dict__.update(state)
+        if "slow_adapt" not in state:
+            self.slow_adapt = None
+            if "_sensors" in state:
+                self._set_weights()
 
     def _calibration_scores(self, samples: list[dict[str, float]],
                             raws: list[float]) -> list[float]:
@@ -176,16 +210,15 @@ class BaselineDeviation(Detector):
         """Move the averages of the sensors present (``(index, z, new fast average)``)."""
         for i, z, fast in present:
             level, trend = self._base[i], self._trend[i]
-            held = False
-            if alarm and abs((fast - level + trend * self._lag) * self._inv_dev[i]) >= \
-                    self.freeze_z:
+            b, g = self._level_w[i], self._trend_w[i]
+            if alarm and self._holdable[i] and \
+                    abs((fast - level + trend * self._lag) * self._inv_dev[i]) >= self.freeze_z:
                 self._held_for[i] += 1
-                held = self._held_for[i] <= self.max_freeze
+                if self._held_for[i] <= self.max_freeze:
+                    b *= self.alarm_adapt
+                    g *= self.alarm_adapt
             else:
                 self._held_for[i] = 0
-            slow = self.alarm_adapt if held else 1.0
-            b = self.base_alpha * slow
-            g = self.trend_alpha * slow
             new_level = b * z + (1.0 - b) * (level + trend)
             self._fast[i] = fast
             self._base[i] = new_level

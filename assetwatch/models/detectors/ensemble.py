@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from assetwatch.models.detectors.base import Detector, Sample
@@ -21,7 +22,8 @@ class Ensemble(Detector):
     ``k`` detectors alarms on normal data no more often than one of them would. A member at
     1.0 (p at most 1e-4, the end of the scale) makes the ensemble 1.0. The default
     members are :class:`BaselineDeviation` (lasting level shifts, smoothed) and
-    :class:`RobustZ` (single-sample spikes, which smoothing hides).
+    :class:`RobustZ` (single-sample spikes, which smoothing hides). ``member_params`` overrides
+    members' constants by member name, e.g. ``{"baseline": {"slow_adapt": None}}``.
 
     Examples
     --------
@@ -35,15 +37,24 @@ class Ensemble(Detector):
     """
 
     name = "ensemble"
+    member_params: Mapping[str, Mapping[str, Any]] | None = None  # checkpoints from before it
 
     def __init__(self, warmup: int = 400, burn_in: int | None = None,
-                 members: tuple[str, ...] = ("baseline", "robust_z")) -> None:
+                 members: tuple[str, ...] = ("baseline", "robust_z"),
+                 member_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         super().__init__(warmup=warmup, burn_in=burn_in)
         self.members = tuple(members)
-        self._members = [_member(name, warmup, burn_in) for name in self.members]
+        self.member_params = member_params
+        unknown = set(member_params or ()) - set(self.members)
+        if unknown:
+            raise ValueError(f"member_params for detectors not in the ensemble: "
+                             f"{', '.join(sorted(unknown))}")
+        self._members = [_member(name, warmup, burn_in, (member_params or {}).get(name, {}))
+                         for name in self.members]
 
     def _params(self) -> dict[str, Any]:
-        return {**super()._params(), "members": self.members}
+        return {**super()._params(), "members": self.members,
+                "member_params": self.member_params}
 
     @property
     def is_warm(self) -> bool:
@@ -100,9 +111,11 @@ class Ensemble(Detector):
         raise NotImplementedError
 
 
-def _member(name: str, warmup: int, burn_in: int | None) -> Detector:
+def _member(name: str, warmup: int, burn_in: int | None, params: Mapping[str, Any]
+            ) -> Detector:
     classes: dict[str, type[Detector]] = {"baseline": BaselineDeviation, "robust_z": RobustZ}
     try:
-        return classes[name](warmup=warmup, burn_in=burn_in)
+        cls = classes[name]
     except KeyError:
         raise ValueError(f"unknown ensemble member {name!r}") from None
+    return cls(warmup=warmup, burn_in=burn_in, **params)

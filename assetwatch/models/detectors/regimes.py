@@ -7,13 +7,12 @@ from typing import Any
 
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.operating import RUNNING, OperatingPoint, OperatingStates
+from assetwatch.models.detectors.sensors import SLOW_SENSOR_NAMES, is_slow_sensor
 
 __all__ = ["REBASE_SAMPLES", "SLOW_SENSOR_NAMES", "RegimeDetector"]
 
 #: settled samples a regime's detector takes as its new normal after maintenance
 REBASE_SAMPLES = 12
-#: parts of sensor names that mark a slow (thermal) sensor
-SLOW_SENSOR_NAMES = ("temp", "thermo")
 
 _UNTRACKED = OperatingPoint(RUNNING, 0, True)
 
@@ -148,8 +147,7 @@ class RegimeDetector:
     def _is_slow(self, name: str) -> bool:
         slow = self._slow.get(name)
         if slow is None:
-            lowered = name.lower()
-            slow = self._slow[name] = any(part in lowered for part in SLOW_SENSOR_NAMES)
+            slow = self._slow[name] = is_slow_sensor(name)
         return slow
 
     def _has_slow(self, sample: Sample) -> bool:
