@@ -114,3 +114,18 @@ def test_leave_one_group_out_chooses_without_the_group_it_scores() -> None:
         moved += (after.choice.params, after.choice.threshold) != (
             before[group].choice.params, before[group].choice.threshold)
     assert moved >= 1
+
+
+@pytest.mark.parametrize("name", ["ensemble", "baseline"])
+def test_shipped_constants_are_one_of_the_procedures_choices(name: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A default changed to a value the procedure could not choose fails here."""
+    from assetwatch.bench.skab import _constants
+
+    monkeypatch.undo()  # the real grids, not the small one of the other tests
+    choices = [_constants(name, params) for params in skab_protocol.grid(name)]
+    assert _constants(name, {}) in choices
+    # and the check has teeth: a member constant off the grid is no choice
+    assert _constants("ensemble", {"member_params": {"baseline": {"slow_adapt": 3.0}}}) \
+        not in [_constants("ensemble", p) for p in skab_protocol.grid("ensemble")]
