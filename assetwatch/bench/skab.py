@@ -169,6 +169,23 @@ def _constants(detector: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _per_file_table(detector: str, groups: dict[str, list[SkabFile]], threshold: float):
+    """The shipped defaults file by file: where the false alarms and the misses are."""
+    from rich.table import Table
+
+    table = Table(title=f"{detector} as shipped, threshold {threshold}, file by file")
+    table.add_column("file", no_wrap=True)
+    for column in ("points", "F1", "FAR %", "MAR %", "false alarms", "missed",
+                   "took part in choosing"):
+        table.add_column(column, justify="right")
+    for group, files in groups.items():
+        for file, scored in zip(files, score_files(files, detector, {}), strict=True):
+            c = confusion([scored], threshold)
+            table.add_row(file.key, *_cells(c), str(c.fp), str(c.fn),
+                          "yes" if group == DEFAULT_TUNING_GROUP else "no")
+    return table
+
+
 def _shipped_table(data: Path, detector: str, groups: dict[str, list[SkabFile]],
                    threshold: float, held_out: list[HeldOutResult] | None):
     from rich.table import Table
@@ -253,6 +270,8 @@ def _run(settings: object, args: argparse.Namespace) -> int:
             for line in _choice_lines(held_out) + _shipped_check(name, folds, held_out,
                                                                   args.threshold):
                 console.print(line)
+        if args.per_file:
+            console.print(_per_file_table(name, groups, args.threshold))
         console.print(_shipped_table(data, name, groups, args.threshold, held_out))
     return 0
 
@@ -271,4 +290,6 @@ def register(benches: argparse._SubParsersAction) -> None:
                              f"chosen on {DEFAULT_TUNING_GROUP})")
     parser.add_argument("--shipped-only", action="store_true",
                         help="score the shipped defaults only, without the tuning protocol")
+    parser.add_argument("--per-file", action="store_true",
+                        help="also print the shipped defaults' figures file by file")
     parser.set_defaults(func=_run)
