@@ -129,3 +129,45 @@ def test_shipped_constants_are_one_of_the_procedures_choices(name: str,
     # and the check has teeth: a member constant off the grid is no choice
     assert _constants("ensemble", {"member_params": {"baseline": {"slow_adapt": 3.0}}}) \
         not in [_constants("ensemble", p) for p in skab_protocol.grid("ensemble")]
+
+
+def _write_skab(folder: Path, file: SkabFile) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["datetime;flow;temp;anomaly;changepoint"]
+    for i, (row, label) in enumerate(zip(file.rows, file.labels, strict=True)):
+        lines.append(f"2020-03-09 10:{i // 60 % 60:02d}:{i % 60:02d};{row['flow']:.4f};"
+                     f"{row['temp']:.4f};{float(label)};0.0")
+    (folder / file.name).write_text("\n".join(lines) + "\n")
+
+
+def test_the_bench_prints_every_group_held_out_next_to_the_leaderboard(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assetwatch.bench.skab import _held_out_total, _shipped_table
+    from assetwatch.cli import main
+
+    groups = _groups()
+    for group, files in groups.items():
+        for file in files:
+            _write_skab(tmp_path / group, file)
+    free = replace(groups["valve1"][0], name="anomaly-free.csv",
+                   labels=tuple(False for _ in groups["valve1"][0].labels))
+    _write_skab(tmp_path / "anomaly-free", free)
+
+    assert main(["bench", "skab", "--data", str(tmp_path), "--detector", "baseline"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for text in ("leave one group out", "valve1 held out: chosen on the other two",
+                 "folds)", "published Conv-AE"):
+        assert text in out
+
+    # the headline row is the sum of the three held-out groups, files read back from disk
+    loaded = load_groups(tmp_path)
+    held_out = skab_protocol.leave_one_group_out(loaded, "baseline")
+    table = _shipped_table(tmp_path, "baseline", loaded, 0.75, held_out)
+    cells = [[str(c) for c in column._cells] for column in table.columns]
+    row = cells[0].index("[bold]all files, each group held out[/bold]")
+    total = _held_out_total(held_out)
+    assert [cells[k][row] for k in range(1, 6)] == [
+        str(total.points), f"{total.f1:.3f}", f"{100 * total.far:.1f}",
+        f"{100 * total.mar:.1f}", "[bold]no[/bold]"]
+    assert total.points == sum(r.held_out.points for r in held_out) == sum(
+        len(f.labels) - skab_protocol.WARMUP_ROWS for files in loaded.values() for f in files)
