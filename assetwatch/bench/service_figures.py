@@ -10,11 +10,15 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
 * ``tickets_per_failure``: automatic tickets opened in the window (less those still open at
   the end for a failure after it) per true failure; ``false_tickets``: tickets with no
   failure of their asset and mode while open or within the ticket horizon after opening;
-* ``first_time_fix``: visits whose kit held the parts of the true failure mode and found them
-  on the site's shelf (a breakdown nobody ticketed is diagnosed on site and fixed at once
-  only from the shelf); ``second_trips`` are the others;
-* ``fill_rate``, ``stockouts``, ``stock_value``: the row's stocking policy (computed from its
-  own demand; the ``calendar`` row's is the naive policy), against the naive policy's;
+* ``first_time_fix``: visits whose kit held the parts of the true failure mode and, in the
+  product's stock, had them at hand at the visit: reserved for the ticket when it opened or
+  since (a delivery before the visit), or free on the site's shelf (a breakdown nobody
+  ticketed is diagnosed on site and fixed at once only from the shelf); ``second_trips`` are
+  the others;
+* ``fill_rate``, ``stockouts``, ``stock_value``: the product's stock of the row
+  (:mod:`assetwatch.bench.service_parts`: replenished by the policy computed from the row's
+  own demand; the ``calendar`` row's rules are the naive policy's levels), against the naive
+  policy simulated on the same uses;
 * ``demand_mase``: mean absolute error of the monthly parts demand forecast (per part) over
   that of the seasonal-naive forecast (the same part's consumption one season earlier);
 * the product's own parts operations on the row's database
@@ -56,11 +60,11 @@ FIGURES = (
     ("first_time_fix", "first-time fix", "{:.1%}"),
     ("second_trips", "visits needing a second trip", "{:.0f}"),
     ("breakdown_visits", "  visits to unticketed breakdowns", "{:.0f}"),
-    ("fill_rate", "fill rate (row's policy)", "{:.1%}"),
+    ("fill_rate", "fill rate (product stock)", "{:.1%}"),
     ("naive_fill_rate", "  naive policy", "{:.1%}"),
-    ("stockouts", "stock-outs (row's policy)", "{:.0f}"),
+    ("stockouts", "part lines short at use (product stock)", "{:.0f}"),
     ("naive_stockouts", "  naive policy", "{:.0f}"),
-    ("stock_value", "average stock value (row's policy)", "{:,.0f}"),
+    ("stock_value", "average stock value (product stock)", "{:,.0f}"),
     ("stock_value_vs_naive", "  relative to the naive policy", "{:.1%}"),
     ("demand_mase", "monthly demand MASE (vs seasonal naive)", "{:.2f}"),
     ("parts_available_at_open", "kit reserved in full at ticket open (product stock)", "{:.1%}"),
@@ -104,8 +108,6 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
     visits = result.visits
     fixed = sum(v.first_time_fix for v in visits)
     own, naive = result.policies
-    if result.mode == "calendar":
-        own = naive
     out: dict[str, Any] = {
         "failures": len(failures),
         "failures_with_precursor": len(precursor),
