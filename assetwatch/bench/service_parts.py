@@ -45,8 +45,11 @@ __all__ = ["PartsLedger"]
 class PartsLedger:
     """The product's parts loop on one row's database from ``eval_start``."""
 
-    def __init__(self, eval_start: datetime) -> None:
+    def __init__(self, eval_start: datetime, *, replenish: bool = True) -> None:
         self.eval_start = eval_start
+        #: raise the replenishment rules' orders every day (False: only what a use lacks is
+        #: bought, expedited)
+        self.replenish = replenish
         self.shortages = 0
         self.by_transfer = 0
         self.stock = PolicyResult("product stock")
@@ -98,7 +101,8 @@ class PartsLedger:
                 " AND due_at <= %s ORDER BY due_at, order_id", (t,)).fetchall():
             receive_order(conn, order_id, at=t)
         process_returns(conn, at=t)
-        evaluate_replenishment(conn, at=t, auto_approve=True)
+        if self.replenish:
+            evaluate_replenishment(conn, at=t, auto_approve=True)
 
     def before_visit(self, conn: psycopg.Connection, ticket_id: int, site_id: str,
                      parts: dict[str, int], at: datetime) -> None:
