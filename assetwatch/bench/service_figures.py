@@ -28,7 +28,8 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
 * ``visits_per_failure``: repair visits plus second trips per true failure;
 * ``dispatch_*`` / ``baseline_*``: the row's open work planned every week by the product's
   dispatcher and by the baseline (:mod:`assetwatch.bench.service_dispatch`): due work planned
-  to start by its deadline, driving over driving and time on site, and busy over working time.
+  to start by its deadline, driving over driving and time on site, and busy over working time;
+  ``dispatch_travel_vs_baseline`` is the dispatcher's travel share over the baseline's.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ FIGURES = (
     ("baseline_on_time", "  baseline dispatcher", "{:.1%}"),
     ("dispatch_travel_share", "dispatch: travel share", "{:.1%}"),
     ("baseline_travel_share", "  baseline dispatcher", "{:.1%}"),
+    ("dispatch_travel_vs_baseline", "  dispatch's relative to the baseline's", "{:.1%}"),
     ("dispatch_utilisation", "dispatch: technician utilisation", "{:.1%}"),
     ("baseline_utilisation", "  baseline dispatcher", "{:.1%}"),
     ("seconds", "run time, s", "{:.0f}"),
@@ -90,6 +92,8 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "first_time_fix": (">=", 0.90, ">= 90 %"),
     "stock_value_vs_naive": ("<=", 0.80, "<= 80 % (fill >= naive)"),
     "demand_mase": ("<", 1.0, "< 1"),
+    "dispatch_on_time": (">=", 0.95, ">= 95 %"),
+    "dispatch_travel_vs_baseline": ("<=", 0.85, "<= 85 %"),
 }
 
 
@@ -136,6 +140,9 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
         "baseline_on_time": result.dispatch_baseline.on_time_share,
         "dispatch_travel_share": result.dispatch.travel_share,
         "baseline_travel_share": result.dispatch_baseline.travel_share,
+        "dispatch_travel_vs_baseline": _share(result.dispatch.travel_share or 0.0,
+                                              result.dispatch_baseline.travel_share or 0.0)
+        if result.dispatch.travel_share is not None else None,
         "dispatch_utilisation": result.dispatch.utilisation,
         "baseline_utilisation": result.dispatch_baseline.utilisation,
         "seconds": result.seconds,
