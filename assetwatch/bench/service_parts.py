@@ -1,13 +1,18 @@
-"""The product's spare-parts operations inside a ``bench service`` row.
+"""The product's spare-parts operations inside a ``bench service`` row: the row's one stock.
 
-Beside the bench's stocking simulations, the row's database keeps the product's own stock:
-every day the supplier delivers the orders that are due, the returns are processed (repairs
-due come back into stock) and the replenishment rules raise orders (approved at once); a visit
-takes the parts the true failure needs through the ticket's reservation, and a breakdown or
-planned maintenance takes them from the shelf. Parts a site lacks at that moment come by
-transfer from another site when one has them available, else by an expedited order.
+The row's database keeps the product's own stock, and every stock figure of the row comes
+from it: every day the supplier delivers the orders that are due, the returns are processed
+(repairs due come back into stock) and the replenishment rules raise orders (approved at once);
+a visit takes the parts the true failure needs through the ticket's reservation, and a
+breakdown or planned maintenance takes them from the shelf. What a use finds is recorded
+first (:meth:`PartsLedger.at_hand`: the ticket's own reservation plus stock nobody has
+reserved); parts a site lacks at that moment then come by transfer from another site when one
+has them available, else by an expedited order (the technician's second trip).
 
-Figures (:meth:`PartsLedger.figures`):
+Figures (:meth:`PartsLedger.figures`, :meth:`PartsLedger.stock_result`):
+
+* ``fill_rate``, ``stockouts``, ``stock_value``: units found at hand over units used, part
+  lines short at use, and the average on-hand value of the product's stock (sampled daily);
 
 * ``parts_available_at_open``: share of automatic tickets opened in the window whose whole kit
   was reserved when they opened (no ``parts_short`` at opening);
@@ -27,6 +32,7 @@ from typing import Any
 
 import psycopg
 
+from assetwatch.bench.inventory_sim import PolicyResult
 from assetwatch.service.orders import cover_shortage, place_order, receive_order
 from assetwatch.service.replenishment import evaluate_replenishment
 from assetwatch.service.reservations import transfer_stock
@@ -39,10 +45,54 @@ __all__ = ["PartsLedger"]
 class PartsLedger:
     """The product's parts loop on one row's database from ``eval_start``."""
 
-    def __init__(self, eval_start: datetime) -> None:
+    def __init__(self, eval_start: datetime, *, replenish: bool = True) -> None:
         self.eval_start = eval_start
+        #: raise the replenishment rules' orders every day (False: only what a use lacks is
+        #: bought, expedited)
+        self.replenish = replenish
         self.shortages = 0
         self.by_transfer = 0
+        self.stock = PolicyResult("product stock")
+        self._samples = 0
+
+    def at_hand(self, conn: psycopg.Connection, site_id: str, parts: dict[str, int],
+                at: datetime, ticket_id: int | None = None) -> dict[str, int]:
+        """Units of each of ``parts`` the site can give this use at ``at``: what the ticket
+        has reserved (None: no ticket) plus the site's stock nobody has reserved. In the
+        window, the use is counted: units asked, units found, part lines short."""
+        names = sorted(parts)
+        rows = conn.execute(
+            "SELECT n.part_no, greatest(coalesce(a.available, 0), 0)"
+            " + coalesce(r.reserved_qty, 0) FROM unnest(%s::text[]) AS n(part_no)"
+            " LEFT JOIN v_stock_available a ON a.part_no = n.part_no AND a.site_id = %s"
+            " LEFT JOIN stock_reservation r ON r.part_no = n.part_no AND r.ticket_id = %s"
+            " AND r.state = 'active'", (names, site_id, ticket_id)).fetchall()
+        found = {str(p): int(q) for p, q in rows}
+        if at >= self.eval_start:
+            for part_no, qty in parts.items():
+                self.stock.demanded += qty
+                self.stock.filled += min(qty, found.get(part_no, 0))
+                self.stock.stockouts += found.get(part_no, 0) < qty
+        return found
+
+    def sample(self, conn: psycopg.Connection) -> None:
+        """Add today's on-hand value of the product's stock to the running average."""
+        row = conn.execute("SELECT coalesce(sum(s.on_hand * p.unit_cost), 0),"
+                           " coalesce(sum(s.on_hand), 0) FROM stock s JOIN part p"
+                           " USING (part_no)").fetchone()
+        value, units = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
+        n = self._samples
+        self.stock.inventory_value = (self.stock.inventory_value * n + value) / (n + 1)
+        self.stock.inventory_units = (self.stock.inventory_units * n + units) / (n + 1)
+        self._samples += 1
+
+    def stock_result(self, conn: psycopg.Connection) -> PolicyResult:
+        """The product stock's fill, stock-outs, orders and average value in the window."""
+        orders, units = conn.execute(
+            "SELECT count(*), coalesce(sum(qty), 0) FROM replenishment_order"
+            " WHERE created_at >= %s", (self.eval_start,)).fetchone() or (0, 0)
+        self.stock.orders, self.stock.units_ordered = int(orders), int(units)
+        return self.stock
 
     def day(self, conn: psycopg.Connection, t: datetime) -> None:
         """Deliveries due, returns, then the replenishment rules (orders approved at once)."""
@@ -51,7 +101,8 @@ class PartsLedger:
                 " AND due_at <= %s ORDER BY due_at, order_id", (t,)).fetchall():
             receive_order(conn, order_id, at=t)
         process_returns(conn, at=t)
-        evaluate_replenishment(conn, at=t, auto_approve=True)
+        if self.replenish:
+            evaluate_replenishment(conn, at=t, auto_approve=True)
 
     def before_visit(self, conn: psycopg.Connection, ticket_id: int, site_id: str,
                      parts: dict[str, int], at: datetime) -> None:

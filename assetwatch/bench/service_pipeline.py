@@ -86,6 +86,8 @@ class PipelineSignals:
         self.times = times or StageTimes()
         days = (end - fleet.start).total_seconds() / 86400.0
         self._source = FleetSimulator(fleet, days=days, sample_interval_s=sample_interval_s)
+        # nothing before the telemetry window is sent: the simulator starts there
+        self._source.skip_to(self.telemetry_start_ms)
         self._held: list[Sample | SourceEvent] = []
         self._sites = {a.asset_tag: a.site_id for a in fleet.assets}
         self._seq: dict[str, int] = defaultdict(int)

@@ -6,16 +6,19 @@ See :mod:`assetwatch.bench.service` for what is measured. Per evaluated day ``t`
 1. what the world did before ``t`` happens: a failure is reported (``failure`` event); a
    repair is a *visit* (the open ticket of that asset and component is closed through the
    ticket lifecycle, or the breakdown is repaired without one) that takes its parts from the
-   row's simulated site stock; planned maintenance consumes parts;
+   product's stock of the row (:mod:`.service_parts`); planned maintenance consumes parts;
 2. the row's signals advance to ``t`` (the pipeline: ingest, detectors, train, score);
-3. ``update_tickets`` and ``compute_inventory_policy`` run as their flows would; every
-   ``period_days`` ``compute_demand`` forecasts the next period;
-4. both stocking policies (computed, naive) review and order.
+3. ``update_tickets`` runs as its flow would; every ``period_days`` ``compute_demand``
+   forecasts the next period;
+4. ``compute_inventory_policy`` (the ``calendar`` row: the naive levels as fixed rules), then
+   the product's parts day: deliveries, returns, replenishment; the naive policy's simulation
+   reviews and orders on the same uses.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
 from assetwatch.service.masterdata_load import load_sample_masterdata
 from assetwatch.service.policy import compute_inventory_policy
+from assetwatch.service.replenishment import set_rule
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
 from assetwatch.sim.fleet import build_fleet
@@ -78,7 +82,8 @@ class RunOptions:
 class Visit:
     """The repair of one true failure: the ticket it answered (None: a breakdown nobody
     ticketed), whether that kit held the parts of the true failure mode, and whether they
-    were on the site's shelf at the visit."""
+    were at hand in the product's stock at the visit
+    (:meth:`~assetwatch.bench.service_parts.PartsLedger.at_hand`)."""
 
     failure: TrueFailure
     ticket_id: int | None
@@ -147,6 +152,7 @@ class ServiceRun:
                                          options.period_days)
         self.times = StageTimes()
         self.parts = PartsLedger(self.eval_start)
+        self._rules: dict[Key, tuple[int, int]] = {}
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -218,12 +224,10 @@ class ServiceRun:
             consumption = self._consumption()
             self.result.consumption = consumption
             keys = set(self.initial_stock) | {k for _, k, _ in consumption}
-            self.sims = [InventorySimulator("computed policy", dict(self.initial_stock),
-                                            self.lead, self.cost),
-                         InventorySimulator("naive policy", dict(self.initial_stock),
-                                            self.lead, self.cost)]
-            # the stock a visit finds: the calendar row stocks by the naive policy
-            self.shelf = self.sims[1] if self.mode == "calendar" else self.sims[0]
+            # the naive policy, simulated on the same uses: the reference for the row's stock,
+            # which is the product's own (self.parts)
+            self.naive = InventorySimulator("naive policy", dict(self.initial_stock),
+                                            self.lead, self.cost)
             events = self._events()
             position = 0
             while position < len(events) and events[position].at < self.eval_start:
@@ -243,8 +247,8 @@ class ServiceRun:
                 if isinstance(signals, PipelineSignals):
                     signals.close()
             self._judge_tickets(conn)
-            self.result.parts = self.parts.figures(conn, self.sims[1].result.units_ordered)
-        self.result.policies = [s.result for s in self.sims]
+            self.result.parts = self.parts.figures(conn, self.naive.result.units_ordered)
+            self.result.policies = [self.parts.stock_result(conn), self.naive.result]
         self.result.seconds = time.perf_counter() - started
         self.result.stage_seconds = dict(self.times.seconds)
         return self.result
@@ -278,9 +282,6 @@ class ServiceRun:
         started = time.perf_counter()
         update_tickets(conn, as_of=t, policy=opts.ticket_policy)
         self.times.add("tickets", started)
-        started = time.perf_counter()
-        self.parts.day(conn, t)
-        self.times.add("parts operations", started)
         if day % opts.period_days == 0 and t + timedelta(days=opts.period_days) <= self.end:
             started = time.perf_counter()
             self._forecast(conn, t, consumption)
@@ -290,17 +291,25 @@ class ServiceRun:
             measure_dispatch(conn, t, self.result.dispatch, self.result.dispatch_baseline)
             self.times.add("dispatch", started)
         started = time.perf_counter()
-        levels = self._computed_levels(conn, t)
-        self.times.add("policy", started)
-        started = time.perf_counter()
         naive = naive_levels(consumption, t, window_days=opts.history_days,
                              lead_days=self.lead, keys=keys,
                              service_level=opts.service_level)
-        for sim, lv in zip(self.sims, (levels, naive), strict=True):
-            sim.receive(t)
-            sim.review(t, lv)
-            sim.sample()
+        self.naive.receive(t)
+        self.naive.review(t, naive)
+        self.naive.sample()
         self.times.add("inventory simulation", started)
+        started = time.perf_counter()
+        if self.mode == "calendar":    # no monitoring: the naive levels as fixed rules
+            self._naive_rules(conn, naive)
+        else:
+            compute_inventory_policy(conn, as_of=t, service_level=opts.service_level,
+                                     computed_at=t)
+            conn.execute("DELETE FROM inventory_policy WHERE computed_at < %s", (t,))
+        self.times.add("policy", started)
+        started = time.perf_counter()
+        self.parts.day(conn, t)
+        self.parts.sample(conn)
+        self.times.add("parts operations", started)
         if day % 30 == 0:
             log.info("%s day %d: %d failures so far", self.mode, day,
                      len(self.result.failures))
@@ -337,8 +346,10 @@ class ServiceRun:
                          " NOTHING", (f"{m.asset_tag}-M-{m.task}-{m.at.timestamp():.0f}",
                                       self.ids[m.asset_tag], m.at, m.part_no, m.task))
             if evaluating:
-                self._take(m.site_id, self._maintenance_parts(m), m.at)
-                self.parts.take(conn, m.site_id, self._maintenance_parts(m), m.at)
+                parts = self._maintenance_parts(m)
+                self._naive_take(m.site_id, parts, m.at)
+                self.parts.at_hand(conn, m.site_id, parts, m.at)
+                self.parts.take(conn, m.site_id, parts, m.at)
             return
         f: TrueFailure = event.payload
         asset_id = self.ids[f.asset_tag]
@@ -372,7 +383,9 @@ class ServiceRun:
             carried = {item["part_no"] for item in kit}
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
             parts = self._repair_parts(f)
-            in_stock = self._take(f.site_id, parts, f.replaced_at)
+            self._naive_take(f.site_id, parts, f.replaced_at)
+            found = self.parts.at_hand(conn, f.site_id, parts, f.replaced_at, ticket_id)
+            in_stock = self._found_all(found, self._mode_parts(f))
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
             if mode == f.failure_mode:
                 self.parts.before_visit(conn, ticket_id, f.site_id, parts, f.replaced_at)
@@ -391,9 +404,12 @@ class ServiceRun:
                 return
         elif evaluating:
             # a breakdown: diagnosed on site, fixed at once only from the site's shelf
-            in_stock = self._take(f.site_id, self._repair_parts(f), f.replaced_at)
+            parts = self._repair_parts(f)
+            self._naive_take(f.site_id, parts, f.replaced_at)
+            found = self.parts.at_hand(conn, f.site_id, parts, f.replaced_at)
+            in_stock = self._found_all(found, self._mode_parts(f))
             self.result.visits.append(Visit(f, None, True, in_stock))
-            self.parts.take(conn, f.site_id, self._repair_parts(f), f.replaced_at)
+            self.parts.take(conn, f.site_id, parts, f.replaced_at)
         replace_component(conn, asset_id, f.component_type, serial_installed=serial,
                           at=f.replaced_at, part_no=f.parts[0])
         conn.execute("INSERT INTO asset_event (event_id, asset_id, time, kind, component_type,"
@@ -408,17 +424,35 @@ class ServiceRun:
             out.update(explode(part_no, 1, self.kits))
         return out
 
-    def _take(self, site_id: str, parts: dict[str, int], at: datetime) -> bool:
-        """Consume ``parts`` at the site in both stocking simulations; True when the row's
-        own shelf had all of them."""
-        complete = True
-        for sim in self.sims:
-            sim.receive(at)
-            for part_no, qty in parts.items():
-                filled = sim.consume((part_no, site_id), qty)
-                if sim is self.shelf and filled < qty:
-                    complete = False
-        return complete
+    def _mode_parts(self, f: TrueFailure) -> dict[str, int]:
+        """What the true failure mode needs (kits exploded)."""
+        needed: dict[str, int] = {}
+        for part_no in f.parts:
+            for p, q in explode(part_no, 1, self.kits).items():
+                needed[p] = needed.get(p, 0) + q
+        return needed
+
+    @staticmethod
+    def _found_all(found: dict[str, int], needed: dict[str, int]) -> bool:
+        return all(found.get(p, 0) >= q for p, q in needed.items())
+
+    def _naive_take(self, site_id: str, parts: dict[str, int], at: datetime) -> None:
+        """The same use in the naive policy's simulation."""
+        self.naive.receive(at)
+        for part_no, qty in parts.items():
+            self.naive.consume((part_no, site_id), qty)
+
+    def _naive_rules(self, conn: psycopg.Connection,
+                     levels: dict[Key, tuple[float, float]]) -> None:
+        """The calendar row stocks by the naive policy: its levels become the product's
+        replenishment rules (reorder point, order-up-to), changed only where they moved."""
+        for (part_no, site_id), (reorder_point, order_up_to) in sorted(levels.items()):
+            rule = (math.ceil(reorder_point), max(math.ceil(order_up_to),
+                                                  math.ceil(reorder_point) + 1))
+            if self._rules.get((part_no, site_id)) != rule:
+                set_rule(conn, part_no, site_id, "reorder_point", reorder_point=rule[0],
+                         order_up_to=rule[1])
+                self._rules[(part_no, site_id)] = rule
 
     # -- judging ----------------------------------------------------------------------------
 
@@ -441,15 +475,6 @@ class ServiceRun:
             self.result.tickets.append(TicketOutcome(int(ticket_id), opened, true, pending))
 
     # -- inventory and demand ---------------------------------------------------------------
-
-    def _computed_levels(self, conn: psycopg.Connection,
-                         t: datetime) -> dict[Key, tuple[float, float]]:
-        compute_inventory_policy(conn, as_of=t, service_level=self.options.service_level,
-                                 computed_at=t)
-        rows = conn.execute("SELECT part_no, site_id, reorder_point, kanban_bin_qty FROM"
-                            " inventory_policy WHERE computed_at = %s", (t,)).fetchall()
-        conn.execute("DELETE FROM inventory_policy WHERE computed_at < %s", (t,))
-        return {(p, s): (float(r), float(r) + float(b)) for p, s, r, b in rows}
 
     def _forecast(self, conn: psycopg.Connection, t: datetime,
                   consumption: Consumption) -> None:

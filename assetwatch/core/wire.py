@@ -270,8 +270,9 @@ def encode_status(status: AssetStatus) -> bytes:
     ).encode()
 
 
-def decode_status(payload: bytes) -> AssetStatus:
-    """Parse and validate a status message."""
+def decode_status(payload: bytes, now_ms: int | None = None) -> AssetStatus:
+    """Parse and validate a status message (``ts`` at most one day past ``now_ms``,
+    default: the clock)."""
     doc = _load_object(payload)
     state = doc.get("state")
     if state not in ("online", "offline"):
@@ -288,7 +289,7 @@ def decode_status(payload: bytes) -> AssetStatus:
             _storable_text(key + value, f"components[].{key}")
     return AssetStatus(
         state=state,
-        ts_ms=_timestamp(doc.get("ts"), "ts"),
+        ts_ms=_timestamp(doc.get("ts"), "ts", now_ms),
         agent_version=_optional_str(doc, "agent_version"),
         firmware=_optional_str(doc, "firmware"),
         config_hash=_optional_str(doc, "config_hash"),
@@ -315,15 +316,16 @@ def encode_event(event: AssetEvent) -> bytes:
     ).encode()
 
 
-def decode_event(payload: bytes) -> AssetEvent:
-    """Parse and validate an asset event."""
+def decode_event(payload: bytes, now_ms: int | None = None) -> AssetEvent:
+    """Parse and validate an asset event (``ts`` at most one day past ``now_ms``, default:
+    the clock)."""
     doc = _load_object(payload)
     kind = doc.get("kind")
     if kind not in EVENT_KINDS:
         raise WireError(f"kind: must be one of {', '.join(EVENT_KINDS)}")
     return AssetEvent(
         event_id=_name(doc.get("event_id"), "event_id"),
-        ts_ms=_timestamp(doc.get("ts"), "ts"),
+        ts_ms=_timestamp(doc.get("ts"), "ts", now_ms),
         kind=kind,
         component_type=_optional_str(doc, "component_type"),
         part_no=_optional_str(doc, "part_no"),
@@ -409,10 +411,10 @@ def _name(value: object, where: str) -> str:
     return value
 
 
-def _timestamp(value: object, where: str) -> int:
+def _timestamp(value: object, where: str, now_ms: int | None = None) -> int:
     if type(value) is not int or value < MIN_TS_MS:
         raise WireError(f"{where}: must be integer milliseconds after 2000-01-01")
-    if value > int(time.time() * 1000) + MAX_FUTURE_MS:
+    if value > (now_ms if now_ms is not None else int(time.time() * 1000)) + MAX_FUTURE_MS:
         raise WireError(f"{where}: more than a day in the future")
     return value
 

@@ -65,9 +65,9 @@ def classify(topic: str, payload: bytes, prefix: str, *, received_at: float | No
                                 f"asset {batch.asset!r}")
             message.body = batch
         elif address.kind == "status":
-            message.body = decode_status(payload)
+            message.body = decode_status(payload, now_ms)
         elif address.kind == "events":
-            message.body = decode_event(payload)
+            message.body = decode_event(payload, now_ms)
         else:
             raise WireError(f"topic {topic!r}: {address.kind} is a server-to-edge topic")
     except WireError as e:

@@ -179,6 +179,31 @@ class FleetSimulator(Source):
         self._wall0 = None
         self._rebuild_heap()
 
+    def skip_to(self, ts_ms: int) -> None:
+        """Start the stream at ``ts_ms``: no sample or event before it is produced (each
+        asset's next sample is its first on its own sampling grid at or after ``ts_ms``).
+
+        Readings are a pure function of the world and the time, so what follows is exactly
+        what a run from the start would have produced from ``ts_ms`` on, without computing
+        the samples before it.
+        """
+        for tag, nxt in self._next_ms.items():
+            if nxt >= ts_ms:
+                continue
+            interval = self._interval_ms[tag]
+            self._next_ms[tag] = nxt + -(-(ts_ms - nxt) // interval) * interval
+            events = self._timelines[tag].events
+            i = self._next_event[tag]
+            while i < len(events) and events[i][0].ts_ms < ts_ms:
+                i += 1
+            self._next_event[tag] = i
+        self._clock_ms = max(self._clock_ms, min(self._next_ms.values(), default=ts_ms))
+        for model in self._models.values():
+            model.active_until = -1
+        self._sim0 = self._clock_ms
+        self._wall0 = None
+        self._rebuild_heap()
+
     def set_sampling_interval(self, asset_tag: str, seconds: float) -> None:
         if asset_tag in self._interval_ms:
             self._interval_ms[asset_tag] = max(1, int(seconds * 1000))

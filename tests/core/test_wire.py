@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from importlib import resources
 
 import jsonschema
@@ -81,3 +82,16 @@ def test_status_and_event_round_trip() -> None:
     assert wire.decode_event(wire.encode_event(event)) == event
     with pytest.raises(wire.WireError):
         wire.decode_event(json.dumps({"event_id": "e", "ts": NOW, "kind": "boom"}).encode())
+
+
+def test_event_and_status_times_are_checked_against_the_given_clock() -> None:
+    later = int(time.time() * 1000) + 400 * 86_400_000   # a simulated year ahead of the clock
+    event = wire.AssetEvent("e-2", later, "controller_error", code="E210")
+    status = wire.AssetStatus("online", later)
+    for decode, payload in ((wire.decode_event, wire.encode_event(event)),
+                            (wire.decode_status, wire.encode_status(status))):
+        with pytest.raises(wire.WireError, match="future"):
+            decode(payload)
+        assert decode(payload, later).ts_ms == later
+        with pytest.raises(wire.WireError, match="future"):
+            decode(payload, NOW)

@@ -43,6 +43,17 @@ def test_simulation_is_reproducible_and_resumes_from_a_checkpoint() -> None:
     assert head + _drain(resumed) == whole
 
 
+def test_a_stream_skipped_ahead_is_the_tail_of_the_whole_stream() -> None:
+    fleet = build_fleet(1, 3, seed=5, start=START)
+    whole = _drain(FleetSimulator(fleet, 40, 1800))
+    at_ms = int(START.timestamp() * 1000) + 23 * 86_400_000 + 1
+    skipped = FleetSimulator(fleet, 40, 1800)
+    skipped.skip_to(at_ms)
+    tail = [i for i in whole
+            if (i.ts_ms if isinstance(i, Sample) else i.event.ts_ms) >= at_ms]
+    assert tail and _drain(skipped) == tail
+
+
 def test_components_wear_fail_and_are_replaced(tmp_path) -> None:
     fleet = build_fleet(2, 4, seed=7, start=START)
     sim = FleetSimulator(fleet, 120, 3600)

@@ -102,6 +102,11 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
     """
     assets = list(since)
     starts = [since[a] for a in assets]
+    # the oldest checkpoint as a constant bound: the planner then excludes every older chunk
+    # of the hypertable at plan time (the per-asset bound inside LATERAL only excludes them at
+    # run time, once per asset and chunk: 4.6 s against 34 ms for 100 assets over 195 daily
+    # chunks, measured)
+    floor = None if any(s is None for s in starts) else min(starts, default=None)
     # LATERAL: one index range scan per asset on (asset_id, time), stopping after per_asset
     # samples; a plain join lets the planner guess a large share of the table and scan it.
     return conn.execute(
@@ -111,10 +116,12 @@ def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
         "  SELECT t.time, array_agg(t.sensor_id) AS sensor_ids, array_agg(t.value) AS values"
         "  FROM telemetry t WHERE t.asset_id = c.asset_id"
         "  AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
+        "  AND t.time > coalesce(%(floor)s::timestamptz, '-infinity'::timestamptz)"
         "  AND t.time <= clock_timestamp() - make_interval(secs => %(settle)s)"
         "  GROUP BY t.time ORDER BY t.time LIMIT %(limit)s) AS s"
         " ORDER BY c.asset_id, s.time",
-        {"assets": assets, "since": starts, "settle": settle_s, "limit": per_asset},
+        {"assets": assets, "since": starts, "floor": floor, "settle": settle_s,
+         "limit": per_asset},
         prepare=False, binary=True,  # binary results: timestamps and arrays load fast
     ).fetchall()
 
