@@ -25,8 +25,9 @@ __all__ = [
     "maintenance_times",
     "open_stale_events",
     "owned_assets",
-    "pending_samples",
+    "pending_readings",
     "read_checkpoints",
+    "sensor_counts",
     "sensor_names",
     "state_signals",
     "write_checkpoints",
@@ -51,6 +52,15 @@ def owned_assets(conn: psycopg.Connection, worker: int, workers: int) -> list[in
 def sensor_names(conn: psycopg.Connection) -> dict[int, str]:
     """``sensor_id -> name`` of every sensor."""
     return {r[0]: r[1] for r in conn.execute("SELECT sensor_id, name FROM sensor")}
+
+
+def sensor_counts(conn: psycopg.Connection, worker: int, workers: int) -> dict[int, int]:
+    """``asset_id -> number of sensors`` of the assets of partition ``worker`` of ``workers``."""
+    rows = conn.execute(
+        "SELECT asset_id, count(*) FROM sensor WHERE asset_id %% %s = %s GROUP BY asset_id",
+        (workers, worker),
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
 
 
 def lock_assets(conn: psycopg.Connection, detector: str, assets: Sequence[int]) -> list[int]:
@@ -90,32 +100,41 @@ def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[i
     return {r[0]: (None if r[3] is None else pickle.loads(r[3]), r[1], r[2]) for r in rows}
 
 
-def pending_samples(conn: psycopg.Connection, since: dict[int, datetime | None],
-                    settle_s: float, per_asset: int
-                    ) -> list[tuple[int, datetime, list[int], list[float]]]:
-    """Samples newer than each asset's checkpoint, oldest first, at most ``per_asset`` each.
+def pending_readings(conn: psycopg.Connection, since: dict[int, datetime | None],
+                     settle_s: float, limits: dict[int, int]
+                     ) -> list[tuple[int, int, bytes, bytes, bytes]]:
+    """Readings newer than each asset's checkpoint, oldest first, at most ``limits[asset]``.
 
-    A sample is all readings of an asset at one timestamp: ``(asset_id, time, sensor_ids,
-    values)``, ordered by asset and time. Readings younger than ``settle_s`` seconds are left
-    for the next round, so a sample whose readings arrive in two batches is not scored
-    half-complete. An asset that returned ``per_asset`` samples may have more.
+    One row per asset that has any: ``(asset_id, readings, times, sensor_ids, values)``, the
+    last three PostgreSQL binary arrays (``array_send``) of ``timestamptz``, ``int4`` and
+    ``float8`` in time order and, within a time, descending sensor id (decode and pivot them
+    with :mod:`assetwatch.models.monitoring.readings`). Readings younger than ``settle_s``
+    seconds are left for the next round, so a sample whose readings arrive in two batches is
+    not scored half-complete. An asset that returned its limit of readings may have more.
     """
     assets = list(since)
     starts = [since[a] for a in assets]
-    # LATERAL: one index range scan per asset on (asset_id, time), stopping after per_asset
-    # samples; a plain join lets the planner guess a large share of the table and scan it.
+    caps = [limits[a] for a in assets]
+    # LATERAL: one backward index range scan per asset on (asset_id, time DESC, sensor_id),
+    # stopping after the asset's limit; aggregated per asset into three arrays sent as bytes,
+    # so that neither the server (one group per sample) nor the client (one object per
+    # value) pays per reading. The settle horizon is computed once (an InitPlan), not per row.
     return conn.execute(
-        "SELECT c.asset_id, s.time, s.sensor_ids, s.values"
-        " FROM unnest(%(assets)s::int[], %(since)s::timestamptz[]) AS c(asset_id, since)"
+        "SELECT c.asset_id, s.readings, s.times, s.sensor_ids, s.values"
+        " FROM unnest(%(assets)s::int[], %(since)s::timestamptz[], %(limits)s::int[])"
+        "  AS c(asset_id, since, cap)"
         " CROSS JOIN LATERAL ("
-        "  SELECT t.time, array_agg(t.sensor_id) AS sensor_ids, array_agg(t.value) AS values"
-        "  FROM telemetry t WHERE t.asset_id = c.asset_id"
-        "  AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
-        "  AND t.time <= clock_timestamp() - make_interval(secs => %(settle)s)"
-        "  GROUP BY t.time ORDER BY t.time LIMIT %(limit)s) AS s"
-        " ORDER BY c.asset_id, s.time",
-        {"assets": assets, "since": starts, "settle": settle_s, "limit": per_asset},
-        prepare=False, binary=True,  # binary results: timestamps and arrays load fast
+        "  SELECT count(*) AS readings, array_send(array_agg(r.time)) AS times,"
+        "   array_send(array_agg(r.sensor_id)) AS sensor_ids,"
+        "   array_send(array_agg(r.value)) AS values"
+        "  FROM (SELECT t.time, t.sensor_id, t.value FROM telemetry t"
+        "   WHERE t.asset_id = c.asset_id"
+        "   AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
+        "   AND t.time <= (SELECT clock_timestamp() - make_interval(secs => %(settle)s))"
+        "   ORDER BY t.time, t.sensor_id DESC LIMIT c.cap) AS r) AS s"
+        " WHERE s.readings > 0",
+        {"assets": assets, "since": starts, "limits": caps, "settle": settle_s},
+        prepare=False, binary=True,
     ).fetchall()
 
 

@@ -8,8 +8,9 @@ partition (``asset_id % workers == worker``), a chunk of assets per transaction:
 2. read their checkpoints (pickled :class:`AssetState` and ``scored_until``), after the locks,
    so they reflect every earlier commit (a state this worker wrote itself and that is still
    the stored one is reused from memory instead of being transferred and unpickled);
-3. read the samples newer than ``scored_until`` (telemetry pivoted by time in SQL), feed them
-   in time order to the asset's detector (score, then learn) and event tracker;
+3. read the readings newer than ``scored_until``, one row of three binary arrays per asset,
+   pivot them into samples by time (:mod:`~assetwatch.models.monitoring.readings`), and feed
+   the samples in time order to the asset's detector (score, then learn) and event tracker;
 4. write scores, events and the new checkpoints, and commit: all or nothing.
 
 **One owner per asset.** The partition splits the fleet between N workers; the lock makes the
@@ -55,7 +56,7 @@ from assetwatch.errors import ServiceUnavailable
 from assetwatch.models.detectors import DEFAULT_DETECTOR, make_detector
 from assetwatch.models.detectors.operating import OperatingStates
 from assetwatch.models.detectors.regimes import RegimeDetector
-from assetwatch.models.monitoring import store
+from assetwatch.models.monitoring import readings, store
 from assetwatch.models.monitoring.asset_state import AssetState
 from assetwatch.models.monitoring.errors import DetectionError
 from assetwatch.models.monitoring.events import EventTracker
@@ -123,8 +124,9 @@ class DetectionWorker:
     chunk_assets
         Assets per transaction.
     max_samples
-        Samples read per transaction, split evenly over its assets (at least 50 each); bounds
-        memory and transaction size while catching up.
+        Samples read per transaction, split evenly over its assets (at least 50 each, counted
+        as that many readings of each of the asset's sensors); bounds memory and transaction
+        size while catching up. Larger rounds write each checkpoint once for more samples.
     settle_s
         Readings younger than this are scored in a later round.
     stale_after_s
@@ -141,7 +143,7 @@ class DetectionWorker:
                  operating_states: bool = True, transient_s: float = 1800.0,
                  slow_settle_s: float = 3 * 3600.0,
                  chunk_assets: int = 256,
-                 max_samples: int = 20_000, settle_s: float = 0.5,
+                 max_samples: int = 50_000, settle_s: float = 0.5,
                  stale_after_s: float = 120.0, record_commits: bool = False) -> None:
         if workers < 1 or not 0 <= worker < workers:
             raise DetectionError(f"worker must be in 0..{workers - 1} (got {worker})")
@@ -165,6 +167,7 @@ class DetectionWorker:
         self.record_commits = record_commits
         self._conn: psycopg.Connection | None = None
         self._signals: dict[int, tuple[str | None, float | None]] = {}
+        self._sensors: dict[int, int] = {}
         self._maintenance: dict[int, list[datetime]] = {}
         # states of assets this worker committed last: (scored_until, samples, state); reused
         # while the stored checkpoint is still the one written from them
@@ -185,6 +188,8 @@ class DetectionWorker:
         if self._conn is None or self._conn.closed:
             conn = connect(self.settings)
             missing = _REQUIRED_MIGRATIONS - applied_versions(conn)
+            # short queries over many rows: compiling them (JIT) costs more than it saves
+            conn.execute("SET jit = off")
             conn.rollback()
             if missing:
                 conn.close()
@@ -211,6 +216,7 @@ class DetectionWorker:
             with conn.transaction():
                 assets = store.owned_assets(conn, self.worker, self.workers)
                 names = store.sensor_names(conn)
+                self._sensors = store.sensor_counts(conn, self.worker, self.workers)
                 self._signals = store.state_signals(conn, self.worker, self.workers)
             total = ScoringSummary()
             for start in range(0, len(assets), self.chunk_assets):
@@ -261,30 +267,32 @@ class DetectionWorker:
             self._maintenance = store.maintenance_times(  # new assets: all (no-ops)
                 conn, {a: states[a].maintained_at if a in states else None for a in locked})
             per_asset = max(50, self.max_samples // len(locked))
+            limits = {a: per_asset * max(1, self._sensors.get(a, 1)) for a in locked}
+            times: list[datetime] = []
             with _collector_paused():  # a chunk allocates many objects, few cycles
-                rows = store.pending_samples(conn, since, self.settle_s, per_asset)
+                rows = store.pending_readings(conn, since, self.settle_s, limits)
                 more = False
                 scores: list[tuple[datetime, int, float, str, int | None]] = []
                 saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
                 resumed: dict[int, datetime] = {}
-                i = 0
-                while i < len(rows):
-                    asset_id = rows[i][0]
-                    j = i
-                    while j < len(rows) and rows[j][0] == asset_id:
-                        j += 1
-                    more = more or j - i >= per_asset
+                for asset_id, count, times_bin, sensors_bin, values_bin in rows:
+                    block = readings.pivot(readings.decode_array(times_bin, "int8"),
+                                           readings.decode_array(sensors_bin, "int4"),
+                                           readings.decode_array(values_bin, "float8"),
+                                           truncated=count >= limits[asset_id])
+                    more = more or block.truncated
                     state = states.get(asset_id) or self.new_state()
-                    self._score_asset(state, asset_id, rows[i:j], names, scores)
+                    self._score_asset(state, asset_id, block, names, scores)
                     summary.events_opened += store.write_events(
                         conn, asset_id, self.detector, state.events.drain())
                     if asset_id in checkpoints:
-                        resumed[asset_id] = rows[i][1]
-                    saved.append((asset_id, state, rows[j - 1][1], state.detector.n_learned,
+                        resumed[asset_id] = block.times[0]
+                    saved.append((asset_id, state, block.times[-1], state.detector.n_learned,
                                   state.detector.is_warm, state.interval_s))
-                    summary.samples += j - i
+                    summary.samples += len(block)
                     summary.assets += 1
-                    i = j
+                    if self.record_commits:
+                        times.extend(block.times)
                 if scores:
                     summary.scores = store.insert_scores(conn, self.detector, scores)
                 store.write_checkpoints(conn, self.detector, saved)
@@ -293,24 +301,24 @@ class DetectionWorker:
                 conn, self.detector, locked, self.stale_after_s)
         for asset_id, state, scored_until, samples, _, _ in saved:
             cache[asset_id] = (scored_until, samples, state)
-        if self.record_commits and rows:
-            summary.score_commits.append((clock.time(), Counter(r[1] for r in rows)))
+        if times:
+            summary.score_commits.append((clock.time(), Counter(times)))
         return summary, more
 
-    def _score_asset(self, state: AssetState, asset_id: int, rows: list, names: dict[int, str],
+    def _score_asset(self, state: AssetState, asset_id: int, block: readings.SampleBlock,
+                     names: dict[int, str],
                      scores: list[tuple[datetime, int, float, str, int | None]]) -> None:
         detector = state.detector
         if detector.states is not None and asset_id in self._signals:
             detector.states.configure(*self._signals[asset_id])
-        state.note_times(rows[0][1], rows[-1][1], len(rows))
+        state.note_times(block.times[0], block.times[-1], len(block))
         maintained = self._maintenance.get(asset_id, [])
         observe = state.observe
         keys: dict[tuple[int, ...], tuple[str, ...]] = {}
-        for _, time, sensor_ids, values in rows:
+        for time, ids, values in zip(block.times, block.sensor_ids, block.values, strict=True):
             while maintained and maintained[0] <= time:  # the machine changed: new normal
                 state.maintained_at = maintained.pop(0)
                 detector.after_maintenance()
-            ids = tuple(sensor_ids)
             named = keys.get(ids)
             if named is None:
                 named = keys[ids] = tuple(names.get(s, str(s)) for s in ids)
