@@ -19,7 +19,7 @@ instead of one Python object per reading:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import numpy as np
@@ -28,7 +28,6 @@ __all__ = ["SampleBlock", "decode_array", "pivot"]
 
 #: PostgreSQL's timestamp epoch (binary timestamps count microseconds from it)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_UNIX_FROM_PG_US = int((_PG_EPOCH - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000
 _ELEMENT = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}
 
 
@@ -107,6 +106,5 @@ def _in_order(times_us: np.ndarray, sensor_ids: np.ndarray) -> bool:
 
 def _datetimes(times_us: np.ndarray) -> list[datetime]:
     """Timezone-aware UTC datetimes of PostgreSQL binary timestamps (microseconds, exact)."""
-    naive = (times_us + _UNIX_FROM_PG_US).astype("datetime64[us]").tolist()
-    return [t.replace(tzinfo=UTC) for t in naive]
-
+    epoch, span = _PG_EPOCH, timedelta
+    return [epoch + span(0, 0, us) for us in times_us.tolist()]

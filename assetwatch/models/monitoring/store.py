@@ -5,7 +5,6 @@ Every function works inside the caller's transaction; nothing here commits.
 
 from __future__ import annotations
 
-import pickle
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
+from assetwatch.models.monitoring import checkpoint_codec
 from assetwatch.models.monitoring.events import EventRecord
 
 __all__ = [
@@ -97,7 +97,8 @@ def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[i
         (list(known), [v[0] for v in known.values()], [v[1] for v in known.values()],
          detector, list(assets)),
     ).fetchall()
-    return {r[0]: (None if r[3] is None else pickle.loads(r[3]), r[1], r[2]) for r in rows}
+    return {r[0]: (None if r[3] is None else checkpoint_codec.loads(r[3]), r[1], r[2])
+            for r in rows}
 
 
 def pending_readings(conn: psycopg.Connection, since: dict[int, datetime | None],
@@ -249,10 +250,11 @@ def acknowledged_open_events(conn: psycopg.Connection, detector: str,
 
 
 def write_checkpoints(conn: psycopg.Connection, detector: str,
-                      rows: Sequence[tuple[int, Any, datetime, int, bool, float | None]]
+                      rows: Sequence[tuple[int, bytes, datetime, int, bool, float | None]]
                       ) -> None:
     """Store ``(asset_id, state, scored_until, samples, warm, sample_interval_s)`` per asset,
-    pickling ``state``; one statement over arrays, in the caller's transaction."""
+    ``state`` pickled by :func:`~assetwatch.models.monitoring.checkpoint_codec.dumps`; one
+    statement over arrays, in the caller's transaction."""
     if not rows:
         return
     conn.execute(
@@ -266,7 +268,7 @@ def write_checkpoints(conn: psycopg.Connection, detector: str,
         " warm = EXCLUDED.warm, sample_interval_s = EXCLUDED.sample_interval_s,"
         " updated_at = now()",
         (detector, [r[0] for r in rows],
-         [pickle.dumps(r[1], protocol=pickle.HIGHEST_PROTOCOL) for r in rows],
+         [r[1] for r in rows],
          [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
          [r[5] for r in rows]),
     )
