@@ -30,12 +30,14 @@ def _readings(samples: list[tuple[datetime, dict[int, float]]]
 
 
 def _plain(samples: list[tuple[datetime, dict[int, float]]]
-           ) -> list[tuple[datetime, tuple[int, ...], list[float]]]:
-    return [(t, tuple(sorted(s)), [s[k] for k in sorted(s)]) for t, s in samples]
+           ) -> list[tuple[datetime, dict[int, float]]]:
+    return [(t, dict(s)) for t, s in samples]
 
 
-def _as_list(block) -> list[tuple[datetime, tuple[int, ...], list[float]]]:
-    return list(zip(block.times, block.sensor_ids, block.values, strict=True))
+def _as_list(block) -> list[tuple[datetime, dict[int, float]]]:
+    assert all(len(ids) == len(set(ids)) for ids in block.sensor_ids)
+    return [(t, dict(zip(ids, values, strict=True)))
+            for t, ids, values in zip(block.times, block.sensor_ids, block.values, strict=True)]
 
 
 def test_uniform_samples_pivot_like_the_plain_pivot() -> None:
@@ -67,7 +69,7 @@ def test_a_truncated_read_leaves_the_newest_sample_for_the_next_read() -> None:
     assert _as_list(block) == _plain(samples[:4])
     assert block.truncated
     only = pivot(times[:1], sensors[:1], values[:1], truncated=True)  # nothing else to take
-    assert _as_list(only) == [(T0, (2,), [0.0])]
+    assert _as_list(only) == [(T0, {2: 0.0})]
 
 
 def test_readings_out_of_order_are_put_in_order() -> None:

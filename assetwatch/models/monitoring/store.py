@@ -261,8 +261,8 @@ def write_checkpoints(conn: psycopg.Connection, detector: str,
         "INSERT INTO detector_checkpoint (asset_id, detector, state, scored_until, samples,"
         " warm, sample_interval_s, updated_at)"
         " SELECT r.asset_id, %s, r.state, r.scored_until, r.samples, r.warm, r.interval, now()"
-        " FROM unnest(%s::int[], %s::bytea[], %s::timestamptz[], %s::bigint[], %s::bool[],"
-        "             %s::real[]) AS r(asset_id, state, scored_until, samples, warm, interval)"
+        " FROM unnest(%b::int[], %b::bytea[], %b::timestamptz[], %b::bigint[], %b::bool[],"
+        "             %b::real[]) AS r(asset_id, state, scored_until, samples, warm, interval)"
         " ON CONFLICT (asset_id, detector) DO UPDATE SET state = EXCLUDED.state,"
         " scored_until = EXCLUDED.scored_until, samples = EXCLUDED.samples,"
         " warm = EXCLUDED.warm, sample_interval_s = EXCLUDED.sample_interval_s,"
@@ -271,6 +271,7 @@ def write_checkpoints(conn: psycopg.Connection, detector: str,
          [r[1] for r in rows],
          [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
          [r[5] for r in rows]),
+        prepare=False,  # binary parameters: states go as bytes, not as hex text
     )
 
 
