@@ -91,15 +91,17 @@ def measure_lag(bench: Settings, fleet: dict[int, list[int]], options: dict[str,
     generator.start()
     generated, per_tick, gen_seconds = queue.get(timeout=seconds * 4 + 60)
     generator.join(timeout=30)
+    written = dict(generated)
+    expected = len(generated) * per_tick
     deadline = time.time() + 30
-    last_stamp = generated[-1][0] if generated else 0.0
-    while time.time() < deadline:  # until the last tick is scored
-        if any(max(c).timestamp() >= last_stamp for _, c in list(commits) if c):
+    while time.time() < deadline:  # until every sample written is scored
+        scored = sum(n for _, counts in list(commits) for stamp, n in counts.items()
+                     if stamp.timestamp() in written)
+        if scored >= expected:
             break
         time.sleep(0.2)
     stop.set()
     loop.join(timeout=30)
-    written = dict(generated)
     lags: list[float] = []
     for committed_at, counts in commits:
         for stamp, n in counts.items():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from assetwatch.models.monitoring.readings import decode_array, pivot
+from assetwatch.models.monitoring.readings import decode_array, pivot, ready
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -98,3 +98,15 @@ def test_decode_array_reads_the_binary_array_format() -> None:
     assert decode_array(struct.pack(">iii", 0, 0, 20), "int8").tolist() == []
     with pytest.raises(ValueError, match="without nulls"):
         decode_array(struct.pack(">iiiii", 1, 1, 701, 1, 1) + struct.pack(">i", -1), "float8")
+
+
+def test_a_recent_incomplete_sample_and_those_after_it_wait() -> None:
+    samples = [(T0 + timedelta(seconds=i), {1: 1.0, 2: 2.0, 3: 3.0}) for i in range(6)]
+    del samples[3][1][2]  # the fourth sample lacks a sensor so far
+    block = pivot(*_readings(samples), truncated=True)
+    waiting = ready(block, 3, horizon=T0 + timedelta(seconds=2.5))
+    assert _as_list(waiting) == _plain(samples[:3]) and not waiting.truncated
+    assert ready(block, 3, horizon=T0 + timedelta(seconds=3)) is block  # old enough: as is
+    complete = pivot(*_readings(samples[4:]), truncated=False)
+    assert ready(complete, 3, horizon=T0) is complete  # complete samples never wait
+    assert len(ready(complete, None, horizon=T0)) == 0  # sensors unknown: recent ones wait

@@ -10,7 +10,9 @@ instead of one Python object per reading:
   otherwise each sample is sliced on its own;
 * when the read hit its row limit, the newest time may be cut off part-way, so that sample is
   left for the next read (unless it is the only one: a sample with more readings than the
-  limit is cut to the limit).
+  limit is cut to the limit);
+* a recent sample that lacks some of the asset's sensors waits for a later read (its other
+  readings may be in a batch still on its way): :func:`ready`.
 
 :func:`pivot` is checked against a plain Python pivot of the same readings in the tests.
 """
@@ -24,7 +26,7 @@ from itertools import pairwise
 
 import numpy as np
 
-__all__ = ["SampleBlock", "decode_array", "pivot"]
+__all__ = ["SampleBlock", "decode_array", "pivot", "ready"]
 
 #: PostgreSQL's timestamp epoch (binary timestamps count microseconds from it)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -95,6 +97,28 @@ def pivot(times_us: np.ndarray, sensor_ids: np.ndarray, values: np.ndarray,
     ids_list, values_list = sensor_ids[:n].tolist(), values[:n].tolist()
     return SampleBlock(stamps, [tuple(ids_list[a:b]) for a, b in pairwise(bounds)],
                        [values_list[a:b] for a, b in pairwise(bounds)], truncated)
+
+
+def ready(block: SampleBlock, sensors: int | None, horizon: datetime) -> SampleBlock:
+    """The samples of ``block`` that can be scored now.
+
+    A sample stamped after ``horizon`` (the settle time ago) that has fewer readings than the
+    asset's ``sensors`` (``None``: not known) may still get its other readings, in a later
+    batch; it and every later sample wait for the next read. A complete sample, or one older
+    than the horizon, is ready. When samples wait, the block is not ``truncated``: nothing more
+    is ready now.
+    """
+    times, ids = block.times, block.sensor_ids
+    expected = sensors if sensors is not None else float("inf")
+    cut = len(times)
+    k = cut - 1
+    while k >= 0 and times[k] > horizon:
+        if len(ids[k]) < expected:
+            cut = k
+        k -= 1
+    if cut == len(times):
+        return block
+    return SampleBlock(times[:cut], ids[:cut], block.values[:cut], truncated=False)
 
 
 def _datetimes(times_us: list[int]) -> list[datetime]:

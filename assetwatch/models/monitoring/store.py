@@ -102,16 +102,16 @@ def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[i
 
 
 def pending_readings(conn: psycopg.Connection, since: dict[int, datetime | None],
-                     settle_s: float, limits: dict[int, int]
-                     ) -> list[tuple[int, int, bytes, bytes, bytes]]:
+                     limits: dict[int, int]
+                     ) -> list[tuple[int, int, bytes, bytes, bytes, datetime]]:
     """Readings newer than each asset's checkpoint, oldest first, at most ``limits[asset]``.
 
-    One row per asset that has any: ``(asset_id, readings, times, sensor_ids, values)``, the
-    last three PostgreSQL binary arrays (``array_send``) of ``timestamptz``, ``int4`` and
+    One row per asset that has any: ``(asset_id, readings, times, sensor_ids, values, now)``:
+    three PostgreSQL binary arrays (``array_send``) of ``timestamptz``, ``int4`` and
     ``float8`` in time order and, within a time, descending sensor id (decode and pivot them
-    with :mod:`assetwatch.models.monitoring.readings`). Readings younger than ``settle_s``
-    seconds are left for the next round, so a sample whose readings arrive in two batches is
-    not scored half-complete. An asset that returned its limit of readings may have more.
+    with :mod:`assetwatch.models.monitoring.readings`), and the server's clock when the read
+    began. Readings stamped later than that clock are left for a later read. An asset that
+    returned its limit of readings may have more.
     """
     assets = list(since)
     starts = [since[a] for a in assets]
@@ -119,10 +119,11 @@ def pending_readings(conn: psycopg.Connection, since: dict[int, datetime | None]
     # LATERAL: one backward index range scan per asset on (asset_id, time DESC, sensor_id),
     # stopping after the asset's limit; aggregated per asset into three arrays sent as bytes,
     # so that neither the server (one group per sample) nor the client (one object per
-    # value) pays per reading. The settle horizon is computed once (an InitPlan), not per row.
+    # value) pays per reading. The clock is read once, not per row.
     return conn.execute(
-        "SELECT c.asset_id, s.readings, s.times, s.sensor_ids, s.values"
-        " FROM unnest(%(assets)s::int[], %(since)s::timestamptz[], %(limits)s::int[])"
+        "SELECT c.asset_id, s.readings, s.times, s.sensor_ids, s.values, h.now"
+        " FROM (SELECT clock_timestamp() AS now) AS h"
+        " CROSS JOIN unnest(%(assets)s::int[], %(since)s::timestamptz[], %(limits)s::int[])"
         "  AS c(asset_id, since, cap)"
         " CROSS JOIN LATERAL ("
         "  SELECT count(*) AS readings, array_send(array_agg(r.time)) AS times,"
@@ -131,10 +132,10 @@ def pending_readings(conn: psycopg.Connection, since: dict[int, datetime | None]
         "  FROM (SELECT t.time, t.sensor_id, t.value FROM telemetry t"
         "   WHERE t.asset_id = c.asset_id"
         "   AND t.time > coalesce(c.since, '-infinity'::timestamptz)"
-        "   AND t.time <= (SELECT clock_timestamp() - make_interval(secs => %(settle)s))"
+        "   AND t.time <= h.now"
         "   ORDER BY t.time, t.sensor_id DESC LIMIT c.cap) AS r) AS s"
         " WHERE s.readings > 0",
-        {"assets": assets, "since": starts, "limits": caps, "settle": settle_s},
+        {"assets": assets, "since": starts, "limits": caps},
         prepare=False, binary=True,
     ).fetchall()
 

@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
@@ -134,7 +134,9 @@ class DetectionWorker:
         as that many readings of each of the asset's sensors); bounds memory and transaction
         size while catching up. Larger rounds write each checkpoint once for more samples.
     settle_s
-        Readings younger than this are scored in a later round.
+        A sample younger than this that lacks readings of some of the asset's sensors is
+        scored in a later round (its other readings may still be on their way); a sample with
+        all of them is scored at once.
     stale_after_s
         Silence after which an asset gets a staleness event.
     record_commits
@@ -276,17 +278,21 @@ class DetectionWorker:
             limits = {a: per_asset * max(1, self._sensors.get(a, 1)) for a in locked}
             times: list[datetime] = []
             with _collector_paused():  # a chunk allocates many objects, few cycles
-                rows = store.pending_readings(conn, since, self.settle_s, limits)
+                rows = store.pending_readings(conn, since, limits)
                 more = False
                 scores: list[tuple[datetime, int, float, str, int | None]] = []
                 saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
                 scored: dict[int, int] = {}
                 resumed: dict[int, datetime] = {}
-                for asset_id, count, times_bin, sensors_bin, values_bin in rows:
-                    block = readings.pivot(readings.decode_array(times_bin, "int8"),
-                                           readings.decode_array(sensors_bin, "int4"),
-                                           readings.decode_array(values_bin, "float8"),
-                                           truncated=count >= limits[asset_id])
+                for asset_id, count, times_bin, sensors_bin, values_bin, now in rows:
+                    block = readings.ready(
+                        readings.pivot(readings.decode_array(times_bin, "int8"),
+                                       readings.decode_array(sensors_bin, "int4"),
+                                       readings.decode_array(values_bin, "float8"),
+                                       truncated=count >= limits[asset_id]),
+                        self._sensors.get(asset_id), now - timedelta(seconds=self.settle_s))
+                    if not block:
+                        continue
                     more = more or block.truncated
                     state = states.get(asset_id) or self.new_state()
                     self._score_asset(state, asset_id, block, names, scores)
