@@ -32,6 +32,9 @@ from typing import Any
 
 __all__ = ["dumps", "loads"]
 
+#: ``cls.__new__(cls)``, which pickle writes as its compact NEWOBJ opcode (not in typeshed)
+_NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009
+
 
 def _set_attributes(obj: object, attributes: dict[str, Any]) -> None:
     """Restore ``obj``'s attributes one by one (the pickle's state setter)."""
@@ -40,7 +43,7 @@ def _set_attributes(obj: object, attributes: dict[str, Any]) -> None:
 
 
 def _reduce(obj: object) -> tuple[Any, ...]:
-    return copyreg.__newobj__, (type(obj),), obj.__dict__, None, None, _set_attributes
+    return _NEWOBJ, (type(obj),), obj.__dict__, None, None, _set_attributes
 
 
 def _attributes_only(cls: type) -> bool:

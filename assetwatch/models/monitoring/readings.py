@@ -20,13 +20,14 @@ instead of one Python object per reading:
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import numpy as np
 
-__all__ = ["SampleBlock", "decode_array", "pivot", "ready"]
+__all__ = ["SampleBlock", "decode_array", "pivot", "ready", "ready_blocks"]
 
 #: PostgreSQL's timestamp epoch (binary timestamps count microseconds from it)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -119,6 +120,20 @@ def ready(block: SampleBlock, sensors: int | None, horizon: datetime) -> SampleB
     if cut == len(times):
         return block
     return SampleBlock(times[:cut], ids[:cut], block.values[:cut], truncated=False)
+
+
+def ready_blocks(rows: Iterable[tuple[int, int, bytes, bytes, bytes, datetime]],
+                 limits: dict[int, int], sensors: dict[int, int], settle_s: float
+                 ) -> Iterator[tuple[int, SampleBlock]]:
+    """``(asset_id, samples ready to score)`` of the rows of
+    :func:`~assetwatch.models.monitoring.store.pending_readings` (read with ``limits``), for
+    assets with ``sensors`` registered; assets with none ready are left out."""
+    for asset_id, count, times, sensor_ids, values, now in rows:
+        block = pivot(decode_array(times, "int8"), decode_array(sensor_ids, "int4"),
+                      decode_array(values, "float8"), truncated=count >= limits[asset_id])
+        block = ready(block, sensors.get(asset_id), now - timedelta(seconds=settle_s))
+        if block:
+            yield asset_id, block
 
 
 def _datetimes(times_us: list[int]) -> list[datetime]:

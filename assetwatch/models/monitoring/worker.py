@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 
@@ -251,26 +251,12 @@ class DetectionWorker:
     def _score_chunk_once(self, conn: psycopg.Connection, chunk: list[int],
                           names: dict[int, str]) -> tuple[ScoringSummary, bool]:
         summary = ScoringSummary()
-        cache = self._cache
         with conn.transaction():
             locked = store.lock_assets(conn, self.detector, chunk)
             summary.assets_locked_elsewhere = len(chunk) - len(locked)
             if not locked:
                 return summary, False
-            known = {a: cache[a][:2] for a in locked if a in cache}
-            checkpoints = store.read_checkpoints(conn, self.detector, locked, known)
-            states: dict[int, AssetState] = {}
-            for asset_id in locked:
-                if asset_id not in checkpoints:
-                    cache.pop(asset_id, None)  # no checkpoint (any more): start afresh
-                    continue
-                state = checkpoints[asset_id][0]
-                state = state if state is not None else cache[asset_id][2]
-                if isinstance(state.detector, RegimeDetector):  # else: from an older release
-                    states[asset_id] = state
-            for asset_id, event_id in store.acknowledged_open_events(
-                    conn, self.detector, list(states)):
-                states[asset_id].events.acknowledge(event_id)
+            checkpoints, states = self._load_states(conn, locked)
             since = {a: checkpoints[a][1] if a in checkpoints else None for a in locked}
             self._maintenance = store.maintenance_times(  # new assets: all (no-ops)
                 conn, {a: states[a].maintained_at if a in states else None for a in locked})
@@ -284,15 +270,8 @@ class DetectionWorker:
                 saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
                 scored: dict[int, int] = {}
                 resumed: dict[int, datetime] = {}
-                for asset_id, count, times_bin, sensors_bin, values_bin, now in rows:
-                    block = readings.ready(
-                        readings.pivot(readings.decode_array(times_bin, "int8"),
-                                       readings.decode_array(sensors_bin, "int4"),
-                                       readings.decode_array(values_bin, "float8"),
-                                       truncated=count >= limits[asset_id]),
-                        self._sensors.get(asset_id), now - timedelta(seconds=self.settle_s))
-                    if not block:
-                        continue
+                for asset_id, block in readings.ready_blocks(rows, limits, self._sensors,
+                                                             self.settle_s):
                     more = more or block.truncated
                     state = states.get(asset_id) or self.new_state()
                     self._score_asset(state, asset_id, block, names, scores)
@@ -318,12 +297,34 @@ class DetectionWorker:
                 conn, self.detector, locked, self.stale_after_s)
         for (asset_id, state, scored_until, samples, _, _), payload in zip(saved, payloads,
                                                                            strict=True):
-            if scored[asset_id] >= RESTORE_AFTER:
+            if scored[asset_id] >= RESTORE_AFTER:  # committed: continue on a fast copy
                 state = checkpoint_codec.loads(payload)
-            cache[asset_id] = (scored_until, samples, state)
+            self._cache[asset_id] = (scored_until, samples, state)
         if times:
             summary.score_commits.append((clock.time(), Counter(times)))
         return summary, more
+
+    def _load_states(self, conn: psycopg.Connection, locked: list[int]
+                     ) -> tuple[dict[int, tuple[AssetState | None, datetime, int]],
+                                dict[int, AssetState]]:
+        """The locked assets' checkpoints and their states (from memory where the stored
+        checkpoint is the one this worker wrote), with acknowledgments applied."""
+        cache = self._cache
+        known = {a: cache[a][:2] for a in locked if a in cache}
+        checkpoints = store.read_checkpoints(conn, self.detector, locked, known)
+        states: dict[int, AssetState] = {}
+        for asset_id in locked:
+            if asset_id not in checkpoints:
+                cache.pop(asset_id, None)  # no checkpoint (any more): start afresh
+                continue
+            state = checkpoints[asset_id][0]
+            state = state if state is not None else cache[asset_id][2]
+            if isinstance(state.detector, RegimeDetector):  # else: from an older release
+                states[asset_id] = state
+        for asset_id, event_id in store.acknowledged_open_events(
+                conn, self.detector, list(states)):
+            states[asset_id].events.acknowledge(event_id)
+        return checkpoints, states
 
     def _score_asset(self, state: AssetState, asset_id: int, block: readings.SampleBlock,
                      names: dict[int, str],
