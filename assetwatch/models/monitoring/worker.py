@@ -11,7 +11,8 @@ partition (``asset_id % workers == worker``), a chunk of assets per transaction:
    the stored one is reused from memory instead of being transferred and unpickled);
 3. read the readings newer than ``scored_until``, one row of three binary arrays per asset,
    pivot them into samples by time (:mod:`~assetwatch.models.monitoring.readings`), and feed
-   the samples in time order to the asset's detector (score, then learn) and event tracker;
+   the samples ready to score (all of the asset's sensors present, or older than
+   ``settle_s``) in time order to the asset's detector (score, then learn) and event tracker;
 4. write scores, events and the new checkpoints, and commit: all or nothing.
 
 **One owner per asset.** The partition splits the fleet between N workers; the lock makes the
