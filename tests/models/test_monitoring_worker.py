@@ -6,6 +6,7 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -333,3 +334,40 @@ def test_a_replaced_part_is_the_new_normal_and_a_later_fault_still_alarms(
     assert _replaced_part_day(fresh_settings, "RP-NO-EVENT", with_event=False) >= 1
     assert _replaced_part_day(fresh_settings, "RP-EVENT", with_event=True) == 0
     assert _replaced_part_day(fresh_settings, "RP-FAULT", with_event=True, fault_after=True) >= 1
+
+
+def test_worker_scores_as_the_per_sample_path_does_in_memory(fresh_settings: Settings) -> None:
+    """Read in blocks, pivoted by numpy, over several rounds: the same scores, states and
+    events as feeding the same samples one by one to a fresh asset state."""
+    ids = _fleet(fresh_settings, ["EQ-1"])
+    rng = random.Random(17)
+    samples = []
+    for i in range(300):
+        sample = _sample(rng, fault=7.0 if 180 <= i < 215 else 0.0)
+        if i % 9 == 4:
+            del sample["temp"]  # a sensor missing now and then
+        if i == 120:
+            sample = {"flow": sample["flow"], "current": sample["current"]}
+        samples.append(sample)
+    start = datetime(2026, 3, 1, 0, 0, 0, 250_000, tzinfo=UTC)
+    _insert(fresh_settings, ids["EQ-1"], start, samples)
+    with DetectionWorker(fresh_settings, max_samples=60, record_commits=True,
+                         **PARAMS) as worker:
+        summary = worker.score_pending()  # at most 60 samples a transaction
+        reference = worker.new_state()
+    assert summary.samples == 300 and len(summary.score_commits) >= 5
+    expected = []
+    for i, sample in enumerate(samples):
+        scored = reference.observe(start + timedelta(seconds=i), sample)
+        if scored is not None:
+            expected.append((start + timedelta(seconds=i), np.float32(scored[0]), *scored[1:]))
+    events = [(e.started_at, e.ended_at, e.peak_at, e.sensors)
+              for e in reference.events.drain()]
+    with psycopg.connect(fresh_settings.db_url) as conn:
+        stored = conn.execute("SELECT time, score, state, regime FROM anomaly_score"
+                              " ORDER BY time").fetchall()
+        stored_events = conn.execute(
+            "SELECT started_at, ended_at, peak_at, sensors FROM anomaly_event"
+            " WHERE kind = 'anomaly' ORDER BY started_at").fetchall()
+    assert [(t, np.float32(score), *rest) for t, score, *rest in stored] == expected
+    assert len(events) >= 1 and stored_events == events
