@@ -53,8 +53,8 @@ PUBLISHED: dict[str, tuple[tuple[str, float, float | None], ...]] = {
               ("MTSTAN (whole set)", 16.8, None)),
 }
 #: the feature windows cross-validation chooses from: rolling means and trends, in cycles
-#: (the longest was added when the cross-validation of a first run chose the longest of the
-#: other three on both subsets, at the edge of the grid)
+#: (the grid is widened while the cross-validation chooses its longest candidate: the two
+#: longest were added one at a time after runs that chose the longest of the others)
 WINDOWS: dict[str, dict[str, tuple[int, ...]]] = {
     "means 10, 20; trends 20, 40": {"mean_windows": (10, 20), "slope_windows": (20, 40)},
     "means 5, 10, 20; trends 10, 20": {"mean_windows": (5, 10, 20),
@@ -63,6 +63,8 @@ WINDOWS: dict[str, dict[str, tuple[int, ...]]] = {
                                             "slope_windows": (20, 40, 80)},
     "means 20, 40, 80; trends 40, 80, 120": {"mean_windows": (20, 40, 80),
                                              "slope_windows": (40, 80, 120)},
+    "means 40, 80, 160; trends 80, 120, 160": {"mean_windows": (40, 80, 160),
+                                               "slope_windows": (80, 120, 160)},
 }
 #: remaining-life caps (cycles) of the training target cross-validation chooses from; the
 #: first (the literature's convention for these subsets) is held while the windows are chosen
