@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -199,24 +200,27 @@ def ingest_azure(conn: psycopg.Connection, sample: Sample) -> dict[str, int]:
     return counts
 
 
-def _options(label_days: int) -> TrainOptions:
-    """Random forest (steadier than boosting with a few dozen failures), no RUL regressors."""
-    return replace(TrainOptions(), horizons=(label_days,), fit_rul=False,
-                   classifier="random_forest", min_positives=3)
+def _options(label_days: int, forest: Mapping[str, Any] | None = None) -> TrainOptions:
+    """Random forest (steadier than boosting with a few dozen failures), no RUL regressors;
+    ``forest`` replaces the product's forest settings (smaller forests in tests)."""
+    options = replace(TrainOptions(), horizons=(label_days,), fit_rul=False,
+                      classifier="random_forest", min_positives=3)
+    return replace(options, forest=dict(forest)) if forest else options
 
 
 def _fit_predict(train: pd.DataFrame, until: datetime, rows: pd.DataFrame, component: str,
-                 label_days: int) -> np.ndarray:
+                 label_days: int, forest: Mapping[str, Any] | None = None) -> np.ndarray:
     """Fit on ``train`` (labels known until ``until``), return P(fails within
     ``label_days``) for ``rows``."""
-    options = _options(label_days)
+    options = _options(label_days, forest)
     prior = fleet_prior(component, train, options)
     model = fit_failure_model(train, until, prior, options)
     return model.predict(rows)[f"prob_{label_days}"].to_numpy()
 
 
 def choose_label_and_threshold(train: pd.DataFrame, component: str, *,
-                               weeks: int = TUNING_WEEKS) -> tuple[int, float]:
+                               weeks: int = TUNING_WEEKS,
+                               forest: Mapping[str, Any] | None = None) -> tuple[int, float]:
     """The training label (days) and alarm threshold for 48 h warnings, from ``train`` alone.
 
     Each of the last ``weeks`` weeks of ``train`` (that have at least 10 days before them) is
@@ -239,7 +243,7 @@ def choose_label_and_threshold(train: pd.DataFrame, component: str, *,
             part = train[(times >= lo) & (times < hi)]
             parts.append(part)
             probabilities.append(_fit_predict(fit, lo.to_pydatetime(), part, component,
-                                              label_days))
+                                              label_days, forest))
         if not parts:
             break
         tune, probability = pd.concat(parts), np.concatenate(probabilities)
@@ -276,7 +280,8 @@ def validation_folds(times: pd.Series, *, valid_fraction: float,
 
 
 def evaluate_component(rows: pd.DataFrame, component: str, as_of: datetime,
-                       folds: list[tuple[pd.Timestamp, pd.Timestamp]]) -> ComponentResult:
+                       folds: list[tuple[pd.Timestamp, pd.Timestamp]],
+                       forest: Mapping[str, Any] | None = None) -> ComponentResult:
     """Train and predict fold by fold, score the pooled validation snapshots."""
     from assetwatch.models.prediction.validation import classification_metrics
 
@@ -284,9 +289,10 @@ def evaluate_component(rows: pd.DataFrame, component: str, as_of: datetime,
     parts, alarms, probabilities, choices = [], [], [], []
     for lo, hi in folds:
         train = censor(rows[times + HORIZON <= lo], lo.to_pydatetime())
-        label_days, threshold = choose_label_and_threshold(train, component)
+        label_days, threshold = choose_label_and_threshold(train, component, forest=forest)
         valid = rows[(times >= lo) & (times < hi)]
-        probability = _fit_predict(train, lo.to_pydatetime(), valid, component, label_days)
+        probability = _fit_predict(train, lo.to_pydatetime(), valid, component, label_days,
+                                   forest)
         parts.append(valid)
         probabilities.append(probability)
         alarms.append(probability >= threshold)
@@ -306,15 +312,19 @@ def evaluate_component(rows: pd.DataFrame, component: str, as_of: datetime,
 
 
 def run_azure_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 1 / 3,
-                        retrain_every: timedelta | None = None
+                        retrain_every: timedelta | None = None,
+                        forest: Mapping[str, Any] | None = None, database: Any = None
                         ) -> tuple[list[ComponentResult], dict[str, Any]]:
-    """Ingest, featurise in SQL, train per component with a time split, evaluate."""
+    """Ingest, featurise in SQL, train per component with a time split, evaluate.
+
+    ``forest`` replaces the random forest's settings and ``database`` (settings of an empty,
+    migrated database) the scratch database: both for test-sized runs."""
     from assetwatch.models.prediction.errors import PredictionError
     from assetwatch.models.prediction.features import FeatureSpec, build_feature_frame
 
     started = time.perf_counter()
     sample = read_sample(folder)
-    scratch = fresh_database(settings, "bench_pdm")
+    scratch = database or fresh_database(settings, "bench_pdm")
     with psycopg.connect(scratch.db_url) as conn:
         counts = ingest_azure(conn, sample)
         conn.commit()
@@ -333,7 +343,7 @@ def run_azure_benchmark(settings: Any, folder: Path, *, valid_fraction: float = 
     folds = validation_folds(frame["snapshot_at"], valid_fraction=valid_fraction,
                              retrain_every=retrain_every)
     results = [evaluate_component(frame[frame["component_type"] == c].reset_index(drop=True),
-                                  str(c), as_of, folds)
+                                  str(c), as_of, folds, forest)
                for c in sorted(frame["component_type"].unique())]
     timing = {**counts, "snapshots": int(frame[["asset_id", "snapshot_at"]]
                                          .drop_duplicates().shape[0]),

@@ -158,6 +158,9 @@ def load_engines(conn: psycopg.Connection, engines: list[Engine], *, subset: str
     last = max(starts[e.unit] + e.cycles * _DAY for e in engines)
     # loaded without the ingest ledger: the hourly rollup learns of the readings here
     conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s)", (first, last))
+    # a bulk load: the planner learns of the new rows now, not at autovacuum's next pass (the
+    # score flow's regime join on stale statistics ran for minutes instead of a second)
+    conn.execute("ANALYZE telemetry_hourly")
     return asset_of
 
 

@@ -50,7 +50,7 @@ from assetwatch.models.prediction.regimes import RegimeNormaliser
 
 __all__ = ["KEY_COLUMNS", "LABEL_COLUMNS", "FeatureSpec", "build_feature_frame",
            "component_rows", "event_features", "feature_columns", "feature_sensors",
-           "latest_telemetry_time", "telemetry_features"]
+           "latest_telemetry_time", "restrict_to_spec", "telemetry_features"]
 
 KEY_COLUMNS = ("asset_id", "snapshot_at", "component_type", "model_id")
 LABEL_COLUMNS = ("days_to_failure", "days_known_ok")
@@ -164,6 +164,23 @@ class FeatureSpec:
         windows.update({f"w_mean{i}": w for i, w in enumerate(self.mean_windows)})
         windows.update({f"w_slope{i}": w for i, w in enumerate(self.slope_windows)})
         return windows
+
+
+def restrict_to_spec(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """``frame`` without the window statistics (``S__mean_<span>``, ``S__slope_<span>``) of
+    windows that ``spec`` does not have: a frame computed with more windows, cut to the one
+    ``spec`` computes (each window's statistic is computed on its own, so the values are the
+    same)."""
+    kept = {f"mean_{_span(w)}" for w in spec.mean_windows} | {
+        f"slope_{_span(w)}" for w in spec.slope_windows}
+
+    def windowed(stat: str) -> bool:
+        kind, _, span = stat.partition("_")
+        return kind in ("mean", "slope") and span not in ("short", "long", "base")
+
+    drop = [c for c in frame.columns if "__" in c and not c.startswith("errors__")
+            and windowed(c.split("__", 1)[1]) and c.split("__", 1)[1] not in kept]
+    return frame.drop(columns=drop)
 
 
 def _span(window: timedelta) -> str:

@@ -43,7 +43,7 @@ from assetwatch.models.prediction.model_registry import (
     load_model,
 )
 
-__all__ = ["predict_frame", "score_assets", "write_predictions"]
+__all__ = ["predict_frame", "score_assets", "scoring_spec", "write_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
     for spec, group in by_spec.items():
         sensors = sorted({s for v in group for s in feature_sensors(v.features)})
         frame = build_feature_frame(
-            conn, _scoring_spec(spec), as_of=as_of, assets=assets, all_assets=True,
+            conn, scoring_spec(spec), as_of=as_of, assets=assets, all_assets=True,
             sensors=sensors,
             component_types=[v.component_type for v in group if v.component_type])
         for version in group:
@@ -113,8 +113,9 @@ def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
     return pd.concat(parts, ignore_index=True)
 
 
-def _scoring_spec(spec: FeatureSpec) -> FeatureSpec:
-    # one snapshot at as_of: any spacing works, a whole bucket keeps the filter exact
+def scoring_spec(spec: FeatureSpec) -> FeatureSpec:
+    """The spec of a model version as the score flow reads it: one snapshot at ``as_of``
+    (any spacing works; a whole bucket keeps the filter exact)."""
     return replace(spec, snapshot_every=max(spec.bucket, timedelta(seconds=1)))
 
 

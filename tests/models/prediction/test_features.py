@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -14,6 +16,7 @@ from assetwatch.models.prediction.features import (
     build_feature_frame,
     feature_columns,
     latest_telemetry_time,
+    restrict_to_spec,
 )
 from assetwatch.models.prediction.synthetic import add_assets, add_event, add_readings
 
@@ -131,3 +134,19 @@ def test_part_replacements_count_as_maintenance(seeded: tuple[Settings, int]) ->
     with psycopg.connect(settings.db_url) as conn:
         frame = build_feature_frame(conn, spec, as_of=AS_OF)
     assert frame["maintenance_events"].tolist() == [1.0]
+
+
+def test_a_frame_with_more_windows_cut_to_a_spec_is_that_spec_s_frame(
+        seeded: tuple[Settings, int]) -> None:
+    settings, _ = seeded
+    wide = replace(SPEC, mean_windows=(2 * H, 3 * H), slope_windows=(3 * H, 4 * H))
+    narrow = replace(SPEC, mean_windows=(3 * H,), slope_windows=(4 * H,))
+    with psycopg.connect(settings.db_url) as conn:
+        every = build_feature_frame(conn, wide, as_of=AS_OF, first_snapshot=AS_OF - 8 * H)
+        own = build_feature_frame(conn, narrow, as_of=AS_OF, first_snapshot=AS_OF - 8 * H)
+    cut = restrict_to_spec(every, narrow)
+    assert "temp__mean_2h" in every and "temp__slope_3h" in every
+    assert list(cut.columns) == list(own.columns)
+    pd.testing.assert_frame_equal(cut, own)
+    # the short and long statistics stay, whatever the windows
+    assert {"temp__mean_short", "temp__slope_long", "errors__E7"} <= set(cut.columns)

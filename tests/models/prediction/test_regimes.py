@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -20,6 +21,7 @@ from assetwatch.models.prediction.features import (
     fit_regimes,
 )
 from assetwatch.models.prediction.regimes import RegimeNormaliser
+from assetwatch.models.prediction.scoring import scoring_spec
 from assetwatch.models.prediction.synthetic import add_assets, add_readings
 
 H = timedelta(hours=1)
@@ -127,3 +129,26 @@ def test_a_feature_at_t_does_not_change_when_later_data_is_removed(
     # the check can fail: a feature that looked past t would differ
     later = before[before.snapshot_at > t]
     assert not later.empty and after[after.snapshot_at > t].empty
+
+
+@pytest.mark.integration
+def test_scoring_normalises_as_training_did(make_database: Callable[[], Settings]) -> None:
+    """The score flow's single-snapshot read, with the regimes stored in a model version's
+    spec, gives the same features as the training window's row at that time."""
+    settings = make_database()
+    spec = replace(SPEC, mean_windows=(6 * H,), slope_windows=(24 * H,))
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        _seed(conn)
+        conn.execute("INSERT INTO asset_model_regime (model_id, signals, regimes)"
+                     " VALUES ('RG-1', '{load}', 2)")
+        fitted = fit_regimes(conn, spec, as_of=AS_OF, first_snapshot=START + timedelta(days=2))
+        stored = FeatureSpec.from_params(fitted.as_params())
+        window = build_feature_frame(conn, fitted, as_of=AS_OF,
+                                     first_snapshot=AS_OF - timedelta(days=1))
+        scored = build_feature_frame(conn, scoring_spec(stored), as_of=AS_OF,
+                                     all_assets=True, sensors=["temp"])
+    row = window[window.snapshot_at == AS_OF].reset_index(drop=True)
+    columns = [c for c in row.columns if c.startswith("temp__")]
+    assert len(columns) >= 7 and len(scored) == 1
+    pd.testing.assert_frame_equal(scored[columns], row[columns])
+    assert scored["temp__mean_short"].abs().max() < 1.5   # in the regime's units

@@ -12,8 +12,12 @@ from assetwatch.models.prediction.scoring import score_assets
 from assetwatch.models.prediction.synthetic import START, add_assets, seed_fleet
 from assetwatch.models.prediction.training import TrainOptions, train_models
 
+#: test-sized boosting (fewer, larger steps; one ensemble member)
+SMALL = {"max_iter": 25, "learning_rate": 0.2, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+         "l2_regularization": 1.0, "random_state": 0}
 OPTIONS = TrainOptions(horizons=(3, 7), history=timedelta(days=60),
-                       spec=FeatureSpec(snapshot_every=timedelta(hours=12)))
+                       spec=FeatureSpec(snapshot_every=timedelta(hours=12)), gbm=SMALL,
+                       rul_gbm={**SMALL, "max_features": 0.5}, rul_seeds=1)
 
 
 def test_learns_from_failures_and_scores(fresh_settings: Settings) -> None:
