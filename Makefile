@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Test processes side by side (pytest-xdist); tests sharing a costly set-up stay in one.
+TEST_WORKERS ?= 2
 
 .PHONY: setup services test-tools demo test lint down clean
 
@@ -34,7 +36,7 @@ demo: services
 	$(BIN)/assetwatch demo
 
 test: services test-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check .
