@@ -17,28 +17,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from seeded_fleet import seeded_at, seeded_settings  # noqa: F401 (fixtures)
+from session_databases import SessionDatabases
 
-from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings, load_settings
 from assetwatch.stack.mosquitto import LocalMosquitto, private_broker
 
 # Prefect's temporary API server logs its shutdown from an exit hook, after pytest has closed
 # the captured streams; don't print "--- Logging error ---" blocks for that.
 logging.raiseExceptions = False
-
-# Connections that drop a session's databases at its end (the server allows 100 or more).
-_DROPPING_AT_ONCE = 16
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")
@@ -48,84 +38,24 @@ def base_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def make_database(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
-    """A factory of fresh, migrated databases; each returns settings pointing at it.
+def session_databases(base_settings: Settings) -> Iterator[SessionDatabases]:
+    """Every database this session makes, dropped together at its end."""
+    databases = SessionDatabases(base_settings)
+    yield databases
+    databases.close()
 
-    The schema is migrated once per session, into a template database; every fresh database is
-    a copy of it (``CREATE DATABASE ... TEMPLATE``), a fraction of the cost of migrating anew.
-    """
-    created: list[str] = []
-    template: list[str] = []
 
-    def make() -> Settings:
-        if not template:
-            template.append(_migrated_template(base_settings, created))
-        name = _create_database(base_settings, created, template=template[0])
-        return _settings_for(base_settings, name)
-
-    yield make
-    _drop_databases(base_settings, created)
+@pytest.fixture(scope="session")
+def make_database(session_databases: SessionDatabases) -> Callable[[], Settings]:
+    """A factory of fresh, migrated databases; each returns settings pointing at it (a copy of
+    one migrated once per session)."""
+    return session_databases.migrated
 
 
 @pytest.fixture
-def empty_settings(base_settings: Settings) -> Iterator[Settings]:
+def empty_settings(session_databases: SessionDatabases) -> Settings:
     """Settings for a database of this test's own with no schema at all (for migration tests)."""
-    created: list[str] = []
-    yield _settings_for(base_settings, _create_database(base_settings, created))
-    _drop_databases(base_settings, created)
-
-
-def _settings_for(base_settings: Settings, database: str) -> Settings:
-    return base_settings.model_copy(update={
-        "db_url": _with_database(base_settings.db_url, database),
-        "topic_prefix": f"awt{secrets.token_hex(4)}",
-    })
-
-
-def _create_database(base_settings: Settings, created: list[str], *,
-                     template: str | None = None) -> str:
-    name = f"assetwatch_test_{secrets.token_hex(4)}"
-    create = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
-    if template is not None:
-        create += psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
-    with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-        conn.execute(create)
-        created.append(name)
-        if template is not None:  # database privileges are not copied from the template
-            conn.execute(psycopg.sql.SQL(
-                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
-                " 'assetwatch_reader') THEN GRANT CONNECT ON DATABASE {} TO assetwatch_reader;"
-                " END IF; END $$").format(psycopg.sql.Identifier(name)))
-    return name
-
-
-def _migrated_template(base_settings: Settings, created: list[str]) -> str:
-    """A database migrated to the newest schema that nothing connects to, to copy from.
-
-    It refuses connections, so TimescaleDB's job scheduler leaves it (a copy needs the source
-    database idle); the scheduler started while migrating is ended here.
-    """
-    name = _create_database(base_settings, created)
-    migrate(_settings_for(base_settings, name))
-    with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
-            psycopg.sql.Identifier(name)))
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                     " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-    return name
-
-
-def _drop_databases(base_settings: Settings, names: list[str]) -> None:
-    """Drop ``names`` together: each DROP DATABASE waits for a checkpoint (seconds on a busy
-    server), and checkpoints asked for at once are served by one."""
-
-    def drop(name: str) -> None:
-        with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                psycopg.sql.Identifier(name)))
-
-    with ThreadPoolExecutor(max_workers=_DROPPING_AT_ONCE) as pool:
-        list(pool.map(drop, names))
+    return session_databases.empty()
 
 
 @pytest.fixture(scope="session")

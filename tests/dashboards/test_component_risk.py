@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from session_databases import install_migrations
 
-from assetwatch.core.migrate import available, migrate, timescale_license
+from assetwatch.core.migrate import available, migrate
 from assetwatch.core.settings import Settings
 from assetwatch.report.queries import _FLEET
 
@@ -68,22 +69,6 @@ def test_fleet_health_report_and_dashboard_rank_by_the_same_risk(
         assert [(r[0], r[2]) for r in rows] == [("P1", "seal"), ("P2", "bearing")]
 
 
-def _install_all_but(settings: Settings, skipped: set[int]) -> None:
-    """Apply every shipped migration except ``skipped``, recorded as ``migrate`` records them:
-    the schema of a database installed before those migrations were written."""
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
-                     " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        for migration in available(timescale_license(conn)):
-            if migration.version in skipped:
-                continue
-            with conn.transaction():
-                conn.execute(migration.sql.encode())
-                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                             (migration.version, migration.name))
-
-
 def _fleet_health_view(settings: Settings) -> str:
     with psycopg.connect(settings.db_url, autocommit=True) as conn:
         return conn.execute("SELECT pg_get_viewdef('v_fleet_health')").fetchone()[0]
@@ -94,7 +79,7 @@ def test_an_installed_database_gets_the_same_fleet_health(
         make_database: Callable[[], Settings], empty_settings: Settings) -> None:
     """A database installed before 0030 (its v_fleet_health from 0052, ranking by the shortest
     horizon) is upgraded by 0030 and 0140, applied late, to the very view a new database gets."""
-    _install_all_but(empty_settings, {30, 140})
+    install_migrations(empty_settings, lambda m: m.version not in {30, 140})
     installed = _fleet_health_view(empty_settings)
     assert "v_component_risk" not in installed
     assert [(m.version, m.name) for m in migrate(empty_settings)] == [
