@@ -21,8 +21,11 @@ services: setup
 	$(BIN)/assetwatch stack up
 
 # Tools some tests drive, Debian's packages, installed when missing: headless Chromium (the
-# report's screenshot test) and docker-compose (validates docker-compose.yml; no engine needed).
-TEST_TOOLS := chromium:chromium docker-compose:docker-compose
+# report's screenshot test), docker-compose (validates docker-compose.yml; no engine needed),
+# openssl (the edge agent's TLS test makes its certificates) and Debian's own Mosquitto 2.0
+# (the broker configuration test for ASSETWATCH_MOSQUITTO=debian).
+TEST_TOOLS := chromium:chromium docker-compose:docker-compose openssl:openssl \
+              /usr/sbin/mosquitto:mosquitto
 test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \

@@ -103,6 +103,7 @@ def private_mosquitto(base_settings: Settings, tmp_path_factory: pytest.TempPath
         broker.down()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``) tests that share a costly set-up run in one
     worker, so it is made once: the Prefect test harness, and a module's module-scoped
