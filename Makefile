@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Test processes side by side (pytest-xdist); tests sharing a costly set-up stay in one.
+# Test processes side by side (pytest-xdist); a test file's tests run in one, so module-scoped
+# set-ups (a private cluster, a demo run) are made once.
 TEST_WORKERS ?= 2
 
 .PHONY: setup services test-tools demo test lint down clean
@@ -39,7 +40,7 @@ demo: services
 	$(BIN)/assetwatch demo
 
 test: services test-tools
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

@@ -101,26 +101,3 @@ def private_mosquitto(base_settings: Settings, tmp_path_factory: pytest.TempPath
     yield make
     for broker in made:
         broker.down()
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``) tests that share a costly set-up run in one
-    worker, so it is made once: the Prefect test harness, and a module's module-scoped
-    fixtures (a private cluster, a demo run, a seeded pipeline)."""
-    for item in items:
-        group = _shared_setup(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-def _shared_setup(item: pytest.Item) -> str | None:
-    if "prefect_harness" in getattr(item, "fixturenames", ()):
-        return "prefect"
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    for definitions in info.name2fixturedefs.values():
-        if definitions and definitions[-1].scope == "module":
-            return item.nodeid.split("::")[0]
-    return None
