@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Test processes side by side (pytest-xdist); a test file's tests run in one, so module-scoped
+# set-ups (a private cluster, a demo run) are made once.
+TEST_WORKERS ?= 2
 
 .PHONY: setup services test-tools demo test lint down clean
 
@@ -19,8 +22,11 @@ services: setup
 	$(BIN)/assetwatch stack up
 
 # Tools some tests drive, Debian's packages, installed when missing: headless Chromium (the
-# report's screenshot test) and docker-compose (validates docker-compose.yml; no engine needed).
-TEST_TOOLS := chromium:chromium docker-compose:docker-compose
+# report's screenshot test), docker-compose (validates docker-compose.yml; no engine needed),
+# openssl (the edge agent's TLS test makes its certificates) and Debian's own Mosquitto 2.0
+# (the broker configuration test for ASSETWATCH_MOSQUITTO=debian).
+TEST_TOOLS := chromium:chromium docker-compose:docker-compose openssl:openssl \
+              /usr/sbin/mosquitto:mosquitto
 test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -34,7 +40,7 @@ demo: services
 	$(BIN)/assetwatch demo
 
 test: services test-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,24 +17,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from seeded_fleet import seeded_at, seeded_settings  # noqa: F401 (fixtures)
+from session_databases import SessionDatabases
 
-from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings, load_settings
 from assetwatch.stack.mosquitto import LocalMosquitto, private_broker
 
 # Prefect's temporary API server logs its shutdown from an exit hook, after pytest has closed
 # the captured streams; don't print "--- Logging error ---" blocks for that.
 logging.raiseExceptions = False
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")
@@ -44,27 +38,24 @@ def base_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def make_database(base_settings: Settings) -> Iterator[Callable[[], Settings]]:
-    """A factory of fresh, migrated databases; each returns settings pointing at it."""
-    created: list[str] = []
+def session_databases(base_settings: Settings) -> Iterator[SessionDatabases]:
+    """Every database this session makes, dropped together at its end."""
+    databases = SessionDatabases(base_settings)
+    yield databases
+    databases.close()
 
-    def make() -> Settings:
-        name = f"assetwatch_test_{secrets.token_hex(4)}"
-        with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-        created.append(name)
-        settings = base_settings.model_copy(update={
-            "db_url": _with_database(base_settings.db_url, name),
-            "topic_prefix": f"awt{secrets.token_hex(4)}",
-        })
-        migrate(settings)
-        return settings
 
-    yield make
-    with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-        for name in created:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                psycopg.sql.Identifier(name)))
+@pytest.fixture(scope="session")
+def make_database(session_databases: SessionDatabases) -> Callable[[], Settings]:
+    """A factory of fresh, migrated databases; each returns settings pointing at it (a copy of
+    one migrated once per session)."""
+    return session_databases.migrated
+
+
+@pytest.fixture
+def empty_settings(session_databases: SessionDatabases) -> Settings:
+    """Settings for a database of this test's own with no schema at all (for migration tests)."""
+    return session_databases.empty()
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console | None =
     stage("fleet and master data registered", lambda: _register(demo, fleet))
     tags = [a.asset_tag for a in fleet.assets]
     silent = tags[-1] if len(tags) > 2 else None
-    with _ingest_workers(demo, options.ingest_workers, run_id):
+    with _ingest_workers(demo, options.ingest_workers):
         configs = stage("remote configuration pushed, a bad one refused",
                         lambda: loop.push_configs(demo, tags[0], tags[min(1, len(tags) - 1)]))
         published = stage(
@@ -157,10 +157,13 @@ def _register_installed_base(conn: psycopg.Connection, fleet: Fleet,
 
 
 @contextmanager
-def _ingest_workers(demo: Settings, count: int, run_id: str) -> Iterator[None]:
+def _ingest_workers(demo: Settings, count: int) -> Iterator[None]:
     from assetwatch.ingest.consumer import IngestWorker
+    from assetwatch.ingest.mqtt_session import default_client_id
 
-    workers = [IngestWorker(demo, client_id=f"demo-{run_id}-ingest-{i}", session_expiry_s=60)
+    # client ids under the run's own topic prefix: two demos started in the same second must
+    # not take over each other's broker sessions (and so each other's readings)
+    workers = [IngestWorker(demo, client_id=default_client_id(demo, i), session_expiry_s=60)
                for i in range(count)]
     threads = [threading.Thread(target=w.run, name=f"ingest-{i}", daemon=True)
                for i, w in enumerate(workers)]

@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import psycopg
 import pytest
+from session_databases import SessionDatabases
 
 from assetwatch.bench.cpu import CpuMeter, available
 from assetwatch.core.settings import Settings
@@ -25,14 +24,10 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def bench_settings(fresh_settings: Settings) -> Iterator[Settings]:
+def bench_settings(fresh_settings: Settings, session_databases: SessionDatabases) -> Settings:
     """A database of its own to run the benchmark from; its scratch database is dropped."""
-    yield fresh_settings
-    parts = urlsplit(fresh_settings.db_url)
-    scratch = parts.path.lstrip("/") + "_bench"
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            psycopg.sql.Identifier(scratch)))
+    session_databases.drop_later(urlsplit(fresh_settings.db_url).path.lstrip("/") + "_bench")
+    return fresh_settings
 
 
 def _bench(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from session_databases import install_migrations
 
+from assetwatch.core.migrate import available, migrate
 from assetwatch.core.settings import Settings
 from assetwatch.report.queries import _FLEET
 
@@ -67,20 +69,31 @@ def test_fleet_health_report_and_dashboard_rank_by_the_same_risk(
         assert [(r[0], r[2]) for r in rows] == [("P1", "seal"), ("P2", "bearing")]
 
 
+def _fleet_health_view(settings: Settings) -> str:
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        return conn.execute("SELECT pg_get_viewdef('v_fleet_health')").fetchone()[0]
+
+
 @pytest.mark.integration
 def test_an_installed_database_gets_the_same_fleet_health(
-        make_database: Callable[[], Settings]) -> None:
-    """0030 re-defines v_fleet_health where it exists already (a database migrated before it)
-    with the text a new database gets from 0052."""
-    from assetwatch.core.migrate import available, timescale_license
+        make_database: Callable[[], Settings], empty_settings: Settings) -> None:
+    """A database installed before 0030 (its v_fleet_health from 0052, ranking by the shortest
+    horizon) is upgraded by 0030 and 0140, applied late, to the very view a new database gets."""
+    install_migrations(empty_settings, lambda m: m.version not in {30, 140})
+    installed = _fleet_health_view(empty_settings)
+    assert "v_component_risk" not in installed
+    assert [(m.version, m.name) for m in migrate(empty_settings)] == [
+        (30, "component_risk"), (140, "fleet_health_component_risk")]
+    new = _fleet_health_view(make_database())
+    assert "v_component_risk" in new
+    assert _fleet_health_view(empty_settings) == new
 
-    settings = make_database()
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        by_version = {m.version: m.sql for m in available(timescale_license(conn))}
-        upgrade = by_version[30][by_version[30].index("DO $migration$"):]
-        embedded = upgrade.split("$view$")[1]
-        new = by_version[52][by_version[52].index("CREATE OR REPLACE VIEW v_fleet_health"):]
-        assert " ".join(embedded.split()) == " ".join(new.split()).rstrip(";")
-        fresh = conn.execute("SELECT pg_get_viewdef('v_fleet_health')").fetchone()[0]
-        conn.execute(upgrade.encode())
-        assert conn.execute("SELECT pg_get_viewdef('v_fleet_health')").fetchone()[0] == fresh
+
+def test_the_upgrade_in_0030_writes_the_view_of_0140() -> None:
+    """0030 re-defines v_fleet_health where it exists already with the text of 0140, so an
+    installed database never shows a third definition between the two."""
+    by_version = {m.version: m.sql for m in available("apache")}
+    upgrade = by_version[30][by_version[30].index("DO $migration$"):]
+    embedded = upgrade.split("$view$")[1]
+    final = by_version[140][by_version[140].index("CREATE OR REPLACE VIEW v_fleet_health"):]
+    assert " ".join(embedded.split()) == " ".join(final.split()).rstrip(";")

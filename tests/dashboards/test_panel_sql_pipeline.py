@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
+from session_databases import SessionDatabases
 
 from assetwatch.core.settings import Settings
 from assetwatch.dashboards.board import dashboard_json
@@ -51,26 +51,22 @@ MAY_BE_EMPTY = {
 
 
 @pytest.fixture(scope="module")
-def pipeline_db(make_database: Callable[[], Settings], tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[str]:
+def pipeline_db(make_database: Callable[[], Settings], session_databases: SessionDatabases,
+                tmp_path_factory: pytest.TempPathFactory) -> str:
     settings = make_database()
     env = dict(os.environ, ASSETWATCH_DB_URL=settings.db_url,
                ASSETWATCH_TOPIC_PREFIX=settings.topic_prefix)
     out = tmp_path_factory.mktemp("demo")
+    parts = urlsplit(settings.db_url)
+    demo_db = parts.path.lstrip("/") + "_demo"
+    session_databases.drop_later(demo_db)
     done = subprocess.run(
         [sys.executable, "-m", "assetwatch.cli", "demo", "--sites", "1", "--assets-per-site",
          "3", "--days", "20", "--sample-interval", "900", "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=600)
-    parts = urlsplit(settings.db_url)
-    demo_db = parts.path.lstrip("/") + "_demo"
-    try:
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        assert (out / "report" / "index.html").is_file()
-        yield urlunsplit(parts._replace(path=f"/{demo_db}"))
-    finally:
-        with psycopg.connect(settings.db_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(demo_db)))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (out / "report" / "index.html").is_file()
+    return urlunsplit(parts._replace(path=f"/{demo_db}"))
 
 
 def test_every_panel_query_runs_on_pipeline_data(pipeline_db: str) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg import sql
+from session_databases import SessionDatabases
 
 from assetwatch.core.settings import Settings
 from assetwatch.demo.options import DemoOptions
@@ -24,16 +24,14 @@ from assetwatch.sim.truth import dropped_readings, fleet_truth
 
 
 @pytest.fixture(scope="module")
-def demo_run(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    """One small demo run in ``<session database>_demo``, dropped afterwards."""
+def demo_run(settings: Settings, session_databases: SessionDatabases,
+             tmp_path_factory: pytest.TempPathFactory):
+    """One small demo run in ``<session database>_demo``, dropped with the session's."""
     out = tmp_path_factory.mktemp("demo")
     options = DemoOptions(sites=1, assets_per_site=3, days=45, sample_interval_s=1800,
                           seed=11, ingest_workers=2, out_dir=out)
-    yield run_demo(settings, options), out
-    demo_db = urlsplit(settings.db_url).path.lstrip("/") + "_demo"
-    with psycopg.connect(settings.db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(demo_db)))
+    session_databases.drop_later(urlsplit(settings.db_url).path.lstrip("/") + "_demo")
+    return run_demo(settings, options), out
 
 
 def test_every_stage_leaves_rows_in_the_database(demo_run) -> None:

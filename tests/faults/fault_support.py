@@ -54,7 +54,7 @@ class StreamSpec:
     streamed in about ``seconds`` of wall time."""
 
     assets: int = 4
-    days: float = 5.0
+    days: float = 2.0
     interval_s: float = 60.0
     seconds: float = 10.0
     seed: int = 21
@@ -97,8 +97,11 @@ class Servers:
         self.postgres.up()
 
     def close(self) -> None:
+        """Stop both servers and delete their data: the cluster is killed, since a clean stop
+        would first write out all it holds (tens of seconds) only to have it deleted."""
         self.broker.down()
-        self.postgres.down()
+        if self.postgres.status() == "running":
+            self.kill_database()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

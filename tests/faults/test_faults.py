@@ -1,7 +1,7 @@
 """Zero loss, proven by injecting faults into real servers and processes, and counting.
 
-Every case streams a simulated site (4 assets x 8 sensors, 5 days at one-minute samples:
-230,400 readings and its events) through the real edge agent, a real broker and
+Every case streams a simulated site (4 assets x 8 sensors, 2 days at one-minute samples:
+92,160 readings and its events, in about 10 s) through the real edge agent, a real broker and
 ``ingest run --workers 2`` into a real TimescaleDB, injects one fault mid-stream, and then
 checks that what the database holds equals an independent replay of the simulator, reading
 by reading: nothing missing, nothing twice, no dead letter. Two more cases attack from a
@@ -87,8 +87,12 @@ def test_edge_agent_killed(rig: Rig) -> None:
     rig.assert_exactly_once()
 
 
-@pytest.mark.parametrize("outage_s", [1, 10, 60])
+@pytest.mark.parametrize("outage_s", [1, 15])
 def test_broker_killed(rig: Rig, outage_s: int) -> None:
+    """A short outage, and one outlasting the rest of the stream, so the site's source ends
+    while the broker is down and everything after the fault waits in the agent's spool. Both
+    sides retry at their capped back-off (1 s here, 0.5 s for ingest) within 2 s of it, so a
+    longer outage only repeats the same retry."""
     rig.start_ingest()
     rig.start_edge()
     _mid_stream(rig)

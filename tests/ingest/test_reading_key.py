@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ingest_support import SITE, Fleet, register, telemetry_counts
+from session_databases import install_migrations
 
-from assetwatch.core.migrate import _apply, available, migrate, timescale_license
+from assetwatch.core.migrate import migrate
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import topic_for
 from assetwatch.ingest.inbound import classify
@@ -158,35 +159,20 @@ def test_the_key_index_serves_the_queries_that_read_telemetry_by_asset(fleet: Fl
 
 
 def test_migration_keeps_the_first_copy_of_readings_stored_twice(
-        make_database, base_settings: Settings) -> None:
+        empty_settings: Settings) -> None:
     """A database migrated before the key existed, holding repeats, migrates cleanly."""
-    name = f"assetwatch_test_key_{int(time.time() * 1000) % 10**8}"
-    with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    url = base_settings.db_url.rsplit("/", 1)[0] + f"/{name}"
-    s = base_settings.model_copy(update={"db_url": url})
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
-                         " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-            for m in available(timescale_license(conn)):
-                if m.version < 13:
-                    _apply(conn, m)
-            conn.execute("INSERT INTO telemetry (time, asset_id, sensor_id, value) VALUES"
-                         " ('2026-01-01T00:00Z', 1, 1, 1.0), ('2026-01-01T00:00Z', 1, 1, 2.0),"
-                         " ('2026-01-01T00:00Z', 1, 2, 3.0), ('2026-01-05T00:00Z', 1, 1, 4.0),"
-                         " ('2026-01-05T00:00Z', 1, 1, 5.0), ('2026-01-05T00:00Z', 1, 1, 6.0)")
-        migrate(s)
-        with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT value FROM telemetry ORDER BY time, sensor_id"
-                                ).fetchall() == [(1.0,), (3.0,), (4.0,)]
-            with pytest.raises(psycopg.errors.UniqueViolation):
-                conn.execute("INSERT INTO telemetry VALUES ('2026-01-01T00:00Z', 1, 1, 9.0)")
-    finally:
-        with psycopg.connect(base_settings.db_url, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                psycopg.sql.Identifier(name)))
+    install_migrations(empty_settings, lambda m: m.version < 13)
+    with psycopg.connect(empty_settings.db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO telemetry (time, asset_id, sensor_id, value) VALUES"
+                     " ('2026-01-01T00:00Z', 1, 1, 1.0), ('2026-01-01T00:00Z', 1, 1, 2.0),"
+                     " ('2026-01-01T00:00Z', 1, 2, 3.0), ('2026-01-05T00:00Z', 1, 1, 4.0),"
+                     " ('2026-01-05T00:00Z', 1, 1, 5.0), ('2026-01-05T00:00Z', 1, 1, 6.0)")
+    migrate(empty_settings)
+    with psycopg.connect(empty_settings.db_url) as conn:
+        assert conn.execute("SELECT value FROM telemetry ORDER BY time, sensor_id"
+                            ).fetchall() == [(1.0,), (3.0,), (4.0,)]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO telemetry VALUES ('2026-01-01T00:00Z', 1, 1, 9.0)")
 
 
 # -- the numpy part, against a plain Python reference ----------------------------------------

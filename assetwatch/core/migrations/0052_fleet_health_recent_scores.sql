@@ -1,6 +1,5 @@
 -- v_fleet_health reads only the last day of each asset's anomaly scores (relative to its newest
--- reading), so its cost no longer grows with the length of the score history. Its predicted_risk
--- is the asset's highest component risk (v_component_risk, 0030).
+-- reading), so its cost no longer grows with the length of the score history.
 CREATE OR REPLACE VIEW v_fleet_health AS
 SELECT a.asset_id, a.asset_tag, a.site_id, s.name AS site_name, m.kind AS asset_kind, a.model_id,
        a.criticality, a.online, r.last_reading_at,
@@ -49,10 +48,10 @@ LEFT JOIN LATERAL (
     FROM service_ticket st WHERE st.asset_id = a.asset_id AND st.status <> 'closed'
 ) tk ON true
 LEFT JOIN LATERAL (
-    SELECT cr.risk AS predicted_risk, cr.risk_horizon_days,
-           cr.component_type AS riskiest_component
-    FROM v_component_risk cr WHERE cr.asset_id = a.asset_id
-    ORDER BY cr.risk DESC, cr.component_type LIMIT 1
+    SELECT fr.failure_probability AS predicted_risk, fr.horizon_days AS risk_horizon_days,
+           fr.component_type AS riskiest_component
+    FROM v_failure_risk fr WHERE fr.asset_id = a.asset_id
+    ORDER BY fr.horizon_days, fr.failure_probability DESC LIMIT 1
 ) rk ON true
 LEFT JOIN LATERAL (
     SELECT min(fr.rul_days) AS min_rul_days FROM v_failure_risk fr WHERE fr.asset_id = a.asset_id
