@@ -112,10 +112,16 @@ def _publish(settings: Settings, tags: list[str], seqs: list[int], n: int, t0_ms
                     time.sleep(delay)
             sent[(tag, seq)] = time.time()
             infos.append(devices.clients[tag].publish(topics[tag], payload, qos=1))
+        deadline = time.monotonic() + 120
         for info in infos:
-            info.wait_for_publish(120)
-            if not info.is_published():
-                raise RuntimeError("a message was not acknowledged within 120 s")
+            while not info.is_published():
+                # short waits: a broker that dies leaves messages in flight unacknowledged,
+                # and only the devices' connection state tells that no ack will come
+                info.wait_for_publish(0.2)
+                if not info.is_published() and not devices.connected():
+                    raise RuntimeError("the connection to the broker was lost")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a message was not acknowledged within 120 s")
     finally:
         devices.close()
     return {"begin": begin, "sent": sent}
@@ -170,6 +176,10 @@ class _Devices:
                 for client in clients:
                     client.loop_misc()
                 last_misc = time.monotonic()
+
+    def connected(self) -> bool:
+        """Whether every device is still connected to the broker."""
+        return all(c.is_connected() for c in self.clients.values())
 
     def close(self) -> None:
         self._done.set()
