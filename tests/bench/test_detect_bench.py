@@ -50,3 +50,6 @@ def test_the_lag_is_the_service_loops(fresh_settings: Settings) -> None:
                         min_round_s=every) for every in (0.1, 1.5)]
     assert [lag.samples for lag in lags] == [100, 100]
     assert lags[1].p50_s > lags[0].p50_s + 0.4
+    shared = measure_lag(fresh_settings, fleet, options, rate=50.0, seconds=1.0, poll_s=0.05,
+                         min_round_s=0.1, workers=2)  # two processes, half the fleet each
+    assert shared.workers == 2 and shared.samples == 50
