@@ -4,7 +4,8 @@ A separate process writes ``rate`` asset-samples/s into the benchmark's database
 transaction per 100 ms tick, all sensors of a sample together, stamped with the time of the
 tick) for ``seconds``, while the detection service loop of ``assetwatch detect run``
 (:func:`~assetwatch.models.monitoring.worker.run_detection`, one worker) runs in this
-process. The lag of a sample is the time from its telemetry commit to the commit of its score.
+process (or ``workers`` worker processes, each with its share of the fleet). The lag of a
+sample is the time from its telemetry commit to the commit of its score.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from queue import Empty
 from typing import Any
 
 from assetwatch.core.settings import Settings
@@ -29,6 +31,7 @@ TICK_S = 0.1
 class LagRun:
     """One lag phase: the load asked for and achieved, and the lag of every sample scored."""
 
+    workers: int
     rate_target: float
     rate_achieved: float
     samples: int
@@ -68,26 +71,63 @@ def _generator(db_url: str, fleet: dict[int, list[int]], rate: float, seconds: f
         out.put((commits, per_tick, time.time() - began))
 
 
+def _service(bench: Settings, options: dict[str, Any], worker: int, workers: int,
+             poll_s: float, min_round_s: float, stop: Any, out: mp.Queue) -> None:
+    """One ``detect run`` worker process; reports each round's score commits to ``out``."""
+    from assetwatch.models.monitoring.worker import ScoringSummary, run_detection
+
+    def report(summary: ScoringSummary) -> None:
+        out.put(summary.score_commits)
+
+    run_detection(bench, worker=worker, workers=workers, poll_s=poll_s,
+                  min_round_s=min_round_s, stop=stop, on_round=report, record_commits=True,
+                  **options)
+
+
 def measure_lag(bench: Settings, fleet: dict[int, list[int]], options: dict[str, Any], *,
                 rate: float, seconds: float, poll_s: float, min_round_s: float,
-                seed: int = 2) -> LagRun:
-    """Run one lag phase (see the module docstring); ``options`` go to the worker."""
+                seed: int = 2, workers: int = 1) -> LagRun:
+    """Run one lag phase (see the module docstring); ``options`` go to the worker.
+
+    With ``workers`` above 1, that many ``detect run`` worker processes share the fleet
+    (``--worker K --workers N``), each started and through its first round before the load
+    begins."""
     from assetwatch.models.monitoring.worker import ScoringSummary, run_detection
 
     ctx = mp.get_context("spawn")
     queue: mp.Queue = ctx.Queue()
     generator = ctx.Process(target=_generator,
                             args=(bench.db_url, fleet, rate, seconds, seed, queue), daemon=True)
-    stop = threading.Event()
     commits: list[tuple[float, Counter[datetime]]] = []
+    if workers == 1:
+        stop: Any = threading.Event()
 
-    def collect(summary: ScoringSummary) -> None:
-        commits.extend(summary.score_commits)
+        def collect(summary: ScoringSummary) -> None:
+            commits.extend(summary.score_commits)
 
-    loop = threading.Thread(target=run_detection, args=(bench,), kwargs={
-        **options, "poll_s": poll_s, "min_round_s": min_round_s, "stop": stop,
-        "on_round": collect, "record_commits": True}, daemon=True)
-    loop.start()
+        services: list[Any] = [threading.Thread(target=run_detection, args=(bench,), kwargs={
+            **options, "poll_s": poll_s, "min_round_s": min_round_s, "stop": stop,
+            "on_round": collect, "record_commits": True}, daemon=True)]
+        services[0].start()
+    else:
+        stop = ctx.Event()
+        rounds: mp.Queue = ctx.Queue()
+        services = [ctx.Process(target=_service, args=(bench, options, k, workers, poll_s,
+                                                       min_round_s, stop, rounds), daemon=True)
+                    for k in range(workers)]
+        for service in services:
+            service.start()
+        for _ in services:  # each through its first round
+            commits.extend(rounds.get(timeout=120))
+
+        def drain() -> None:
+            while not stop.is_set():
+                try:
+                    commits.extend(rounds.get(timeout=0.1))
+                except Empty:
+                    continue
+
+        threading.Thread(target=drain, daemon=True).start()
     generator.start()
     generated, per_tick, gen_seconds = queue.get(timeout=seconds * 4 + 60)
     generator.join(timeout=30)
@@ -101,7 +141,8 @@ def measure_lag(bench: Settings, fleet: dict[int, list[int]], options: dict[str,
             break
         time.sleep(0.2)
     stop.set()
-    loop.join(timeout=30)
+    for service in services:
+        service.join(timeout=30)
     lags: list[float] = []
     for committed_at, counts in commits:
         for stamp, n in counts.items():
@@ -113,6 +154,6 @@ def measure_lag(bench: Settings, fleet: dict[int, list[int]], options: dict[str,
     def pct(q: float) -> float:
         return lags[min(len(lags) - 1, int(q * len(lags)))] if lags else float("nan")
 
-    return LagRun(rate_target=rate, rate_achieved=len(generated) * per_tick / gen_seconds,
-                  samples=len(lags), p50_s=pct(0.5), p99_s=pct(0.99),
-                  max_s=lags[-1] if lags else float("nan"))
+    return LagRun(workers=workers, rate_target=rate,
+                  rate_achieved=len(generated) * per_tick / gen_seconds, samples=len(lags),
+                  p50_s=pct(0.5), p99_s=pct(0.99), max_s=lags[-1] if lags else float("nan"))

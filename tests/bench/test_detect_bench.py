@@ -15,17 +15,17 @@ from assetwatch.models.monitoring.worker import DetectionWorker
 
 
 def test_figures_come_from_the_worker_and_the_service_loop(fresh_settings: Settings) -> None:
-    result = run_bench(fresh_settings, assets=20, samples=20, warmup=20, rate=100.0,
-                       seconds=1.0, poll_s=0.05, min_round_s=0.1, repeat=2)
+    result = run_bench(fresh_settings, assets=20, samples=10, warmup=20, rate=100.0,
+                       seconds=0.5, poll_s=0.05, min_round_s=0.1, repeat=2)
     assert len(result.throughput) == len(result.lag) == 2
     for run in result.throughput:
-        assert run.samples == 20 * 20  # every sample written was scored by the worker
+        assert run.samples == 20 * 10  # every sample written was scored by the worker
         assert run.worker_cpu_s > 0 and run.memory_per_s > 0 and run.bare_per_s > 0
         if urlsplit(fresh_settings.db_url).hostname in ("127.0.0.1", "localhost", "::1"):
             assert run.backend_cpu_s is not None and run.ratio is not None
             assert 0 < run.ratio == run.pipeline_per_s / run.memory_per_s
     for lag in result.lag:
-        assert lag.samples == 10 * 10  # 10 ticks of 10 asset-samples, each scored once
+        assert lag.samples == 5 * 10  # 5 ticks of 10 asset-samples, each scored once
         assert 0 < lag.p50_s <= lag.p99_s <= lag.max_s
     console = Console(record=True, width=200)
     console.print(_table(result))
@@ -50,3 +50,6 @@ def test_the_lag_is_the_service_loops(fresh_settings: Settings) -> None:
                         min_round_s=every) for every in (0.1, 1.5)]
     assert [lag.samples for lag in lags] == [100, 100]
     assert lags[1].p50_s > lags[0].p50_s + 0.4
+    shared = measure_lag(fresh_settings, fleet, options, rate=50.0, seconds=1.0, poll_s=0.05,
+                         min_round_s=0.1, workers=2)  # two processes, half the fleet each
+    assert shared.workers == 2 and shared.samples == 50

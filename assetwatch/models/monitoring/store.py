@@ -51,7 +51,7 @@ def owned_assets(conn: psycopg.Connection, worker: int, workers: int) -> list[in
 
 def sensor_names(conn: psycopg.Connection) -> dict[int, str]:
     """``sensor_id -> name`` of every sensor."""
-    return {r[0]: r[1] for r in conn.execute("SELECT sensor_id, name FROM sensor")}
+    return dict(conn.execute("SELECT sensor_id, name FROM sensor", binary=True).fetchall())
 
 
 def sensor_counts(conn: psycopg.Connection, worker: int, workers: int) -> dict[int, int]:
@@ -69,7 +69,7 @@ def lock_assets(conn: psycopg.Connection, detector: str, assets: Sequence[int]) 
     Held until the transaction ends, so no other worker can score these assets meanwhile.
     """
     rows = conn.execute(
-        "SELECT a FROM unnest(%s::int[]) AS a WHERE pg_try_advisory_xact_lock(%s, a)"
+        "SELECT a FROM unnest(%b::int[]) AS a WHERE pg_try_advisory_xact_lock(%s, a)"
         " ORDER BY a",
         (list(assets), lock_class(detector)),
     ).fetchall()
@@ -91,9 +91,9 @@ def read_checkpoints(conn: psycopg.Connection, detector: str, assets: Sequence[i
         " CASE WHEN k.scored_until = c.scored_until AND k.samples = c.samples"
         "  THEN NULL ELSE c.state END"
         " FROM detector_checkpoint c"
-        " LEFT JOIN unnest(%s::int[], %s::timestamptz[], %s::bigint[])"
+        " LEFT JOIN unnest(%b::int[], %b::timestamptz[], %b::bigint[])"
         "  AS k(asset_id, scored_until, samples) ON k.asset_id = c.asset_id"
-        " WHERE c.detector = %s AND c.asset_id = ANY(%s)",
+        " WHERE c.detector = %s AND c.asset_id = ANY(%b::int[])",
         (list(known), [v[0] for v in known.values()], [v[1] for v in known.values()],
          detector, list(assets)),
     ).fetchall()
@@ -190,7 +190,7 @@ def maintenance_times(conn: psycopg.Connection, seen: dict[int, datetime | None]
     if not seen:
         return {}
     rows = conn.execute(
-        "SELECT e.asset_id, e.time FROM unnest(%s::int[], %s::timestamptz[]) AS s(asset_id, seen)"
+        "SELECT e.asset_id, e.time FROM unnest(%b::int[], %b::timestamptz[]) AS s(asset_id, seen)"
         " JOIN asset_event e ON e.asset_id = s.asset_id"
         " AND e.time > coalesce(s.seen, '-infinity'::timestamptz)"
         " WHERE e.kind IN ('maintenance', 'part_replaced') ORDER BY e.asset_id, e.time",
@@ -250,7 +250,7 @@ def acknowledged_open_events(conn: psycopg.Connection, detector: str,
     """``(asset_id, event_id)`` of the open, acknowledged anomaly events of ``assets``."""
     rows = conn.execute(
         "SELECT asset_id, anomaly_event_id FROM anomaly_event"
-        " WHERE asset_id = ANY(%s) AND detector = %s AND kind = 'anomaly'"
+        " WHERE asset_id = ANY(%b::int[]) AND detector = %s AND kind = 'anomaly'"
         " AND ended_at IS NULL AND acknowledged_at IS NOT NULL",
         (list(assets), detector),
     ).fetchall()
@@ -291,7 +291,7 @@ def close_stale_events(conn: psycopg.Connection, detector: str,
         return 0
     cur = conn.execute(
         "UPDATE anomaly_event e SET ended_at = r.resumed_at"
-        " FROM unnest(%s::int[], %s::timestamptz[]) AS r(asset_id, resumed_at)"
+        " FROM unnest(%b::int[], %b::timestamptz[]) AS r(asset_id, resumed_at)"
         " WHERE e.asset_id = r.asset_id AND e.detector = %s AND e.kind = 'stale'"
         " AND e.ended_at IS NULL",
         (list(resumed), list(resumed.values()), detector),
@@ -314,7 +314,7 @@ def open_stale_events(conn: psycopg.Connection, detector: str, assets: Sequence[
         " SELECT c.asset_id, c.detector, 'stale', c.scored_until FROM detector_checkpoint c"
         " CROSS JOIN LATERAL (SELECT now() - make_interval(secs => greatest(%(after)s,"
         "   %(intervals)s * coalesce(c.sample_interval_s, 0))) AS horizon) AS h"
-        " WHERE c.detector = %(detector)s AND c.asset_id = ANY(%(assets)s)"
+        " WHERE c.detector = %(detector)s AND c.asset_id = ANY(%(assets)b::int[])"
         "  AND c.scored_until < h.horizon"
         "  AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.asset_id = c.asset_id"
         "                  AND t.time > h.horizon)"
