@@ -398,7 +398,7 @@ def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: Weib
         y = labels[seen].to_numpy(dtype=int)
         if y.sum() < options.min_positives or y.sum() == len(y):
             continue
-        model.classifiers[h] = options.make_classifier().fit(x[seen], y)
+        model.classifiers[h] = options.make_classifier().fit(_fittable(x[seen]), y)
     if not options.fit_rul:
         return model
     if known.sum() >= 30 and (target[known] < options.rul_cap_days).sum() >= options.min_positives:
@@ -406,8 +406,22 @@ def fit_failure_model(frame: pd.DataFrame, observed_until: datetime, prior: Weib
         for q in RUL_QUANTILES if options.rul_interval else ():
             regressor = HistGradientBoostingRegressor(loss="quantile", quantile=q,
                                                       **options.gbm)
-            model.rul_regressors[q] = regressor.fit(x[known], y)
+            model.rul_regressors[q] = regressor.fit(_fittable(x[known]), y)
         for seed in range(options.rul_seeds):
             params = {**options.rul_gbm, "random_state": seed}
-            model.rul_ensemble.append(HistGradientBoostingRegressor(**params).fit(x[known], y))
+            model.rul_ensemble.append(HistGradientBoostingRegressor(**params).fit(
+                _fittable(x[known]), y))
     return model
+
+
+def _fittable(x: np.ndarray) -> np.ndarray:
+    """``x`` with every column that is missing in all its rows set to 0: scikit-learn's
+    histogram boosting fails on a column without any value ("window shape cannot be larger
+    than input array shape", 1.9), while a constant column is never split on, so the fit and
+    the predictions are those the trees would make without the column."""
+    empty = np.isnan(x).all(axis=0)
+    if not empty.any():
+        return x
+    out = x.copy()
+    out[:, empty] = 0.0
+    return out

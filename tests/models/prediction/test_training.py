@@ -73,3 +73,22 @@ def test_scoring_a_new_install_registers_priors(fresh_settings: Settings) -> Non
                              " WHERE is_current ORDER BY 1").fetchall()
     assert kinds == [("bearing", "weibull_prior"), ("seal", "weibull_prior")]
     assert len(ids) == 2
+
+
+def test_a_feature_without_any_value_is_fitted_as_absent() -> None:
+    """A feature missing in every training row (a sensor a small fleet never reported) must
+    not stop the fit; the trees then predict as if the column were not there."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from assetwatch.models.prediction.training import _fittable
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] > 0).astype(int)
+    with_empty = np.column_stack([x, np.full(200, np.nan)])
+    fitted = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    fitted.fit(_fittable(with_empty), y)
+    plain = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(x, y)
+    assert np.allclose(fitted.predict_proba(with_empty)[:, 1], plain.predict_proba(x)[:, 1])
+    assert _fittable(x) is x                      # nothing to do: no copy
