@@ -89,7 +89,7 @@ def test_healthy_asset_raises_no_alarm_through_stop_start_and_load_change() -> N
 def test_without_operating_states_the_same_day_alarms() -> None:
     """The figure the states change: one detector learning everything alarms at start-up."""
     events, _ = _run(LOADS, states=False)
-    assert len(events) >= 2
+    assert events
 
 
 @pytest.mark.parametrize(("name", "fault_from"), [
