@@ -156,6 +156,8 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
         stages = results["pipeline"].stage_seconds
         console.print("pipeline row, seconds per stage: " + ", ".join(
             f"{name} {secs:.0f}" for name, secs in sorted(stages.items(), key=lambda kv: -kv[1])))
+        for training in _trainings(results["pipeline"]):
+            console.print(training)
     out = settings.output_dir
     write_json(out / f"{name}.json", rows, {
         **{k: getattr(options, k) for k in ("sites", "assets_per_site", "days", "history_days",
@@ -163,10 +165,25 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
                                              "seed", "sample_interval_s", "train_every_days",
                                              "score_every_days")},
         "season_days": season,
-        "stage_seconds": {m: r.stage_seconds for m, r in results.items()}})
+        "stage_seconds": {m: r.stage_seconds for m, r in results.items()},
+        "trainings": [{"as_of": t.as_of.isoformat(), "component_type": t.component_type,
+                       "kind": t.kind, "failures": t.failures, "promoted": t.promoted}
+                      for r in results.values() for t in r.trainings]})
     (out / f"{name}.txt").write_text(console.export_text())
     console.print(f"written: {out / f'{name}.json'}, {out / f'{name}.txt'}")
     return rows
+
+
+def _trainings(result: ServiceBenchResult) -> list[str]:
+    """One line per training of the pipeline row: per component type, the model registered
+    and the failures its features saw."""
+    by_day: dict[datetime, list[str]] = {}
+    for t in result.trainings:
+        by_day.setdefault(t.as_of, []).append(
+            f"{t.component_type} {t.kind} ({t.failures} failures"
+            f"{', promoted' if t.promoted else ''})")
+    return [f"pipeline row, training at {day.date()}: " + ", ".join(parts)
+            for day, parts in by_day.items()]
 
 
 def season_days(options: RunOptions) -> int:

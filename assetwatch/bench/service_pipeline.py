@@ -4,12 +4,17 @@
 
 1. streams the fleet's telemetry and controller alarms (the simulator is the edge agent's
    source) through the ingest path: wire-format messages, :func:`~assetwatch.ingest.inbound.
-   classify` and the :class:`~assetwatch.ingest.writer.BatchWriter` (ledger, binary COPY);
+   classify` and the :class:`~assetwatch.ingest.writer.BatchWriter` (ledger, binary COPY),
+   then refreshes the hourly rollup ``telemetry_hourly`` over exactly the range just ingested
+   (:func:`~assetwatch.ingest.housekeeping.refresh_rollup_range`), as the housekeeping flow
+   keeps it current in production: the failure models' features read the rollup;
 2. runs the detector worker (:class:`~assetwatch.models.monitoring.worker.DetectionWorker`)
    over the new readings: anomaly scores and events;
 3. trains the failure models (:func:`~assetwatch.models.prediction.training.train_models`:
    registry and governance included) on the train flow's weekly schedule, and scores every
-   asset (:func:`~assetwatch.models.prediction.scoring.score_assets`) each day.
+   asset (:func:`~assetwatch.models.prediction.scoring.score_assets`) each day; what each
+   training did per component type (model kind, failures seen) is kept in
+   :attr:`PipelineSignals.trainings`.
 
 The service code (tickets, demand, policy) then reads what these wrote, as its flows do.
 Nothing here reads the ground truth.
@@ -22,7 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from assetwatch.core.settings import Settings
 from assetwatch.core.source import Sample, SourceEvent
@@ -31,17 +36,29 @@ from assetwatch.sim.fleet import Fleet, epoch_ms
 from assetwatch.sim.simulator import FleetSimulator
 
 if TYPE_CHECKING:
+    import psycopg
+
     from assetwatch.ingest.writer import BatchWriter
     from assetwatch.models.monitoring.worker import DetectionWorker
     from assetwatch.models.prediction.training import TrainOptions
 
-__all__ = ["PipelineSignals", "StageTimes"]
+__all__ = ["PipelineSignals", "StageTimes", "Training"]
 
 log = logging.getLogger(__name__)
 
 #: Kinds of edge events the pipeline receives through ingest; failures and repairs reach
 #: the database through the service's own records (ticket closing, breakdown reports).
 _INGESTED_EVENTS = ("controller_error",)
+
+
+class Training(NamedTuple):
+    """What one training did for one component type."""
+
+    as_of: datetime
+    component_type: str
+    kind: str           # the model registered: the Weibull prior when too few failures
+    failures: int       # distinct failures in the training window's features
+    promoted: bool
 
 
 @dataclass
@@ -96,19 +113,27 @@ class PipelineSignals:
         self._writer: BatchWriter | None = None
         self._last_train: datetime | None = None
         self._last_score: datetime | None = None
+        self._rollup_conn: psycopg.Connection | None = None
+        self._rolled_up_to = telemetry_start
         self.readings = 0
+        self.trainings: list[Training] = []
 
     def close(self) -> None:
         if self._worker is not None:
             self._worker.close()
         if self._writer is not None:
             self._writer.conn.close()
+        if self._rollup_conn is not None:
+            self._rollup_conn.close()
 
     def warm_up(self, t: datetime) -> None:
         """Ingest and detect up to ``t`` (the history before the evaluated window)."""
         started = time.perf_counter()
         self._ingest_until(t)
         self.times.add("ingest (wire format, ingest writer)", started)
+        started = time.perf_counter()
+        self._refresh_rollup(t)
+        self.times.add("hourly rollup refresh", started)
         started = time.perf_counter()
         self._detect()
         self.times.add("detector worker", started)
@@ -124,8 +149,11 @@ class PipelineSignals:
             results = train_models(self.settings, as_of=t, horizons=(7, 30),
                                    options=self.train_options)
             self.times.add("train", started)
-            log.info("trained at %s: %s", t.date(), [(r.component_type, r.kind, r.promoted)
-                                                      for r in results])
+            trained = [Training(t, r.component_type, r.kind, r.failures, r.promoted)
+                       for r in results]
+            self.trainings.extend(trained)
+            log.info("trained at %s: %s", t.date(), ", ".join(
+                f"{r.component_type} {r.kind} ({r.failures} failures)" for r in trained))
             self._last_train = t
         if self._last_score is None or t - self._last_score >= timedelta(
                 days=self.score_every_days):
@@ -189,6 +217,18 @@ class PipelineSignals:
 
             self._writer = BatchWriter(connect(self.settings))
         return self._writer
+
+    def _refresh_rollup(self, t: datetime) -> None:
+        """Roll up the hours ingested since the last refresh, ``[last, t)``."""
+        if t <= self._rolled_up_to:
+            return
+        from assetwatch.core.db import connect
+        from assetwatch.ingest.housekeeping import refresh_rollup_range
+
+        if self._rollup_conn is None:
+            self._rollup_conn = connect(self.settings, autocommit=True)
+        refresh_rollup_range(self._rollup_conn, self._rolled_up_to, t)
+        self._rolled_up_to = t
 
     # -- detectors ---------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import psycopg
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
 from assetwatch.bench.service_dispatch import DispatchTally, measure_dispatch, register_crew
 from assetwatch.bench.service_parts import PartsLedger
-from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes
+from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes, Training
 from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
 from assetwatch.bench.service_truth import BenchTruth, TrueFailure, TrueMaintenance, load_truth
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
@@ -122,6 +122,7 @@ class ServiceBenchResult:
     consumption: Consumption = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    trainings: list[Training] = field(default_factory=list)      # the pipeline row's
     parts: dict[str, Any] = field(default_factory=dict)   # service_parts.PartsLedger.figures
     dispatch: DispatchTally = field(default_factory=DispatchTally)
     dispatch_baseline: DispatchTally = field(default_factory=DispatchTally)
@@ -138,6 +139,9 @@ class _Event:
 class ServiceRun:
     """Set up the fleet in the database of ``settings`` and step through the simulated days
     with the signals of ``mode``."""
+
+    #: the ``pipeline`` row's signals (a test replaces a stage of them to show it counts)
+    pipeline_signals: type[PipelineSignals] = PipelineSignals
 
     def __init__(self, settings: Settings, mode: str, options: RunOptions, *,
                  start: datetime) -> None:
@@ -246,6 +250,7 @@ class ServiceRun:
             finally:
                 if isinstance(signals, PipelineSignals):
                     signals.close()
+                    self.result.trainings = list(signals.trainings)
             self._judge_tickets(conn)
             self.result.parts = self.parts.figures(conn, self.naive.result.units_ordered)
             self.result.policies = [self.parts.stock_result(conn), self.naive.result]
@@ -258,7 +263,7 @@ class ServiceRun:
         if self.mode != "pipeline":
             return ReferenceSignals(conn, self.mode, self.truth, self.ids,
                                     replace_fraction=opts.calendar_fraction)
-        signals = PipelineSignals(
+        signals = self.pipeline_signals(
             self.settings, self.fleet,
             telemetry_start=self.eval_start - timedelta(days=opts.telemetry_days),
             end=self.end, sample_interval_s=opts.sample_interval_s,

@@ -16,6 +16,7 @@ import pytest
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
 from assetwatch.bench.service_figures import demand_mase, figures
+from assetwatch.bench.service_pipeline import PipelineSignals
 from assetwatch.bench.service_run import (
     RunOptions,
     ServiceBenchResult,
@@ -38,17 +39,28 @@ SMALL = RunOptions(sites=1, assets_per_site=5, days=30, history_days=45, telemet
 SEASON = 15
 
 
+class _WithoutRollup(PipelineSignals):
+    """The pipeline with the hourly rollup never refreshed."""
+
+    def _refresh_rollup(self, t: datetime) -> None:
+        pass
+
+
 class _Run(ServiceRun):
     """A row as the benchmark runs it, optionally broken: without the detectors' anomaly
-    events (deleted after every step of the pipeline) or without replenishment."""
+    events (deleted after every step of the pipeline), without the hourly rollup's refresh
+    (the failure models' features read it) or without replenishment."""
 
     def __init__(self, settings: Settings, mode: str, *, no_events: bool = False,
-                 replenish: bool = True) -> None:
+                 no_rollup: bool = False, replenish: bool = True) -> None:
         super().__init__(settings, mode, SMALL, start=START)
         self.no_events = no_events
+        self.no_rollup = no_rollup
         self.parts.replenish = replenish
 
     def _signals(self, conn: psycopg.Connection) -> Any:
+        if self.no_rollup:
+            self.pipeline_signals = _WithoutRollup
         signals = super()._signals(conn)
         if self.no_events:
             advance = signals.advance
@@ -62,14 +74,23 @@ class _Run(ServiceRun):
         return signals
 
 
+_RUNS = {"pipeline": ("pipeline", {}), "no_events": ("pipeline", {"no_events": True}),
+         "no_rollup": ("pipeline", {"no_rollup": True}),
+         "oracle": ("oracle", {}), "calendar": ("calendar", {}),
+         "starved": ("calendar", {"replenish": False})}
+
+
 @pytest.fixture(scope="module")
-def rows(make_database: Callable[[], Settings]) -> dict[str, ServiceBenchResult]:
+def bases(make_database: Callable[[], Settings]) -> dict[str, Settings]:
+    """A database of its own for each row (kept until the session ends)."""
+    return {name: make_database() for name in _RUNS}
+
+
+@pytest.fixture(scope="module")
+def rows(bases: dict[str, Settings]) -> dict[str, ServiceBenchResult]:
     """Every row the tests look at, run once on the small world, three at a time (each in a
     database of its own; they wait on the database half of the time)."""
-    runs = {"pipeline": ("pipeline", {}), "no_events": ("pipeline", {"no_events": True}),
-            "oracle": ("oracle", {}), "calendar": ("calendar", {}),
-            "starved": ("calendar", {"replenish": False})}
-    bases = {name: make_database() for name in runs}
+    runs = _RUNS
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {name: pool.submit(lambda n=name, m=mode, k=kw: _Run(bases[n], m, **k)
                                      .execute()) for name, (mode, kw) in runs.items()}
@@ -196,3 +217,20 @@ def test_dispatch_is_measured_against_the_baseline_in_the_run(
     assert row["dispatch_on_time"] is not None and row["baseline_on_time"] is not None
     assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
     assert row["visits_per_failure"] >= 1.0
+
+
+def test_failure_models_learn_from_the_rolled_up_telemetry(
+        rows: dict[str, ServiceBenchResult], bases: dict[str, Settings]) -> None:
+    """Every reading the pipeline ingested is in the hourly rollup, so training sees the
+    failures of the telemetry window; without the refresh it sees none (the prior only)."""
+    with psycopg.connect(bases["pipeline"].db_url) as conn:
+        readings, rolled_up, failures = conn.execute(
+            "SELECT (SELECT count(*) FROM telemetry),"
+            " (SELECT coalesce(sum(n), 0) FROM telemetry_hourly),"
+            " (SELECT count(*) FROM asset_event WHERE kind = 'failure')").fetchone()
+    assert readings > 0 and rolled_up == readings
+    trainings = rows["pipeline"].trainings
+    seen = sum(t.failures for t in trainings if t.as_of == trainings[-1].as_of)
+    assert 0 < seen <= failures
+    without = rows["no_rollup"].trainings
+    assert without and all(t.failures == 0 and t.kind == "weibull_prior" for t in without)
