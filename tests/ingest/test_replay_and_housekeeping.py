@@ -6,16 +6,22 @@ import json
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from ingest_support import SITE, Fleet, batch_payload, register, telemetry_counts
 
+from assetwatch.core.migrate import timescale_license
 from assetwatch.core.settings import Settings
 from assetwatch.core.wire import topic_for
 from assetwatch.ingest.errors import IngestError
-from assetwatch.ingest.housekeeping import apply_retention, refresh_rollups, run_housekeeping
+from assetwatch.ingest.housekeeping import (
+    apply_retention,
+    refresh_rollup_range,
+    refresh_rollups,
+    run_housekeeping,
+)
 from assetwatch.ingest.inbound import classify
 from assetwatch.ingest.monitor import wait_idle
 from assetwatch.ingest.replay import replay_dead_letters
@@ -85,6 +91,26 @@ def test_hourly_rollup_is_kept_current_and_retention_drops_old_chunks(fleet: Fle
     assert report.licence in ("apache", "timescale") and report.chunks_dropped == 0
     with psycopg.connect(s.db_url) as conn:  # the rollup keeps the long-range history
         assert conn.execute("SELECT count(*) FROM v_telemetry_hourly").fetchone() == (2,)
+
+
+def test_range_refresh_rolls_up_only_the_hours_it_is_given(fleet: Fleet) -> None:
+    s = fleet.settings
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    first = int(day.timestamp() * 1000)
+    mk = lambda seq, ts, values: json.dumps({  # noqa: E731
+        "asset": "P-1", "seq": seq,
+        "readings": [[ts + i, "vibration_rms", v] for i, v in enumerate(values)]}).encode()
+    _write(s, [("P-1", mk(0, first + HOUR_MS, [2.0, 4.0])),
+               ("P-1", mk(1, first + 86_400_000 + HOUR_MS, [7.0]))])
+    with psycopg.connect(s.db_url, autocommit=True) as conn:
+        written = refresh_rollup_range(conn, day, day + timedelta(days=1))
+        rows = conn.execute("SELECT bucket, avg, n FROM v_telemetry_hourly"
+                            " ORDER BY bucket").fetchall()
+        licence = timescale_license(conn)
+    if licence == "apache":     # the day after stays out until it is refreshed
+        assert written == 1 and rows == [(day + timedelta(hours=1), 3.0, 2)]
+    else:                       # a real-time continuous aggregate shows every hour
+        assert written == 0 and (day + timedelta(hours=1), 3.0, 2) in rows
 
 
 def test_wait_idle_returns_when_quiet_and_raises_on_timeout(fleet: Fleet) -> None:
