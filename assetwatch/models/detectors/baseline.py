@@ -12,6 +12,13 @@ from assetwatch.models.detectors.sensors import is_slow_sensor
 __all__ = ["BaselineDeviation"]
 
 _INF = float("inf")
+#: a recovered sensor's later settle half may differ from its earlier half by this many
+#: warm-up standard deviations (the unit of ``z``): more is still on its way back
+_SETTLED_SD = 1.0
+#: after a recovery, the sensor's baseline follows this many times faster (and is not held)
+#: for one baseline time constant (``1 / base_alpha`` samples): a slow tail of the return is
+#: followed instead of alarming; the same factor as ``slow_adapt``'s value in the grid
+_FOLLOW_GAIN = 10.0
 
 
 class BaselineDeviation(Detector):
@@ -100,7 +107,8 @@ class BaselineDeviation(Detector):
                  base_alpha: float = 0.005, trend_alpha: float = 0.002,
                  rel_floor: float = 0.005, alarm_level: float = 0.9, alarm_adapt: float = 0.0,
                  freeze_z: float = 3.0, max_freeze: int = 600,
-                 slow_adapt: float | None = None) -> None:
+                 slow_adapt: float | None = None, recover_share: float | None = None,
+                 recover_settle: int = 5) -> None:
         super().__init__(warmup=warmup, burn_in=burn_in)
         if not (0 < fast_alpha <= 1 and 0 < base_alpha <= 1 and 0 <= trend_alpha <= 1
                 and 0 <= alarm_adapt <= 1):
@@ -108,6 +116,10 @@ class BaselineDeviation(Detector):
                              "alarm_adapt in [0, 1]")
         if slow_adapt is not None and slow_adapt <= 0:
             raise ValueError("slow_adapt must be positive (or None)")
+        if recover_share is not None and not 0 < recover_share < 1:
+            raise ValueError("recover_share must be in (0, 1) (or None)")
+        if recover_settle < 1:
+            raise ValueError("recover_settle must be at least 1")
         self.fast_alpha = fast_alpha
         self.base_alpha = base_alpha
         self.trend_alpha = trend_alpha
@@ -117,13 +129,16 @@ class BaselineDeviation(Detector):
         self.freeze_z = freeze_z
         self.max_freeze = max_freeze
         self.slow_adapt = slow_adapt
+        self.recover_share = recover_share
+        self.recover_settle = recover_settle
 
     def _params(self) -> dict[str, Any]:
         return {**super()._params(), "fast_alpha": self.fast_alpha,
                 "base_alpha": self.base_alpha, "trend_alpha": self.trend_alpha,
                 "rel_floor": self.rel_floor, "alarm_level": self.alarm_level,
                 "alarm_adapt": self.alarm_adapt, "freeze_z": self.freeze_z,
-                "max_freeze": self.max_freeze, "slow_adapt": self.slow_adapt}
+                "max_freeze": self.max_freeze, "slow_adapt": self.slow_adapt,
+                "recover_share": self.recover_share, "recover_settle": self.recover_settle}
 
     # -- fit -------------------------------------------------------------------------------
 
@@ -146,6 +161,7 @@ class BaselineDeviation(Detector):
         self._base = list(self._fast)
         self._trend = [0.0] * len(names)
         self._held_for = [0] * len(names)
+        self._reset_recovery()
         self._set_weights()
         self._lag = (1.0 - self.fast_alpha) / self.fast_alpha  # fast average's lag on a ramp
         self._inv_dev = [1.0] * len(names)
@@ -159,13 +175,27 @@ class BaselineDeviation(Detector):
         self._trend_w = [min(1.0, self.trend_alpha * k) for k in gain]
         self._holdable = [not s for s in slow]
 
+    def _reset_recovery(self) -> None:
+        n = len(self._sensors)
+        self._peak = [0.0] * n  # largest held deviation of the current episode (0: none)
+        self._calm = [0] * n  # consecutive samples back near the baseline
+        self._calm_sum = [0.0] * n  # their z, earlier half of the settle window
+        self._calm_late = [0.0] * n  # and later half
+        self._follow = [0] * n  # samples left of following fast after a recovery
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Resume a checkpoint written before slow sensors were told apart: as it behaved."""
+        """Resume a checkpoint written before slow sensors were told apart, or before the
+        recovery rule: as it behaved."""
         self.__dict__.update(state)
         if "slow_adapt" not in state:
             self.slow_adapt = None
             if "_sensors" in state:
                 self._set_weights()
+        if "recover_share" not in state:
+            self.recover_share = None
+            self.recover_settle = 5
+            if "_sensors" in state:
+                self._reset_recovery()
 
     def _calibration_scores(self, samples: list[dict[str, float]],
                             raws: list[float]) -> list[float]:
@@ -213,21 +243,68 @@ class BaselineDeviation(Detector):
 
     def _advance(self, present: list[tuple[int, float, float]], alarm: bool) -> None:
         """Move the averages of the sensors present (``(index, z, new fast average)``)."""
+        share = self.recover_share
         for i, z, fast in present:
             level, trend = self._base[i], self._trend[i]
             b, g = self._level_w[i], self._trend_w[i]
-            if alarm and self._holdable[i] and \
-                    abs((fast - level + trend * self._lag) * self._inv_dev[i]) >= self.freeze_z:
+            dev = abs((fast - level + trend * self._lag) * self._inv_dev[i])
+            if alarm and self._holdable[i] and dev >= self.freeze_z:
                 self._held_for[i] += 1
                 if self._held_for[i] <= self.max_freeze:
                     b *= self.alarm_adapt
                     g *= self.alarm_adapt
+                if share is not None and dev > self._peak[i]:
+                    self._peak[i] = dev
             else:
                 self._held_for[i] = 0
+            if share is not None and self._follow[i]:
+                self._follow[i] -= 1
+                b = min(1.0, self._level_w[i] * _FOLLOW_GAIN)
+                g = min(1.0, self._trend_w[i] * _FOLLOW_GAIN)
+                self._held_for[i] = 0
+            elif share is not None and self._peak[i]:
+                if not alarm:
+                    self._peak[i] = self._calm_sum[i] = self._calm_late[i] = 0.0
+                    self._calm[i] = 0
+                elif self._recovered(i, z, level + trend):
+                    continue
             new_level = b * z + (1.0 - b) * (level + trend)
             self._fast[i] = fast
             self._base[i] = new_level
             self._trend[i] = g * (new_level - level) + (1.0 - g) * trend
+
+    def _recovered(self, i: int, z: float, expected: float) -> bool:
+        """The recovery rule for sensor ``i`` after a held deviation (see the class docstring).
+
+        Counts the samples back within ``recover_share`` of the episode's peak deviation; once
+        ``recover_settle`` are in a row and settled (the mean of the later half within one
+        warm-up standard deviation of the earlier half's: not still on its way back), their
+        mean becomes the sensor's baseline and short average. Returns whether it did.
+        """
+        assert self.recover_share is not None
+        if abs((z - expected) * self._inv_dev[i]) > self.recover_share * self._peak[i]:
+            self._calm[i] = 0
+            self._calm_sum[i] = self._calm_late[i] = 0.0
+            return False
+        n = self._calm[i] = self._calm[i] + 1
+        half = self.recover_settle // 2
+        if n <= half:
+            self._calm_sum[i] += z
+            return False
+        self._calm_late[i] += z
+        if n < self.recover_settle:
+            return False
+        early, late = self._calm_sum[i] / half, self._calm_late[i] / (n - half)
+        self._calm[i] = 0
+        self._calm_sum[i] = self._calm_late[i] = 0.0
+        if abs(late - early) > _SETTLED_SD:
+            return False
+        self._fast[i] = self._base[i] = (early * half + late * (n - half)) / n
+        self._trend[i] = 0.0
+        self._held_for[i] = 0
+        self._peak[i] = 0.0
+        self._follow[i] = round(1.0 / self.base_alpha)
+        return True
 
     def score_learn_one(self, x: Sample) -> float:
         """Score, then learn, in one pass over the sensors (same result as the two calls)."""
@@ -269,6 +346,8 @@ class BaselineDeviation(Detector):
             self._fast[i] = self._base[i] = z
             self._trend[i] = 0.0
             self._held_for[i] = 0
+            self._peak[i] = self._calm_sum[i] = self._calm_late[i] = 0.0
+            self._calm[i] = 0
 
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {self._sensors[i]: d * d for i, d in enumerate(self._deviations(x))
