@@ -69,19 +69,30 @@ GROUPS = ("valve1", "valve2", "other")
 THRESHOLDS = (0.75, 0.8, 0.85, 0.9, 0.95)
 #: the tuning group's false alarm rate a choice may not exceed
 FAR_CAP = 0.10
+#: the recovery rule of :class:`~assetwatch.models.detectors.BaselineDeviation` (off, or on in
+#: either mode), as constants set together
+RECOVERY: tuple[dict[str, Any], ...] = (
+    {},
+    {"recover_share": 0.25, "recover_mode": "reset"},
+    {"recover_share": 0.25, "recover_mode": "offset"},
+)
 #: per detector, the values the procedure may choose for each constant (an ensemble's entries
-#: set its members' constants); the first value of each is the earlier behaviour
+#: set its members' constants; an axis whose name starts with ``_`` holds sets of constants
+#: chosen together); the first value of each is the earlier behaviour
 TUNING_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "baseline": {
         "alarm_adapt": (0.03, 0.0),
         "slow_adapt": (None, 10.0),
         "max_freeze": (600, 300),
         "rel_floor": (0.005, 0.01),
+        "_recovery": RECOVERY,
     },
     "ensemble": {
         "member_params": tuple(
-            {"baseline": {"alarm_adapt": adapt, "slow_adapt": slow, "max_freeze": freeze}}
-            for adapt in (0.03, 0.0) for slow in (None, 10.0) for freeze in (600, 300)),
+            {"baseline": {"alarm_adapt": adapt, "slow_adapt": slow, "max_freeze": freeze,
+                          **recovery}}
+            for adapt in (0.03, 0.0) for slow in (None, 10.0) for freeze in (600, 300)
+            for recovery in RECOVERY),
     },
     "robust_z": {"center_alpha": (0.002, 0.01)},
     "hst": {"smoothing": (0.1, 0.3)},
@@ -223,8 +234,13 @@ def grid(detector: str) -> list[dict[str, Any]]:
     """Every combination of the detector's tuning grid, in the documented order."""
     axes = TUNING_GRIDS.get(detector, {})
     names = list(axes)
-    return [dict(zip(names, values, strict=True))
-            for values in itertools.product(*(axes[n] for n in names))]
+    out = []
+    for values in itertools.product(*(axes[n] for n in names)):
+        params: dict[str, Any] = {}
+        for name, value in zip(names, values, strict=True):
+            params.update(value if name.startswith("_") else {name: value})
+        out.append(params)
+    return out
 
 
 def tune(files: Sequence[SkabFile], detector: str,

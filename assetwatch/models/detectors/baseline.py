@@ -9,9 +9,13 @@ from typing import Any
 from assetwatch.models.detectors.base import Detector, Sample
 from assetwatch.models.detectors.sensors import is_slow_sensor
 
-__all__ = ["BaselineDeviation"]
+__all__ = ["RECOVER_MODES", "BaselineDeviation"]
 
 _INF = float("inf")
+#: what the recovery rule does once a sensor has settled back near its baseline (see the class
+#: docstring): ``reset`` restarts its average and baseline from the settled level; ``offset``
+#: does so only while that level still deviates (a full return keeps the average's memory)
+RECOVER_MODES = ("reset", "offset")
 #: a recovered sensor's later settle half may differ from its earlier half by this many
 #: warm-up standard deviations (the unit of ``z``): more is still on its way back
 _SETTLED_SD = 1.0
@@ -108,7 +112,7 @@ class BaselineDeviation(Detector):
                  rel_floor: float = 0.005, alarm_level: float = 0.9, alarm_adapt: float = 0.0,
                  freeze_z: float = 3.0, max_freeze: int = 600,
                  slow_adapt: float | None = None, recover_share: float | None = None,
-                 recover_settle: int = 5) -> None:
+                 recover_mode: str = "reset") -> None:
         super().__init__(warmup=warmup, burn_in=burn_in)
         if not (0 < fast_alpha <= 1 and 0 < base_alpha <= 1 and 0 <= trend_alpha <= 1
                 and 0 <= alarm_adapt <= 1):
@@ -118,8 +122,8 @@ class BaselineDeviation(Detector):
             raise ValueError("slow_adapt must be positive (or None)")
         if recover_share is not None and not 0 < recover_share < 1:
             raise ValueError("recover_share must be in (0, 1) (or None)")
-        if recover_settle < 1:
-            raise ValueError("recover_settle must be at least 1")
+        if recover_mode not in RECOVER_MODES:
+            raise ValueError(f"recover_mode must be one of {', '.join(RECOVER_MODES)}")
         self.fast_alpha = fast_alpha
         self.base_alpha = base_alpha
         self.trend_alpha = trend_alpha
@@ -130,7 +134,7 @@ class BaselineDeviation(Detector):
         self.max_freeze = max_freeze
         self.slow_adapt = slow_adapt
         self.recover_share = recover_share
-        self.recover_settle = recover_settle
+        self.recover_mode = recover_mode
 
     def _params(self) -> dict[str, Any]:
         return {**super()._params(), "fast_alpha": self.fast_alpha,
@@ -138,7 +142,7 @@ class BaselineDeviation(Detector):
                 "rel_floor": self.rel_floor, "alarm_level": self.alarm_level,
                 "alarm_adapt": self.alarm_adapt, "freeze_z": self.freeze_z,
                 "max_freeze": self.max_freeze, "slow_adapt": self.slow_adapt,
-                "recover_share": self.recover_share, "recover_settle": self.recover_settle}
+                "recover_share": self.recover_share, "recover_mode": self.recover_mode}
 
     # -- fit -------------------------------------------------------------------------------
 
@@ -193,7 +197,7 @@ class BaselineDeviation(Detector):
                 self._set_weights()
         if "recover_share" not in state:
             self.recover_share = None
-            self.recover_settle = 5
+            self.recover_mode = "reset"
             if "_sensors" in state:
                 self._reset_recovery()
 
@@ -287,22 +291,27 @@ class BaselineDeviation(Detector):
             self._calm_sum[i] = self._calm_late[i] = 0.0
             return False
         n = self._calm[i] = self._calm[i] + 1
-        half = self.recover_settle // 2
+        settle = max(2, round(1.0 / self.fast_alpha))
+        half = settle // 2
         if n <= half:
             self._calm_sum[i] += z
             return False
         self._calm_late[i] += z
-        if n < self.recover_settle:
+        if n < settle:
             return False
         early, late = self._calm_sum[i] / half, self._calm_late[i] / (n - half)
         self._calm[i] = 0
         self._calm_sum[i] = self._calm_late[i] = 0.0
         if abs(late - early) > _SETTLED_SD:
             return False
-        self._fast[i] = self._base[i] = (early * half + late * (n - half)) / n
+        level = (early * half + late * (n - half)) / n
+        self._peak[i] = 0.0
+        if self.recover_mode == "offset" and \
+                abs((level - expected) * self._inv_dev[i]) < self.freeze_z:
+            return False  # back at its baseline: nothing to accept, the average keeps its memory
+        self._fast[i] = self._base[i] = level
         self._trend[i] = 0.0
         self._held_for[i] = 0
-        self._peak[i] = 0.0
         self._follow[i] = round(1.0 / self.base_alpha)
         return True
 
