@@ -90,7 +90,8 @@ class DetectBenchResult:
 def register(benches: argparse._SubParsersAction) -> None:
     parser = benches.add_parser("detect", help="detection throughput with the database, "
                                                "against the detector alone, and lag")
-    parser.add_argument("--detector", default="baseline")
+    parser.add_argument("--detector", default="ensemble",
+                        help="default: %(default)s, the service's default detector")
     parser.add_argument("--assets", type=int, default=1000,
                         help="fleet size; at least --rate x 0.1 so each asset gets one "
                              "sample per 100 ms tick")
@@ -283,7 +284,7 @@ def _throughput(bench: Settings, fleet: dict[int, list[int]], options: dict[str,
                          backend_cpu_s=backend, memory_per_s=memory, bare_per_s=bare)
 
 
-def run_bench(settings: Settings, *, detector: str = "baseline", assets: int = 200,
+def run_bench(settings: Settings, *, detector: str = "ensemble", assets: int = 200,
               samples: int = 500, warmup: int = 50, rate: float = 10_000.0,
               seconds: float = 15.0, poll_s: float = 0.2, min_round_s: float = 1.0,
               repeat: int = 3, workers: int = 1) -> DetectBenchResult:

@@ -18,6 +18,9 @@ import argparse
 __all__ = ["register"]
 
 _DETECTORS = ("baseline", "ensemble", "robust_z", "hst")
+#: the service's and score-csv's default (kept equal to ``models.detectors.DEFAULT_DETECTOR``,
+#: which this module does not import: it imports nothing heavy)
+_DEFAULT = "ensemble"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -50,8 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="CSV with a 'timestamp' column and numeric sensor columns")
     csv.add_argument("--output", required=True, metavar="FILE",
                      help="where to write 'timestamp,score' rows")
-    csv.add_argument("--detector", default="ensemble", choices=_DETECTORS,
-                     help="default: ensemble (baseline + robust_z: level shifts and spikes)")
+    csv.add_argument("--detector", default=_DEFAULT, choices=_DETECTORS,
+                     help="default: %(default)s, as the service (baseline + robust_z: level "
+                          "shifts and spikes)")
     csv.add_argument("--warmup", type=int, default=None, metavar="N",
                      help="rows learned before scoring starts (default: 400, or a third of "
                           "the rows of a shorter file, at least 30)")
@@ -68,7 +72,8 @@ def _service_options(parser: argparse.ArgumentParser) -> None:
                         help="this worker's index, 0..N-1 (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="number of workers splitting the fleet (default: %(default)s)")
-    parser.add_argument("--detector", default="baseline", choices=_DETECTORS)
+    parser.add_argument("--detector", default=_DEFAULT, choices=_DETECTORS,
+                        help="default: %(default)s, as score-csv")
     parser.add_argument("--settle-time", type=float, default=1800.0, metavar="S",
                         help="seconds a start, a stop or a change of load regime takes to "
                              "settle; not learned, not alarmed on (default: %(default)s)")

@@ -12,6 +12,7 @@ import pytest
 
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
 from assetwatch.core.settings import Settings
+from assetwatch.models.detectors import DEFAULT_DETECTOR
 from assetwatch.models.monitoring import store
 from assetwatch.models.monitoring.worker import DetectionWorker, ScoringSummary, score_pending
 
@@ -122,7 +123,7 @@ def test_an_asset_locked_by_another_worker_is_skipped(fresh_settings: Settings) 
         _insert(fresh_settings, asset_id, start, [_sample(rng) for _ in range(WARMUP + 5)])
     with psycopg.connect(fresh_settings.db_url) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                      (store.lock_class("baseline"), ids["L-1"]))
+                      (store.lock_class(DEFAULT_DETECTOR), ids["L-1"]))
         summary = score_pending(fresh_settings, **PARAMS)
         assert summary.assets_locked_elsewhere == 1 and summary.assets == 1
     assert score_pending(fresh_settings, **PARAMS).assets == 1  # released: its turn now
@@ -232,10 +233,10 @@ def test_status_command_summarises_detectors(fresh_settings: Settings, monkeypat
     monkeypatch.setenv("COLUMNS", "200")
     assert cli.main(["detect", "status"]) == 0
     out = capsys.readouterr().out
-    assert "baseline" in out and "learning" in out
-    line = next(row for row in out.splitlines() if "baseline" in row)
+    assert DEFAULT_DETECTOR in out and "learning" in out
+    line = next(row for row in out.splitlines() if DEFAULT_DETECTOR in row)
     assert [cell.strip() for cell in line.split("│") if cell.strip()][:4] == [
-        "baseline", "2", "1", "1"]
+        DEFAULT_DETECTOR, "2", "1", "1"]
 
 
 def test_catch_up_runs_as_many_transactions_as_the_backlog_needs(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assetwatch.models.detectors import make_detector
+from assetwatch.models.detectors import DEFAULT_DETECTOR, make_detector
 from assetwatch.models.monitoring.csvinput import read_rows
 from assetwatch.models.monitoring.errors import CsvInputError
 from assetwatch.models.monitoring.events import EventTracker
@@ -42,9 +42,8 @@ class OfflineSummary:
     events: int = 0
 
 
-#: point-wise benchmark labels include single-sample outliers, which the service's default
-#: (smoothed) detector ignores by design; offline scoring therefore defaults to the ensemble
-OFFLINE_DETECTOR = "ensemble"
+#: offline scoring runs the service's default detector unless told otherwise
+OFFLINE_DETECTOR = DEFAULT_DETECTOR
 
 
 def score_csv(input_path: Path, output_path: Path, *, detector: str = OFFLINE_DETECTOR,
