@@ -64,6 +64,19 @@ class BaselineDeviation(Detector):
     opens no ticket for such failures. SKAB, whose labels call a temperature that stays changed
     after a fault normal, prefers ``slow_adapt=10`` (``bench skab`` prints both).
 
+    *Recovery* (``recover_share``, off by default): a held sensor whose readings come back
+    within ``recover_share`` of the episode's largest deviation and stay there, settled, for
+    one time constant of the short average (``1 / fast_alpha`` samples; the later half's mean
+    within one warm-up standard deviation of the earlier half's) has seen its fault end. In
+    mode ``reset`` the settled level becomes its short average and baseline at once; in mode
+    ``offset`` only if that level still deviates by ``freeze_z`` or more (a full return keeps
+    the short average's memory of the fault). After a reset the baseline follows ten times
+    faster, and is not held, for one baseline time constant (``1 / base_alpha`` samples), so
+    the tail of a slow return is followed. A machine left at a slightly different level by an
+    intervention (a rotor rebalanced, a part remounted) then stops alarming; the cost is that
+    a fault which falls back to a quarter of its peak and stays there is accepted as normal.
+    The episode is forgotten whenever the score is below ``alarm_level``.
+
     Streaming: every score uses only the samples up to and including the current one.
 
     Parameters
@@ -89,6 +102,11 @@ class BaselineDeviation(Detector):
     slow_adapt
         Factor on the baseline weights of slow sensors, which are then never held; ``None``:
         slow sensors like any other.
+    recover_share
+        Share of a held episode's peak deviation a sensor must come back within for the
+        recovery rule; ``None``: no recovery rule.
+    recover_mode
+        ``reset`` or ``offset`` (:data:`RECOVER_MODES`): what a settled recovery does.
 
     Examples
     --------
@@ -251,8 +269,9 @@ class BaselineDeviation(Detector):
         for i, z, fast in present:
             level, trend = self._base[i], self._trend[i]
             b, g = self._level_w[i], self._trend_w[i]
-            dev = abs((fast - level + trend * self._lag) * self._inv_dev[i])
-            if alarm and self._holdable[i] and dev >= self.freeze_z:
+            if alarm and self._holdable[i] and \
+                    (dev := abs((fast - level + trend * self._lag) * self._inv_dev[i])) \
+                    >= self.freeze_z:
                 self._held_for[i] += 1
                 if self._held_for[i] <= self.max_freeze:
                     b *= self.alarm_adapt

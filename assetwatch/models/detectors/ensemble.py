@@ -58,7 +58,12 @@ class Ensemble(Detector):
 
     @property
     def is_warm(self) -> bool:
-        return all(m.is_warm for m in self._members)
+        if self.__dict__.get("_warm"):  # once warm, always: not asked of every member again
+            return True
+        warm = all(m.is_warm for m in self._members)
+        if warm:
+            self._warm = True
+        return warm
 
     @property
     def n_learned(self) -> int:
