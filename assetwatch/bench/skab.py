@@ -1,8 +1,8 @@
 """``assetwatch bench skab``: SKAB outlier detection, honestly: constants chosen on other files.
 
 Runs the protocol of :mod:`assetwatch.bench.skab_protocol` on all 34 files, for each detector
-asked for (default: ``ensemble``, the detector ``detect score-csv`` runs unless told, then
-``baseline``, the service's default):
+asked for (default: ``ensemble``, the default detector of the service and of ``detect
+score-csv``, then ``baseline``):
 
 1. for each group in turn, the tuning procedure chooses every constant of the detector and the
    alarm threshold on that group alone, and the choice is scored on each group and on all files;
@@ -46,7 +46,8 @@ __all__ = ["DEFAULT_DETECTORS", "DEFAULT_THRESHOLD", "DEFAULT_TUNING_GROUP", "LE
 #: the alarm threshold of the shipped figures: what the procedure chose on valve1 for both
 #: ``ensemble`` and ``baseline`` (FAR 3.1 % and 3.2 % there)
 DEFAULT_THRESHOLD = 0.75
-#: detectors the bench evaluates unless told: the offline default, then the service's default
+#: detectors the bench evaluates unless told: the default detector (service and offline), then
+#: the cheaper ``baseline``
 DEFAULT_DETECTORS = ("ensemble", "baseline")
 #: the group the shipped defaults were chosen on
 DEFAULT_TUNING_GROUP = "valve1"

@@ -18,8 +18,10 @@ threshold with the highest F1 among those whose false alarm rate on the tuning g
 most :data:`FAR_CAP`; if none is, the one with the lowest false alarm rate. Ties go to the
 earlier grid entry (grids list the simpler or more conservative value first). What the
 protocol guarantees is that no *value* is fitted on the files it is scored on; the *options*
-in the grids are a design choice: ``alarm_adapt=0`` and ``slow_adapt`` were added after
-per-file results on all three groups had been looked at (see the detectors' README).
+in the grids are a design choice: ``alarm_adapt=0``, ``slow_adapt`` and the recovery rule were
+added after per-file results on all three groups had been looked at (see the detectors'
+README). An option the tuning files cannot tell from the earlier behaviour (identical scores)
+is not chosen: the tie goes to the earlier entry.
 
 **The protocol**, two ways of keeping the scored files out of the choice:
 

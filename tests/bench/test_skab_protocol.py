@@ -171,3 +171,17 @@ def test_the_bench_prints_every_group_held_out_next_to_the_leaderboard(
         f"{100 * total.mar:.1f}", "[bold]no[/bold]"]
     assert total.points == sum(r.held_out.points for r in held_out) == sum(
         len(f.labels) - skab_protocol.WARMUP_ROWS for files in loaded.values() for f in files)
+
+
+def test_constants_set_together_enter_the_grid_as_one_choice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An axis whose name starts with ``_`` adds its constants together, never its own name."""
+    monkeypatch.undo()
+    entries = skab_protocol.grid("baseline")
+    assert len(entries) == 16 * len(skab_protocol.RECOVERY)
+    assert not any(key.startswith("_") for entry in entries for key in entry)
+    recovery = {(e.get("recover_share"), e.get("recover_mode")) for e in entries}
+    assert recovery == {(None, None), (0.25, "reset"), (0.25, "offset")}
+    members = [p["member_params"]["baseline"] for p in skab_protocol.grid("ensemble")]
+    assert len(members) == 8 * len(skab_protocol.RECOVERY)
+    assert members[0] == {"alarm_adapt": 0.03, "slow_adapt": None, "max_freeze": 600}
