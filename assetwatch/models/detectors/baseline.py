@@ -208,7 +208,8 @@ class BaselineDeviation(Detector):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Resume a checkpoint written before slow sensors were told apart, or before the
         recovery rule: as it behaved."""
-        self.__dict__.update(state)
+        for name, value in state.items():  # one by one: keeps the compact attribute layout
+            object.__setattr__(self, name, value)
         if "slow_adapt" not in state:
             self.slow_adapt = None
             if "_sensors" in state:
