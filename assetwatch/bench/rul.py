@@ -10,10 +10,10 @@ them: one in FD001, six in FD002). Then, as on any fleet:
 2. the feature windows, the remaining-life cap and the ensemble's settings are chosen, in that
    order, by cross-validation grouped by engine over the training engines only
    (:mod:`assetwatch.models.prediction.selection`; loss: each held-out engine cut at random
-   cycles the way the test engines were cut, at least 30 cycles into its life and at most
-   :data:`HORIZON` cycles before its failure, RMSE of the prediction at the cut against the
-   true remaining cycles, the same cuts and target for every candidate; the window candidates
-   are columns of one frame read with all of them);
+   cycles, as the test engines were cut (at a random cycle before failure), at least 30
+   cycles into its life and at most :data:`HORIZON` cycles before its failure, RMSE of the
+   prediction at the cut against the true remaining cycles, the same cuts and target for
+   every candidate; the window candidates are columns of one frame read with all of them);
 3. the model is trained and registered by
    :func:`~assetwatch.models.prediction.training.train_models` (what the ``train`` flow runs);
 4. the test engines are loaded, each ending at the same moment, and scored by
@@ -218,18 +218,22 @@ def run_rul_benchmark(settings: Any, folder: Path, *, subset: str = "FD001", fol
         conn.commit()
     score_assets(scratch, as_of=end, assets=list(test_ids.values()))
     with psycopg.connect(scratch.db_url) as conn:
-        stored = dict(conn.execute(
+        stored: dict[int, float | None] = dict(conn.execute(
             "SELECT DISTINCT ON (asset_id) asset_id, rul_days FROM failure_prediction"
             " WHERE predicted_at = %s AND component_type = %s AND asset_id = ANY(%s)"
             " ORDER BY asset_id, horizon_days", (end, COMPONENT, list(test_ids.values()))))
-    predicted = np.array([stored.get(test_ids[e.unit], np.nan) for e in test_engines],
-                         dtype=float)
+    predicted = np.asarray([_or_nan(stored.get(test_ids[e.unit])) for e in test_engines],
+                           dtype=float)
     true = np.asarray(truth.reveal(), dtype=float)
     rmse = float(np.sqrt(np.mean((predicted - true) ** 2)))
     last = selection.stages[-1]
     return RulResult(subset, rmse, nasa_score(predicted, true), len(test_engines),
                      len(train_engines), len(window.frame), last.chosen, last.losses,
                      time.perf_counter() - started, predicted.tolist(), selection.stages)
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _losses(losses: Mapping[str, float]) -> str:

@@ -200,7 +200,7 @@ def select_settings(frame: pd.DataFrame, observed_until: datetime, options: Any,
         cv = grouped_cv(frame, unit_column, stage.candidates, loss, folds=folds, seed=seed)
         chosen[i] = cv.candidate
         results.append(StageResult(stage.name, cv.chosen, cv.losses))
-    merged = {}
+    merged: dict[str, Any] = {}
     for updates in chosen:
         merged.update(updates)
     return Selection(with_updates(options, merged), tuple(results))
