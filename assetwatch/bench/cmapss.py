@@ -114,8 +114,9 @@ def load_engines(conn: psycopg.Connection, engines: list[Engine], *, subset: str
     if (start is None) == (end is None):
         raise ValueError("give start or end")
     model_id = f"CMAPSS-{subset}"
-    starts = {e.unit: start if start is not None else end - e.cycles * _DAY  # type: ignore[operator]
-              for e in engines}
+    starts: dict[int, datetime] = {
+        e.unit: start if start is not None else end - e.cycles * _DAY  # type: ignore[operator,misc]
+        for e in engines}
     ids = register_fleet(
         conn, [(site, f"C-MAPSS {subset} {site.lower()}", "NASA", 48)],
         [(model_id, "turbofan", None)],

@@ -3,7 +3,10 @@
 1. **Settings are chosen on training units only**, by cross-validation grouped by unit
    (:func:`grouped_cv`, the product's own selection in
    :mod:`assetwatch.models.prediction.selection`): no unit is in both the fitting and the
-   scoring part of a fold, so a setting cannot win by remembering a unit.
+   scoring part of a fold, so a setting cannot win by remembering a unit. The held-out units
+   are judged the way test units are made: cut at random moments of their lives, the
+   prediction at the cut against the true remaining life
+   (:class:`~assetwatch.models.prediction.selection.CutPoints`).
 2. **Test labels are sealed** (:class:`SealedLabels`): they are read once, by the final print,
    after the model is fixed; a second read is an error. Everything before it is the same
    whatever the test labels say (a test shuffles them and checks).

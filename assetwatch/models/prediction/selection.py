@@ -6,11 +6,15 @@ ensemble's tree settings -- are chosen here on that window alone: the units are 
 ``folds`` disjoint parts (:func:`grouped_folds`), each part is predicted by a model fitted on
 the others, so no unit is ever in both (a setting cannot win by remembering a unit).
 
-The loss (:func:`rul_loss`) is the root mean squared error of the predicted remaining life
-against the *true, uncapped* remaining life at every snapshot of the held-out units' second
-halves of life (remaining life at most the component's age), so that every candidate, whatever
-its cap, is judged on the same rows and the same target: a prediction early in a life is
-neither asked for nor knowable, and a cap that is too low shows as error on the rows above it.
+The loss (:func:`rul_loss`) judges the held-out units the way a test set of truncated units
+is made (:class:`CutPoints`): each held-out unit is cut at a few random moments of its life
+(:func:`sample_cuts`; at least ``min_age_days`` into it, at most ``horizon_days`` before its
+observed failure), the prediction is that of the unit's last snapshot before the cut, and the
+loss is the root mean squared error against the *true, uncapped* remaining life at the cut,
+every unit weighted alike. Every candidate, whatever its cap, is judged on the same cuts and
+the same target; a snapshot's features use only data before it (:mod:`.features`), so what
+the unit did after the cut reaches the loss only as the true remaining life (a test replaces
+the rows after the cuts and finds the same loss).
 
 :func:`select_settings` chooses stage by stage (:class:`Stage`): each stage's candidates are
 tried with the settings chosen so far (the earlier stages' winners, the later stages' first
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -34,8 +38,8 @@ import pandas as pd
 from assetwatch.models.prediction.errors import PredictionError
 from assetwatch.models.prediction.features import FeatureSpec, restrict_to_spec
 
-__all__ = ["CvResult", "Stage", "StageResult", "grouped_cv", "grouped_folds", "rul_loss",
-           "select_settings", "with_updates"]
+__all__ = ["CutPoints", "CvResult", "Stage", "StageResult", "grouped_cv", "grouped_folds",
+           "rul_loss", "sample_cuts", "select_settings", "with_updates"]
 
 C = TypeVar("C")
 _SPEC_FIELDS = {f.name for f in fields(FeatureSpec)}
@@ -113,24 +117,66 @@ def with_updates(options: Any, updates: Mapping[str, Any]) -> Any:
     return replace(options, **other)
 
 
-def rul_loss(predicted: np.ndarray, scored: pd.DataFrame) -> float:
-    """RMSE against the true remaining life over the second halves of the scored lives
-    (snapshots with an observed failure no further ahead than the component's age)."""
+@dataclass(frozen=True)
+class CutPoints:
+    """Where the loss cuts each held-out unit: ``per_unit`` snapshots drawn at random (seed
+    ``seed``) among those at least ``min_age_days`` into the component's life (``None``: the
+    spec's long window, the first moment every feature has its whole window) and at most
+    ``horizon_days`` before its observed failure (the longest remaining life the loss asks
+    about), so that the remaining life at a cut is about uniform up to ``horizon_days``."""
+
+    horizon_days: float = 150.0
+    min_age_days: float | None = None
+    per_unit: int = 20
+    seed: int = 0
+
+
+def sample_cuts(scored: pd.DataFrame, cuts: CutPoints, *, min_age_days: float = 0.0,
+                unit_column: str = "asset_id") -> pd.DataFrame:
+    """The snapshots of ``scored`` that the loss judges (see :class:`CutPoints`), with a
+    ``cut_weight`` column that makes every unit weigh the same; ``min_age_days`` stands in for
+    ``cuts.min_age_days`` when that is ``None``. The same rows for the same units, whatever
+    the feature columns hold."""
+    min_age = min_age_days if cuts.min_age_days is None else cuts.min_age_days
     true = scored["days_to_failure"].to_numpy(dtype=float)
     age = scored["component_age_days"].to_numpy(dtype=float)
-    judged = ~np.isnan(true) & (true <= age)
-    if not judged.any():
-        raise PredictionError("no held-out snapshot in the second half of an observed life")
-    return float(np.sqrt(np.mean((np.asarray(predicted)[judged] - true[judged]) ** 2)))
+    eligible = scored[~np.isnan(true) & (true > 0) & (true <= cuts.horizon_days)
+                      & (age >= min_age)]
+    if eligible.empty:
+        raise PredictionError(
+            f"no held-out snapshot between {min_age:g} days into a life and "
+            f"{cuts.horizon_days:g} days before an observed failure to judge")
+    rng = np.random.default_rng(cuts.seed)
+    index: list[Any] = []
+    weight: list[float] = []
+    for _, rows in eligible.sort_values([unit_column, "snapshot_at"]).groupby(unit_column):
+        take = min(cuts.per_unit, len(rows))
+        index.extend(rows.index[np.sort(rng.choice(len(rows), size=take, replace=False))])
+        weight.extend([1.0 / take] * take)
+    judged = eligible.loc[index].copy()
+    judged["cut_weight"] = weight
+    return judged
+
+
+def rul_loss(predicted: np.ndarray, judged: pd.DataFrame) -> float:
+    """Weighted RMSE of ``predicted`` (one per row of ``judged``, from :func:`sample_cuts`)
+    against the true remaining life ``days_to_failure``."""
+    true = judged["days_to_failure"].to_numpy(dtype=float)
+    weight = judged["cut_weight"].to_numpy(dtype=float)
+    error = (np.asarray(predicted, dtype=float) - true) ** 2
+    return float(np.sqrt(np.sum(weight * error) / np.sum(weight)))
 
 
 def select_settings(frame: pd.DataFrame, observed_until: datetime, options: Any,
                     stages: Sequence[Stage], *, folds: int = 5, seed: int = 0,
-                    unit_column: str = "asset_id") -> Selection:
+                    cuts: CutPoints | None = None, unit_column: str = "asset_id") -> Selection:
     """Choose each stage's candidate by grouped cross-validation over ``frame``'s units (see
-    the module docstring); ``frame`` holds the columns of every window candidate."""
+    the module docstring), judged at the cut points ``cuts`` (default :class:`CutPoints`);
+    ``frame`` holds the columns of every window candidate."""
     from assetwatch.models.prediction.training import fit_failure_model, fleet_prior
 
+    cuts = cuts or CutPoints()
+    min_age = options.spec.long_window / timedelta(days=1)
     chosen = [next(iter(stage.candidates.values())) for stage in stages]
     results = []
     for i, stage in enumerate(stages):
@@ -147,13 +193,14 @@ def select_settings(frame: pd.DataFrame, observed_until: datetime, options: Any,
                            rul_seeds=1)
             model = fit_failure_model(restrict_to_spec(fit, fold.spec), observed_until,
                                       fleet_prior("unit", fit, fold), fold)
-            held = restrict_to_spec(scored, fold.spec)
+            held = restrict_to_spec(sample_cuts(scored, cuts, min_age_days=min_age,
+                                                unit_column=unit_column), fold.spec)
             return rul_loss(model.predict(held)["rul_days"].to_numpy(), held)
 
         cv = grouped_cv(frame, unit_column, stage.candidates, loss, folds=folds, seed=seed)
         chosen[i] = cv.candidate
         results.append(StageResult(stage.name, cv.chosen, cv.losses))
-    merged = {}
+    merged: dict[str, Any] = {}
     for updates in chosen:
         merged.update(updates)
     return Selection(with_updates(options, merged), tuple(results))

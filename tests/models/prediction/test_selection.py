@@ -1,6 +1,6 @@
 """Settings chosen by cross-validation grouped by unit, on made-up lives: the loss judges every
-candidate on the same rows (second halves of the held-out lives, true remaining life), so a
-cap that is too low and windows without the signal lose."""
+candidate at the same cut points of the held-out lives (true remaining life), so a cap that is
+too low and windows without the signal lose, and what a unit did after a cut is not used."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pytest
 from assetwatch.models.prediction.errors import PredictionError
 from assetwatch.models.prediction.features import FeatureSpec
 from assetwatch.models.prediction.selection import (
+    CutPoints,
     Stage,
     rul_loss,
+    sample_cuts,
     select_settings,
     with_updates,
 )
@@ -43,14 +45,59 @@ def _lives(seed: int = 0) -> tuple[pd.DataFrame, datetime]:
     return pd.DataFrame(rows), T0 + 200 * DAY
 
 
-def test_the_loss_judges_the_second_half_of_each_life_against_the_true_remaining_life() -> None:
-    scored = pd.DataFrame({"days_to_failure": [90.0, 50.0, 10.0, np.nan],
-                           "component_age_days": [10.0, 50.0, 90.0, 95.0]})
-    # rows 2 and 3 are judged (remaining life <= age); the unknown one is not
-    assert rul_loss(np.array([0.0, 40.0, 16.0, 0.0]), scored) == pytest.approx(
-        np.sqrt((100 + 36) / 2))
-    with pytest.raises(PredictionError, match="second half"):
-        rul_loss(np.zeros(1), scored.iloc[:1])
+def test_cuts_fall_between_the_minimum_age_and_the_horizon_and_weigh_units_alike() -> None:
+    frame, _ = _lives()
+    cuts = CutPoints(horizon_days=60.0, min_age_days=20.0, per_unit=5, seed=3)
+    judged = sample_cuts(frame, cuts)
+    assert judged["asset_id"].value_counts().eq(5).all() and judged["asset_id"].nunique() == 12
+    assert judged["days_to_failure"].between(1, 60).all()
+    assert (judged["component_age_days"] >= 20).all()
+    assert judged.groupby("asset_id")["cut_weight"].sum().round(12).eq(1.0).all()
+    # the same cuts again, whatever the feature columns hold; another seed cuts elsewhere
+    noisy = frame.assign(s__mean_10d=0.0)
+    assert sample_cuts(noisy, cuts).index.equals(judged.index)
+    assert not sample_cuts(frame, CutPoints(60.0, 20.0, 5, seed=4)).index.equals(judged.index)
+    # a unit with fewer snapshots in range than cuts asked for gives what it has, weighing 1
+    short = frame[(frame["asset_id"] != 0) | (frame["days_to_failure"] < 3)]
+    assert sample_cuts(short, cuts)["asset_id"].value_counts()[0] == 2
+    with pytest.raises(PredictionError, match="no held-out snapshot"):
+        sample_cuts(frame, CutPoints(horizon_days=60.0, min_age_days=1000.0))
+
+
+def test_the_loss_weighs_every_unit_alike_against_the_true_remaining_life() -> None:
+    judged = pd.DataFrame({"days_to_failure": [10.0, 20.0, 30.0],
+                           "cut_weight": [0.5, 0.5, 1.0]})
+    # unit one (two cuts) errs by 4 and 0, unit two (one cut) by 6
+    assert rul_loss(np.array([14.0, 20.0, 36.0]), judged) == pytest.approx(
+        np.sqrt((0.5 * 16 + 1.0 * 36) / 2.0))
+
+
+def test_the_readings_of_a_held_out_unit_after_its_cuts_are_not_used() -> None:
+    from assetwatch.models.prediction.training import fit_failure_model, fleet_prior
+
+    frame, as_of = _lives()
+    options = TrainOptions(spec=FeatureSpec(mean_windows=(10 * DAY,)), horizons=(),
+                           rul_cap_days=60.0, rul_gbm=SMALL, health_index=False)
+    cuts = CutPoints(horizon_days=50.0, min_age_days=10.0, per_unit=1)
+    fit, held = frame[frame["asset_id"] >= 6], frame[frame["asset_id"] < 6]
+    model = fit_failure_model(fit, as_of, fleet_prior("unit", fit, options), options)
+
+    def loss(rows: pd.DataFrame) -> float:
+        judged = sample_cuts(rows, cuts)
+        return rul_loss(model.predict(judged)["rul_days"].to_numpy(), judged)
+
+    # every feature of every snapshot after a unit's cut replaced by nonsense: same loss (the
+    # failure time still says where a cut may fall and what the true remaining life is)
+    cut_at = held["asset_id"].map(sample_cuts(held, cuts).set_index("asset_id")["snapshot_at"])
+    features = ["s__mean_10d", "s__mean_3d", "s__mean_short"]
+    later = held.assign(**{c: held[c].where(held["snapshot_at"] <= cut_at, 1e6)
+                           for c in features})
+    assert (later[features] == 1e6).any().all()
+    assert loss(later) == loss(held)
+    # while the snapshot at the cut counts: scramble it and the loss moves
+    at_cut = held.assign(s__mean_10d=held["s__mean_10d"].where(
+        held["snapshot_at"] != cut_at, 1e6))
+    assert loss(at_cut) != loss(held)
 
 
 def test_windows_and_cap_are_chosen_by_their_held_out_error() -> None:
