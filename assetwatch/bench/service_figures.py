@@ -26,10 +26,17 @@ the truth, visits, simulated stock, the demand forecasts), never from the truth 
   short when used and those covered by transfers, units bought against the naive policy's,
   repairable parts used met by repaired units.
 * ``visits_per_failure``: repair visits plus second trips per true failure;
-* ``dispatch_*`` / ``baseline_*``: the row's open work planned every week by the product's
-  dispatcher and by the baseline (:mod:`assetwatch.bench.service_dispatch`): due work planned
-  to start by its deadline, driving over driving and time on site, and busy over working time;
-  ``dispatch_travel_vs_baseline`` is the dispatcher's travel share over the baseline's.
+* ``sla_*`` / ``field_*``: the row's field service (:mod:`assetwatch.bench.service_dispatch`:
+  daily plans stored, their visits executed): ``sla_response`` is the share of the tickets
+  opened after the warm-up whose response clock (the product's ``respond_by``) is met rather
+  than breached at the end (``sla_response_all`` over every ticket), with the breaches and
+  near-breaches the product recorded, the visits made and the tickets closed on site without
+  a fault;
+* ``dispatch_*`` / ``baseline_*``: the daily plans of the product's dispatcher and of the
+  baseline on the same work and crew: work due in the horizon planned to start by its
+  deadline (work overdue when planned counted apart), driving over driving and time on site,
+  and busy over working time; ``dispatch_travel_vs_baseline`` is the dispatcher's travel
+  share over the baseline's.
 """
 
 from __future__ import annotations
