@@ -68,9 +68,10 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--score-every-days", type=int, default=1,
                         help="days between scoring runs (the score flow runs hourly)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dispatch-every-days", type=int, default=7,
-                        help="days between dispatch plans of the open work, measured against"
-                             " the baseline dispatcher (0: none)")
+    parser.add_argument("--dispatch-every-days", type=int, default=1,
+                        help="days between dispatch plans of the open work (their visits are"
+                             " executed; the baseline dispatcher plans the same work; 0: no"
+                             " field service)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="rows run at the same time, each in a process of its own")
     parser.add_argument("--quick", action="store_true",

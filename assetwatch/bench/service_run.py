@@ -28,7 +28,13 @@ from typing import Any
 import psycopg
 
 from assetwatch.bench.inventory_sim import InventorySimulator, PolicyResult, naive_levels
-from assetwatch.bench.service_dispatch import DispatchTally, measure_dispatch, register_crew
+from assetwatch.bench.service_dispatch import (
+    WARM_UP_DAYS,
+    DispatchTally,
+    FieldService,
+    SlaFigures,
+    register_crew,
+)
 from assetwatch.bench.service_parts import PartsLedger
 from assetwatch.bench.service_pipeline import PipelineSignals, StageTimes, Training
 from assetwatch.bench.service_reference import REPLACE_FRACTION, ReferenceSignals
@@ -74,8 +80,9 @@ class RunOptions:
     calendar_fraction: float = REPLACE_FRACTION
     #: the failure models' training options (None: the train flow's defaults)
     train_options: TrainOptions | None = None
-    #: plan the open work with the dispatcher and the baseline every this many days (0: not)
-    dispatch_every_days: int = 7
+    #: dispatch the open work (and plan it with the baseline) every this many days; the plan's
+    #: visits are executed (0: no field service, tickets wait for the world's repairs)
+    dispatch_every_days: int = 1
 
 
 @dataclass
@@ -126,6 +133,8 @@ class ServiceBenchResult:
     parts: dict[str, Any] = field(default_factory=dict)   # service_parts.PartsLedger.figures
     dispatch: DispatchTally = field(default_factory=DispatchTally)
     dispatch_baseline: DispatchTally = field(default_factory=DispatchTally)
+    sla: SlaFigures | None = None     # the executed visits' SLA clocks (None: no dispatch)
+    sla_all: SlaFigures | None = None   # the same over every ticket, the first week's too
 
 
 @dataclass(order=True)
@@ -157,6 +166,7 @@ class ServiceRun:
         self.times = StageTimes()
         self.parts = PartsLedger(self.eval_start)
         self._rules: dict[Key, tuple[int, int]] = {}
+        self.field: FieldService | None = None
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -233,6 +243,9 @@ class ServiceRun:
             self.naive = InventorySimulator("naive policy", dict(self.initial_stock),
                                             self.lead, self.cost)
             events = self._events()
+            self.field = FieldService(self.truth, {v: k for k, v in self.ids.items()},
+                                      horizon_days=opts.ticket_policy.horizon_days) \
+                if opts.dispatch_every_days else None
             position = 0
             while position < len(events) and events[position].at < self.eval_start:
                 self._apply(conn, events[position], evaluating=False)
@@ -242,8 +255,10 @@ class ServiceRun:
                 for day in range(opts.days + 1):
                     t = self.eval_start + timedelta(days=day)
                     while position < len(events) and events[position].at < t:
+                        self._visits_until(conn, events[position].at)
                         self._apply(conn, events[position], evaluating=True)
                         position += 1
+                    self._visits_until(conn, t)
                     if day == opts.days:
                         break
                     self._step(conn, signals, t, day, consumption, keys)
@@ -252,6 +267,12 @@ class ServiceRun:
                     signals.close()
                     self.result.trainings = list(signals.trainings)
             self._judge_tickets(conn)
+            if self.field is not None:
+                self.result.dispatch = self.field.ours
+                self.result.dispatch_baseline = self.field.baseline
+                self.result.sla = self.field.sla_figures(
+                    conn, self.eval_start + timedelta(days=WARM_UP_DAYS), self.end)
+                self.result.sla_all = self.field.sla_figures(conn, self.eval_start, self.end)
             self.result.parts = self.parts.figures(conn, self.naive.result.units_ordered)
             self.result.policies = [self.parts.stock_result(conn), self.naive.result]
         self.result.seconds = time.perf_counter() - started
@@ -291,9 +312,9 @@ class ServiceRun:
             started = time.perf_counter()
             self._forecast(conn, t, consumption)
             self.times.add("demand", started)
-        if opts.dispatch_every_days and day % opts.dispatch_every_days == 0:
+        if self.field is not None and day % opts.dispatch_every_days == 0:
             started = time.perf_counter()
-            measure_dispatch(conn, t, self.result.dispatch, self.result.dispatch_baseline)
+            self.field.plan(conn, t)
             self.times.add("dispatch", started)
         started = time.perf_counter()
         naive = naive_levels(consumption, t, window_days=opts.history_days,
@@ -320,6 +341,13 @@ class ServiceRun:
                      len(self.result.failures))
 
     # -- the world happens ------------------------------------------------------------------
+
+    def _visits_until(self, conn: psycopg.Connection, until: datetime) -> None:
+        """The row's field service works until ``until`` (before the world's next event)."""
+        if self.field is not None:
+            started = time.perf_counter()
+            self.field.work_until(conn, until)
+            self.times.add("visits", started)
 
     def _open_tickets(self, conn: psycopg.Connection, asset_id: int, component_type: str
                       ) -> list[tuple[int, str, datetime, list[dict[str, Any]]]]:

@@ -22,7 +22,7 @@ __all__ = ["DaySheet", "load_day_sheets", "render_day_sheet", "write_day_sheets"
 
 _DAY = """
 SELECT min((starts_at AT TIME ZONE 'UTC')::date) AS day FROM v_visit
-WHERE status = 'planned' AND starts_at >= date_trunc('day', %s::timestamptz)"""
+WHERE status IN ('planned', 'started') AND starts_at >= date_trunc('day', %s::timestamptz)"""
 
 _VISITS = """
 SELECT v.visit_id, v.technician_id, v.technician_name, v.site_id, v.site_name, v.latitude,
@@ -33,7 +33,7 @@ SELECT v.visit_id, v.technician_id, v.technician_name, v.site_id, v.site_name, v
                                                  'YYYY-MM-DD HH24:MI'), '')
                  ORDER BY w.asset_tag, w.work) AS work
 FROM v_visit v JOIN v_visit_work w USING (visit_id)
-WHERE v.status = 'planned' AND (v.starts_at AT TIME ZONE 'UTC')::date = %s
+WHERE v.status IN ('planned', 'started') AND (v.starts_at AT TIME ZONE 'UTC')::date = %s
 GROUP BY v.visit_id, v.technician_id, v.technician_name, v.site_id, v.site_name, v.latitude,
          v.longitude, v.starts_at, v.ends_at, v.travel_minutes, v.kit
 ORDER BY v.technician_id, v.starts_at"""

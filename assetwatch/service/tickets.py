@@ -14,9 +14,10 @@
   duplicate being opened (the database enforces one non-closed ticket per key);
 * a ticket **opens** when risk reaches ``open_threshold``; it is closed automatically (code
   ``cancelled``) only after risk stayed below ``close_threshold`` for ``quiet_days`` while still
-  unplanned, and a key closed that way reopens within ``reopen_cooldown_days`` only at
-  ``reopen_threshold``: hysteresis, dwell time and cool-down keep a flapping signal from
-  opening and closing tickets repeatedly;
+  unplanned, and a key closed that way, or closed ``no_fault_found`` by a technician, reopens
+  within ``reopen_cooldown_days`` only at ``reopen_threshold``: hysteresis, dwell time and
+  cool-down keep a flapping signal from opening and closing tickets (and sending technicians)
+  repeatedly;
 * **priority** (1 most urgent) from risk, asset criticality, the site's SLA and the due date;
 * at most ``daily_cap_per_site`` tickets are opened automatically per site and day (highest
   priority first); the rest go to ``ticket_overflow`` so a bad model cannot flood planners.
@@ -338,7 +339,7 @@ def _may_open(conn: psycopg.Connection, key: tuple[int, str], risk: float, as_of
               policy: TicketPolicy) -> bool:
     row = conn.execute(
         "SELECT max(closed_at) FROM service_ticket WHERE asset_id = %s AND failure_mode = %s"
-        " AND resolution_code = 'cancelled' AND closed_at > %s",
+        " AND resolution_code IN ('cancelled', 'no_fault_found') AND closed_at > %s",
         (*key, as_of - timedelta(days=policy.reopen_cooldown_days))).fetchone()
     return row is None or row[0] is None or risk >= policy.reopen_threshold
 

@@ -215,6 +215,7 @@ def test_dispatch_is_measured_against_the_baseline_in_the_run(
     assert result.dispatch.plans == result.dispatch_baseline.plans > 0
     assert "dispatch" in result.stage_seconds
     assert row["dispatch_on_time"] is not None and row["baseline_on_time"] is not None
+    assert result.sla is not None and result.sla.visits > 0   # the plans' visits happened
     assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
     assert row["visits_per_failure"] >= 1.0
 

@@ -11,9 +11,11 @@ import pytest
 
 from assetwatch.service.bom import repair_kit
 from assetwatch.service.errors import DispatchError
+from assetwatch.service.field.closeout import close_visit
 from assetwatch.service.field.greedy import GreedySolver
 from assetwatch.service.field.plan import DispatchPolicy, make_solver, plan_dispatch
 from assetwatch.service.field.pm import open_pm_work_orders
+from assetwatch.service.field.visits import start_visits
 from assetwatch.service.masterdata_load import load_masterdata
 from assetwatch.service.reservations import reserve_kit
 from assetwatch.service.ticket_lifecycle import open_ticket
@@ -95,17 +97,31 @@ def test_no_visit_before_its_parts_can_be_there(crew_db: tuple[psycopg.Connectio
         "SELECT transfer_lead_time_days, expedite_lead_time_days FROM v_ticket_parts"
         " WHERE ticket_id = %s AND short_qty > 0", (ticket,)).fetchone()
     ready = MONDAY + timedelta(days=float(min(transfer, expedite)))
+    respond_by = conn.execute("SELECT respond_by FROM service_ticket WHERE ticket_id = %s",
+                              (ticket,)).fetchone()[0]
+    assert ready > respond_by   # the kit comes too late for the response: a response visit
     plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver(),
                   policy=DispatchPolicy(horizon_days=10))
     (visit,) = _visits(conn)
-    assert ready <= visit[3] < ready + timedelta(days=1)
+    assert visit[3] < respond_by and visit[4] == []   # in time, carrying nothing
+    (started,) = start_visits(conn, until=visit[3] + timedelta(minutes=1))
+    assert started.tickets == [ticket]
+    close_visit(conn, visit[0], on_site_minutes=30, fixed=False, at=visit[3] + timedelta(
+        minutes=30))          # diagnosed: the repair needs the bearing
+    assert conn.execute("SELECT status, responded_at FROM service_ticket WHERE ticket_id = %s",
+                        (ticket,)).fetchone() == ("open", visit[3])
+    plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver(),
+                  policy=DispatchPolicy(horizon_days=10))
+    (repair,) = [v for v in _visits(conn) if v[0] != visit[0]]
+    assert ready <= repair[3] < ready + timedelta(days=1)   # the repair waits for its kit
+    assert repair[4] != []
     # with the part in stock (reserved when the kit is reserved again) it goes the first
     # morning a technician has
     conn.execute("UPDATE stock SET on_hand = 3 WHERE part_no = 'BRG-6309-C3'"
                  " AND site_id = 'site-02'")
     reserve_kit(conn, ticket)
     plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver())
-    (visit,) = _visits(conn)
+    (visit,) = [v for v in _visits(conn) if v[0] != visit[0]]
     assert visit[3] < MONDAY + timedelta(hours=3)
 
 

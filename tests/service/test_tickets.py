@@ -111,6 +111,22 @@ def test_receding_risk_closes_after_quiet_days_and_cools_down(
     assert update_tickets(conn, as_of=at + timedelta(hours=1)).opened == 1
 
 
+def test_a_no_fault_found_visit_cools_the_key_down(
+        fleet_db: Fleet, predict: Callable[..., None]) -> None:
+    """A technician found nothing: the same high risk does not send one again the next day."""
+    conn, ids = fleet_db
+    pump = ids["a01-00"]
+    predict(conn, T0, {(pump, "bearing"): {30: 0.6}})
+    update_tickets(conn, as_of=T0)
+    (ticket,) = _tickets(conn)
+    close_ticket(conn, ticket[0], resolution_code="no_fault_found", at=T0 + timedelta(hours=9))
+    at = T0 + timedelta(days=1)
+    predict(conn, at, {(pump, "bearing"): {30: 0.6}})
+    assert update_tickets(conn, as_of=at).opened == 0           # cool-down
+    predict(conn, at + timedelta(hours=1), {(pump, "bearing"): {30: 0.85}})
+    assert update_tickets(conn, as_of=at + timedelta(hours=1)).opened == 1
+
+
 def test_daily_cap_per_site_lists_the_overflow(fleet_db: Fleet,
                                                predict: Callable[..., None]) -> None:
     conn, ids = fleet_db

@@ -10,7 +10,8 @@ stock ledger, the rest of the reservation released); each preventive work order 
 share taken out of stock. ``visit_part_return`` records per part the quantity carried in the
 visit's kit, used and returned (kit minus used: it goes back to the shelf, its reservation
 released). With ``fixed=False`` the tickets stay open (a second visit is needed) and keep
-their reservations. Too little stock for the parts used is a
+their reservations. A ticket closed meanwhile (say, by a repair recorded on its own) is left
+as it is, as is a work order already closed. Too little stock for the parts used is a
 :class:`~assetwatch.service.errors.StockError` naming part, site and ticket, and nothing
 changes.
 """
@@ -52,8 +53,9 @@ def close_visit(conn: psycopg.Connection, visit_id: int, *, on_site_minutes: flo
                 parts_used: dict[str, int] | None = None,
                 resolution_code: str = "confirmed_failure", fixed: bool = True,
                 at: datetime | None = None, note: str | None = None) -> CloseOut:
-    """Close a planned visit (see the module); raises :class:`DispatchError` for an unknown
-    or already closed visit, a negative time or quantity, or a part that does not exist."""
+    """Close a planned or started visit (see the module); raises :class:`DispatchError` for
+    an unknown or already closed visit, a negative time or quantity, or a part that does not
+    exist."""
     at = at or datetime.now(UTC)
     if on_site_minutes < 0 or any(q < 0 for q in (parts_used or {}).values()):
         raise DispatchError("time on site and parts used must not be negative")
@@ -65,8 +67,9 @@ def close_visit(conn: psycopg.Connection, visit_id: int, *, on_site_minutes: flo
         if row is None:
             raise DispatchError(f"no visit {visit_id}")
         site_id, kit, status = row
-        if status != "planned":
-            raise DispatchError(f"visit {visit_id} is {status}; only a planned visit closes")
+        if status not in ("planned", "started"):
+            raise DispatchError(f"visit {visit_id} is {status}; only a planned or started visit"
+                                " closes")
         unknown = sorted(set(parts_used or {}) - {r[0] for r in conn.execute(
             "SELECT part_no FROM part WHERE part_no = ANY(%s)", (list(parts_used or {}),))})
         if unknown:
@@ -96,11 +99,12 @@ def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, used: dic
     left = {p: q for p, q in used.items() if q > 0}
     tickets = conn.execute(
         "SELECT t.ticket_id, t.kit FROM service_ticket t JOIN visit_work w USING (ticket_id)"
-        " WHERE w.visit_id = %s ORDER BY t.ticket_id", (visit_id,)).fetchall()
+        " WHERE w.visit_id = %s AND t.status <> 'closed' ORDER BY t.ticket_id",
+        (visit_id,)).fetchall()
     orders = conn.execute(
         "SELECT w.work_order_id, w.asset_id, w.task, w.kit FROM pm_work_order w"
         " JOIN visit_work vw USING (work_order_id) WHERE vw.visit_id = %s"
-        " ORDER BY w.work_order_id", (visit_id,)).fetchall()
+        " AND w.status <> 'closed' ORDER BY w.work_order_id", (visit_id,)).fetchall()
     shares = [_share(left, kit) for _, kit in tickets] if fixed else []
     order_shares = [_share(left, kit) for *_, kit in orders]
     if left and shares:

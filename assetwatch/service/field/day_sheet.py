@@ -34,7 +34,8 @@ def planned_visits(conn: psycopg.Connection, *, technician: str | None = None,
         " THEN ' (ticket ' || w.ticket_id || ')' ELSE ' (PM ' || w.work_order_id || ')' END"
         " ORDER BY w.asset_tag, w.work)"
         " FROM v_visit v JOIN v_visit_work w USING (visit_id)"
-        " WHERE v.status = 'planned' AND (%(t)s::text IS NULL OR v.technician_id = %(t)s)"
+        " WHERE v.status IN ('planned', 'started')"
+        " AND (%(t)s::text IS NULL OR v.technician_id = %(t)s)"
         " AND (%(d)s::date IS NULL OR (v.starts_at AT TIME ZONE 'UTC')::date = %(d)s)"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY v.technician_id, v.starts_at",
         {"t": technician, "d": day}).fetchall()

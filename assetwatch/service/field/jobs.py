@@ -3,7 +3,8 @@
 Items of a site are taken in deadline order; an item joins the open job of its site when its
 deadline is within ``window_hours`` of the job's first deadline, its kit can be there before
 the job's deadline, the job stays within ``max_minutes`` on site and some technician has
-every skill the job then needs. Otherwise it starts a new job.
+every skill the job then needs, and it is a response visit exactly when the job is (see
+:mod:`~assetwatch.service.field.work`). Otherwise it starts a new job.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def site_jobs(items: Iterable[WorkItem], crew: Sequence[Technician], *,
 def _fits(current: list[WorkItem], item: WorkItem, crew: Sequence[Technician],
           window_hours: float, max_minutes: int) -> bool:
     first = current[0].deadline
+    if item.response_only != current[0].response_only:
+        return False
     if window_hours <= 0 or sum(i.minutes for i in current) + item.minutes > max_minutes:
         return False
     if first is not None and item.deadline is not None and (

@@ -31,7 +31,7 @@ from assetwatch.service.field.solver import (
     PlanMetrics,
     plan_metrics,
 )
-from assetwatch.service.field.work import collect_work
+from assetwatch.service.field.work import collect_work, response_visits
 
 __all__ = ["DispatchPolicy", "PlanSummary", "build_problem", "make_solver", "plan_dispatch",
            "solver_names"]
@@ -66,8 +66,8 @@ class PlanSummary:
         m = self.metrics
         return (f"plan {self.plan_id} ({self.solver}, {self.seconds:.1f} s): {self.visits} "
                 f"visits covering {m.planned_items} of {m.work_items} work items; on time "
-                f"{m.sla_met}/{m.sla_items} ({m.sla_attainment:.1%}); travel share "
-                f"{m.travel_share:.1%}; utilisation {m.utilisation:.1%}")
+                f"{m.sla_met}/{m.sla_items} ({m.sla_attainment:.1%}), {m.overdue} already "
+                f"overdue; travel share {m.travel_share:.1%}; utilisation {m.utilisation:.1%}")
 
 
 def solver_names() -> list[str]:
@@ -128,10 +128,14 @@ def build_problem(conn: psycopg.Connection, *, as_of: datetime,
     if not crew:
         raise DispatchError("no technicians: load technicians.csv (assetwatch masterdata load)")
     items = collect_work(conn, as_of, merge_days=policy.merge_pm_days)
+    end = as_of + timedelta(days=policy.horizon_days)
+    last = max([end, *(i.sla_deadline for i in items if i.sla_deadline is not None)])
+    items = response_visits(items, sorted(w for t in crew for w in t.windows(as_of, last)),
+                            as_of)
     sites = _site_places(conn, {item.site_id for item in items})
     jobs = site_jobs(items, crew, window_hours=policy.merge_window_hours,
                      max_minutes=policy.max_visit_minutes)
-    return DispatchProblem(as_of, as_of + timedelta(days=policy.horizon_days), tuple(jobs),
+    return DispatchProblem(as_of, end, tuple(jobs),
                            tuple(crew), sites, policy.speed_kmh, policy.road_factor)
 
 

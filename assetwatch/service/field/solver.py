@@ -156,7 +156,8 @@ def plan_violations(problem: DispatchProblem, plan: list[Assignment]) -> list[st
 
 @dataclass(frozen=True)
 class PlanMetrics:
-    """What a plan achieves: SLA attainment, travel share, utilisation."""
+    """What a plan achieves: SLA attainment, travel share, utilisation; ``overdue`` work
+    items were already past their deadline when the plan was made."""
 
     work_items: int
     planned_items: int
@@ -165,6 +166,7 @@ class PlanMetrics:
     travel_minutes: float
     work_minutes: float
     available_minutes: float
+    overdue: int = 0
 
     @property
     def sla_attainment(self) -> float:
@@ -182,17 +184,24 @@ class PlanMetrics:
 
 
 def plan_metrics(problem: DispatchProblem, plan: list[Assignment]) -> PlanMetrics:
-    """Measure a plan. An SLA item is a work item with a deadline inside the horizon; it is
-    met when its job starts by that deadline (unplanned: missed). Travel counts the drives
-    home at the end of each tour."""
+    """Measure a plan. An SLA item is a work item with a deadline inside the horizon
+    ``[start, end)``; it is met when its job starts by that deadline (unplanned: missed).
+    Work already past its deadline at the start is ``overdue``: no plan can meet it, so it
+    is counted apart, not as an SLA item. Travel counts the drives home at the end of each
+    tour."""
     starts = {a.job: a.start for a in plan}
     horizon = problem.minute(problem.end)
-    sla_items = sla_met = 0
+    sla_items = sla_met = overdue = 0
     for j, job in enumerate(problem.jobs):
         for item in job.items:
-            if item.deadline is not None and problem.minute(item.deadline) < horizon:
+            if item.deadline is None:
+                continue
+            deadline = problem.minute(item.deadline)
+            if deadline < 0:
+                overdue += 1
+            elif deadline < horizon:
                 sla_items += 1
-                sla_met += j in starts and starts[j] <= problem.minute(item.deadline)
+                sla_met += j in starts and starts[j] <= deadline
     travel = 0.0
     for k, tours in _routes(problem, plan).items():
         for _, route in tours:
@@ -205,4 +214,5 @@ def plan_metrics(problem: DispatchProblem, plan: list[Assignment]) -> PlanMetric
         planned_items=sum(len(problem.jobs[a.job].items) for a in plan),
         sla_items=sla_items, sla_met=sla_met, travel_minutes=travel,
         work_minutes=float(sum(problem.jobs[a.job].minutes for a in plan)),
-        available_minutes=float(sum(t.closes - t.opens for t in problem.tours)))
+        available_minutes=float(sum(t.closes - t.opens for t in problem.tours)),
+        overdue=overdue)

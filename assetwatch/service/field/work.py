@@ -7,6 +7,13 @@ an open ticket, due within ``merge_days`` of the ticket's deadline, is done on t
 shares a part with the component's BOM) it covers the predicted failure: the item carries
 each part once (the larger quantity) and takes the longer of the two times on site instead
 of both. Connectivity tickets (no parts, usually fixed remotely) are not dispatched.
+
+A ticket whose response clock is running (no visit has started its work yet) and whose kit
+comes too late for any working window of the crew to fit its work before its response
+deadline is not left waiting for the parts (:func:`response_visits`): it becomes a *response
+visit* (``response_only``), released now and carrying nothing, on which the technician
+diagnoses; the close-out of such a visit (``fixed=False``) opens the ticket again and the
+repair is planned once its kit can be there.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import psycopg
 from assetwatch.service.bom import exploded_bom
 from assetwatch.service.field.parts import Kit, kits_ready_at
 
-__all__ = ["WorkItem", "collect_work"]
+__all__ = ["WorkItem", "collect_work", "response_visits"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class WorkItem:
     ticket_ids: tuple[int, ...] = ()
     work_order_ids: tuple[int, ...] = ()
     covered: bool = False               # a preventive replacement covers the ticket
+    awaiting_response: bool = False     # a ticket whose response clock is running
+    response_only: bool = False         # a response visit: diagnosis now, no kit (module)
 
 
 @dataclass
@@ -54,6 +63,7 @@ class _Open:
     kit: dict[str, int]
     ticket_id: int | None = None
     work_order_id: int | None = None
+    awaiting_response: bool = False
 
 
 def collect_work(conn: psycopg.Connection, as_of: datetime, *,
@@ -61,12 +71,13 @@ def collect_work(conn: psycopg.Connection, as_of: datetime, *,
     """Every open ticket and work order as work items, merged per asset (see module), with
     the time their kit can be at the site; most urgent first."""
     tickets = [_Open(site, asset, model, mode, component, minutes,
-                     _earliest(respond_by, due_at), respond_by, _kit(kit), ticket_id=tid)
-               for tid, site, asset, model, mode, component, minutes, respond_by, due_at, kit
-               in conn.execute(
+                     _earliest(respond_by, due_at), respond_by, _kit(kit), ticket_id=tid,
+                     awaiting_response=respond_by is not None and responded_at is None)
+               for (tid, site, asset, model, mode, component, minutes, respond_by, responded_at,
+                    due_at, kit) in conn.execute(
                    "SELECT st.ticket_id, a.site_id, a.asset_id, a.model_id, st.failure_mode,"
                    " fm.component_type, coalesce(fm.repair_minutes, 120), sla.respond_by,"
-                   " st.due_at, st.kit FROM v_service_ticket st"
+                   " sla.responded_at, st.due_at, st.kit FROM v_service_ticket st"
                    " JOIN v_ticket_sla sla USING (ticket_id)"
                    " JOIN v_asset a ON a.asset_id = st.asset_id"
                    " LEFT JOIN v_failure_mode fm ON fm.failure_mode = st.failure_mode"
@@ -103,6 +114,30 @@ def collect_work(conn: psycopg.Connection, as_of: datetime, *,
             for (w, _), r in zip(pairs, ready, strict=True)]
 
 
+def response_visits(items: list[WorkItem], windows: list[tuple[datetime, datetime]],
+                    as_of: datetime) -> list[WorkItem]:
+    """``items`` with each ticket still waiting for its response made a response visit
+    (see the module) when its kit is not there now and no window of ``windows`` (the
+    crew's working windows from ``as_of``) fits its work between the kit's arrival and the
+    response deadline (a deadline already past included: the response is late, but not
+    later than it need be); the others as they are."""
+    out = []
+    for item in items:
+        if (item.awaiting_response and item.sla_deadline is not None
+                and item.release > as_of and not _fits(item, item.release, windows)):
+            item = WorkItem(**{**item.__dict__, "release": as_of, "kit": (),
+                               "response_only": True})
+        out.append(item)
+    return out
+
+
+def _fits(item: WorkItem, release: datetime, windows: list[tuple[datetime, datetime]]
+          ) -> bool:
+    assert item.sla_deadline is not None
+    work = timedelta(minutes=item.minutes)
+    return any(max(a, release) + work <= min(b, item.sla_deadline) for a, b in windows)
+
+
 def _unreserved(head: _Open, joined: list[_Open], reserved: set[int]) -> Kit:
     """The parts of the work no ticket reservation holds (preventive kits, unreserved
     tickets)."""
@@ -127,7 +162,7 @@ def _item(head: _Open, joined: list[_Open], covered: bool, as_of: datetime) -> W
                     as_of, tuple(sorted(kit.items())),
                     tuple(w.ticket_id for w in parts if w.ticket_id is not None),
                     tuple(w.work_order_id for w in parts if w.work_order_id is not None),
-                    covered)
+                    covered, head.awaiting_response)
 
 
 def _kit(items: list[dict[str, object]] | None) -> dict[str, int]:
