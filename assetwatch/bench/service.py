@@ -80,6 +80,13 @@ def register(benches: argparse._SubParsersAction) -> None:
                         help="keep the benchmark's databases for inspection")
     parser.add_argument("--out-name", default="bench_service",
                         help="base name of the JSON and text files in the output directory")
+    parser.add_argument("--tune-tickets", action="store_true",
+                        help="choose the ticket policy on this (tuning) world: the pipeline"
+                             " row once, then the ticket logic replayed over its signals for"
+                             " every candidate (never on the reported seed 7)")
+    parser.add_argument("--tune-reuse", action="store_true",
+                        help="with --tune-tickets: replay over the pipeline row an earlier"
+                             " --tune-tickets run kept, without running it again")
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
     parser.add_argument("--scale-assets", type=int, default=10_000)
@@ -116,6 +123,9 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(f"--rows: unknown row(s) {', '.join(unknown)}; use "
                          f"{', '.join(MODES)}")
     options = options_from_args(args)
+    if args.tune_tickets:
+        _tune_tickets(settings, options, reuse=args.tune_reuse, name=args.out_name)
+        return 0
     results = run_rows(settings, rows, options, jobs=args.jobs,
                        keep_database=args.keep_database)
     report(settings, options, results, name=args.out_name)
@@ -173,6 +183,46 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
     (out / f"{name}.txt").write_text(console.export_text())
     console.print(f"written: {out / f'{name}.json'}, {out / f'{name}.txt'}")
     return rows
+
+
+def _tune_tickets(settings: Settings, options: RunOptions, *, reuse: bool, name: str) -> None:
+    """``--tune-tickets``: run :func:`~assetwatch.bench.service_tuning.tune_tickets`, print
+    every candidate and write ``<name>_tuning.json``."""
+    import json
+
+    from rich.console import Console
+
+    from assetwatch.bench.service_tuning import tune_tickets
+
+    try:
+        out = tune_tickets(settings, options, start=START, reuse=reuse)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    console = Console()
+
+    def line(label: str, score: dict[str, Any]) -> str:
+        policy = score["policy"]
+        return (f"{label}: open {policy['open_threshold']}, close {policy['close_threshold']},"
+                f" anomaly weight {policy['anomaly_weight']}: precursor failures ticketed"
+                f" >= 24 h {_pct(score['precursor_ticketed'])}, tickets per failure"
+                f" {score['tickets_per_failure']:.2f}, false {_pct(score['false_ticket_share'])},"
+                f" stock value vs naive {_pct(score['stock_value_vs_naive'])}")
+
+    if out["run"]:
+        console.print(f"pipeline run (seed {options.seed}): {out['run']}")
+    console.print(line("replayed with the run's policy", out["replayed_run_policy"]))
+    for score in out["candidates"]:
+        console.print(line("candidate", score))
+    console.print(line("chosen", out["chosen"]))
+    path = settings.output_dir / f"{name}_tuning.json"
+    path.write_text(json.dumps({"world": {k: getattr(options, k) for k in (
+        "sites", "assets_per_site", "days", "history_days", "telemetry_days", "seed",
+        "train_every_days")}, **out}, indent=2, default=str))
+    console.print(f"written: {path}")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _trainings(result: ServiceBenchResult) -> list[str]:

@@ -16,6 +16,7 @@ never replaces a current version, except that an unvalidated prior may replace a
 from __future__ import annotations
 
 import pickle
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,17 +115,40 @@ def current_versions(conn: psycopg.Connection, model_name: str = MODEL_NAME
 
 
 def load_model(conn: psycopg.Connection, model_version_id: int) -> Any:
-    """Unpickle the artifact of a version; :class:`PredictionError` if absent or unreadable."""
-    row = conn.execute("SELECT artifact FROM model_version WHERE model_version_id = %s",
-                       (model_version_id,)).fetchone()
-    if row is None or row[0] is None:
+    """Unpickle the artifact of a version; :class:`PredictionError` if absent or unreadable.
+
+    A version's artifact is written once, when it is registered, so the unpickled model is
+    kept (the newest :data:`_CACHED_MODELS` of the process), keyed by the server, database,
+    version and its registration time: the score flow reads the same few artifacts at every
+    run. A cached model is shared: callers must not change it."""
+    row = conn.execute("SELECT trained_at, artifact IS NOT NULL FROM model_version"
+                       " WHERE model_version_id = %s", (model_version_id,)).fetchone()
+    if row is None or not row[1]:
+        raise PredictionError(f"model version {model_version_id} has no artifact")
+    info = conn.info
+    key = (info.host, info.port, info.dbname, model_version_id, row[0])
+    if key in _MODELS:
+        _MODELS.move_to_end(key)
+        return _MODELS[key]
+    artifact = conn.execute("SELECT artifact FROM model_version WHERE model_version_id = %s",
+                            (model_version_id,)).fetchone()
+    if artifact is None or artifact[0] is None:
         raise PredictionError(f"model version {model_version_id} has no artifact")
     try:
-        return pickle.loads(row[0])
+        model = pickle.loads(artifact[0])
     except Exception as e:  # an artifact of an incompatible library version
         raise PredictionError(
             f"cannot load model version {model_version_id}: {type(e).__name__}: {e}"
         ) from e
+    _MODELS[key] = model
+    while len(_MODELS) > _CACHED_MODELS:
+        _MODELS.popitem(last=False)
+    return model
+
+
+#: unpickled artifacts kept per process (a champion and a challenger per component type)
+_CACHED_MODELS = 32
+_MODELS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 def promote(conn: psycopg.Connection, model_version_id: int) -> None:
