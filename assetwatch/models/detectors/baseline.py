@@ -376,7 +376,7 @@ class BaselineDeviation(Detector):
             self._trend[i] = 0.0
             self._held_for[i] = 0
             self._peak[i] = self._calm_sum[i] = self._calm_late[i] = 0.0
-            self._calm[i] = 0
+            self._calm[i] = self._follow[i] = 0
 
     def _explain(self, x: dict[str, float]) -> dict[str, float]:
         return {self._sensors[i]: d * d for i, d in enumerate(self._deviations(x))
