@@ -9,12 +9,13 @@ the others, so no unit is ever in both (a setting cannot win by remembering a un
 The loss (:func:`rul_loss`) judges the held-out units the way a test set of truncated units
 is made (:class:`CutPoints`): each held-out unit is cut at a few random moments of its life
 (:func:`sample_cuts`; at least ``min_age_days`` into it, at most ``horizon_days`` before its
-observed failure), the prediction is that of the unit's last snapshot before the cut, and the
-loss is the root mean squared error against the *true, uncapped* remaining life at the cut,
-every unit weighted alike. Every candidate, whatever its cap, is judged on the same cuts and
-the same target; a snapshot's features use only data before it (:mod:`.features`), so what
-the unit did after the cut reaches the loss only as the true remaining life (a test replaces
-the rows after the cuts and finds the same loss).
+observed failure), the prediction is that of the unit's snapshot at the cut, and the loss is
+the root mean squared error against the *true, uncapped* remaining life there, every unit
+weighted alike. Every candidate, whatever its cap, is judged on the same cuts and the same
+target; a snapshot's features use only data before it (:mod:`.features`), so what the unit
+did after the cut reaches the loss only as the true remaining life and through where a cut
+may fall (a test replaces the features of the snapshots after the cuts and finds the same
+loss).
 
 :func:`select_settings` chooses stage by stage (:class:`Stage`): each stage's candidates are
 tried with the settings chosen so far (the earlier stages' winners, the later stages' first
