@@ -12,7 +12,10 @@ See :mod:`assetwatch.bench.service` for what is measured. Per evaluated day ``t`
    forecasts the next period;
 4. ``compute_inventory_policy`` (the ``calendar`` row: the naive levels as fixed rules), then
    the product's parts day: deliveries, returns, replenishment; the naive policy's simulation
-   reviews and orders on the same uses.
+   reviews and orders on the same uses;
+5. every ``dispatch_every_days`` (between 3 and 4) the row's field service plans the open
+   work (:class:`~assetwatch.bench.service_dispatch.FieldService`); between the world's
+   events its stored visits start and are closed out as the simulated time reaches them.
 """
 
 from __future__ import annotations
