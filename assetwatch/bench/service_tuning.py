@@ -55,9 +55,8 @@ REPORTED_SEED = 7
 #: the candidates :func:`choose_policy` tries by default: each field's values, every
 #: combination (the other fields keep the product's defaults)
 TUNING_GRID: dict[str, tuple[float, ...]] = {
-    "anomaly_weight": (0.5, 0.35, 0.2),
+    "anomaly_weight": (0.5, 0.3, 0.15),
     "open_threshold": (0.5, 0.6, 0.7, 0.8),
-    "close_threshold": (0.2, 0.35),
 }
 
 _PREDICTION_COLUMNS = ("predicted_at, asset_id, component_type, horizon_days,"
