@@ -56,7 +56,7 @@ REPORTED_SEED = 7
 #: combination (the other fields keep the product's defaults)
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "anomaly_weight": (0.5, 0.3, 0.15),
-    "open_threshold": (0.5, 0.6, 0.7, 0.8),
+    "open_threshold": (0.5, 0.65, 0.8),
 }
 
 _PREDICTION_COLUMNS = ("predicted_at, asset_id, component_type, horizon_days,"
@@ -240,12 +240,13 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
         run = {k: row[k] for k in ("failures", "ticketed_24h_precursor", "tickets_per_failure",
                                    "false_ticket_share", "stock_value_vs_naive")}
         run["seconds"] = result.seconds
-    baseline = replay_policy(settings, source, options, options.ticket_policy, start=start)
     scores = []
     for policy in policy_grid(grid, options.ticket_policy):
         score = replay_policy(settings, source, options, policy, start=start)
         log.info("replayed %s: %s", _changed(policy, options.ticket_policy), score)
         scores.append(score)
+    baseline = next((s for s in scores if s.policy == options.ticket_policy), None) or \
+        replay_policy(settings, source, options, options.ticket_policy, start=start)
     chosen = choose_policy(scores, max_tickets_per_failure=max_tickets_per_failure)
     return {"run": run, "replayed_run_policy": baseline.as_dict(),
             "candidates": [s.as_dict() for s in scores], "chosen": chosen.as_dict(),
