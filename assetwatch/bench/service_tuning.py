@@ -222,8 +222,9 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
                  max_tickets_per_failure: float = 1.3) -> dict[str, Any]:
     """``bench service --tune-tickets``: the ``pipeline`` row on the tuning world
     ``options`` (kept in its database; with ``reuse`` an earlier run's kept database is
-    used as it is), then every candidate of ``grid`` replayed over it; the scores of the
-    run's own policy replayed, of every candidate, and the chosen one."""
+    used as it is), then every candidate of ``grid`` (over the product's
+    :class:`TicketPolicy` defaults) replayed over it; the scores of the run's own policy
+    (``options.ticket_policy``) replayed, of every candidate, and the chosen one."""
     from assetwatch.bench.service import run_service_bench, season_days
     from assetwatch.bench.service_figures import figures
 
@@ -241,9 +242,9 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
                                    "false_ticket_share", "stock_value_vs_naive")}
         run["seconds"] = result.seconds
     scores = []
-    for policy in policy_grid(grid, options.ticket_policy):
+    for policy in policy_grid(grid, TicketPolicy()):
         score = replay_policy(settings, source, options, policy, start=start)
-        log.info("replayed %s: %s", _changed(policy, options.ticket_policy), score)
+        log.info("replayed %s: %s", _changed(policy, TicketPolicy()), score)
         scores.append(score)
     baseline = next((s for s in scores if s.policy == options.ticket_policy), None) or \
         replay_policy(settings, source, options, options.ticket_policy, start=start)
