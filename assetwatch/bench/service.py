@@ -16,7 +16,8 @@ in a database of its own (``<database>_bench_service_<row>_<world>``, dropped af
 It prints the rows side by side with the pipeline's gap to the oracle and its targets
 (:mod:`.service_figures`) and writes them to ``bench_service.json`` and
 ``bench_service.txt`` in the output directory. ``--quick`` is a small world for tests and a
-first look; ``--scale`` instead times the demand computation on 10,000 assets x 50 parts.
+first look; ``--scale`` instead times the demand computation on 10,000 assets x 50 parts;
+``--tune-tickets`` chooses the ticket policy on a tuning world (:mod:`.service_tuning`).
 """
 
 from __future__ import annotations
