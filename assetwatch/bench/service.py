@@ -16,7 +16,8 @@ in a database of its own (``<database>_bench_service_<row>_<world>``, dropped af
 It prints the rows side by side with the pipeline's gap to the oracle and its targets
 (:mod:`.service_figures`) and writes them to ``bench_service.json`` and
 ``bench_service.txt`` in the output directory. ``--quick`` is a small world for tests and a
-first look; ``--scale`` instead times the demand computation on 10,000 assets x 50 parts.
+first look; ``--scale`` instead times the demand computation on 10,000 assets x 50 parts;
+``--tune-tickets`` chooses the ticket policy on a tuning world (:mod:`.service_tuning`).
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _tune_tickets(settings: Settings, options: RunOptions, *, reuse: bool, name:
         return (f"{label}: open {policy['open_threshold']}, close {policy['close_threshold']},"
                 f" anomaly weight {policy['anomaly_weight']}: precursor failures ticketed"
                 f" >= 24 h {_pct(score['precursor_ticketed'])}, tickets per failure"
-                f" {score['tickets_per_failure']:.2f}, false {_pct(score['false_ticket_share'])},"
+                f" {_num(score['tickets_per_failure'])}, false {_pct(score['false_ticket_share'])},"
                 f" stock value vs naive {_pct(score['stock_value_vs_naive'])}")
 
     if out["run"]:
@@ -219,6 +220,10 @@ def _tune_tickets(settings: Settings, options: RunOptions, *, reuse: bool, name:
         "sites", "assets_per_site", "days", "history_days", "telemetry_days", "seed",
         "train_every_days")}, **out}, indent=2, default=str))
     console.print(f"written: {path}")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:

@@ -55,13 +55,20 @@ from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
 from assetwatch.sim.fleet import build_fleet
 
-__all__ = ["MODES", "RunOptions", "ServiceBenchResult", "ServiceRun", "TicketOutcome", "Visit"]
+__all__ = ["BENCH_TICKET_POLICY", "MODES", "RunOptions", "ServiceBenchResult", "ServiceRun",
+           "TicketOutcome", "Visit"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("pipeline", "oracle", "calendar")
 Key = tuple[str, str]           # (part_no, site_id)
 Consumption = list[tuple[datetime, Key, int]]
+
+
+#: the ticket policy of every row: the product's :class:`TicketPolicy` with the anomaly weight
+#: and opening threshold chosen on a tuning world (seed 1, 25 assets, 90 evaluated days) by
+#: ``bench service --tune-tickets`` (:mod:`.service_tuning`; docs/bench_service.md)
+BENCH_TICKET_POLICY = TicketPolicy(anomaly_weight=0.3, open_threshold=0.65)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class RunOptions:
     sample_interval_s: float = 3600.0
     train_every_days: int = 91
     score_every_days: int = 1
-    ticket_policy: TicketPolicy = field(default_factory=TicketPolicy)
+    ticket_policy: TicketPolicy = BENCH_TICKET_POLICY
     calendar_fraction: float = REPLACE_FRACTION
     #: the failure models' training options (None: the train flow's defaults)
     train_options: TrainOptions | None = None

@@ -55,9 +55,8 @@ REPORTED_SEED = 7
 #: the candidates :func:`choose_policy` tries by default: each field's values, every
 #: combination (the other fields keep the product's defaults)
 TUNING_GRID: dict[str, tuple[float, ...]] = {
-    "anomaly_weight": (0.5, 0.35, 0.2),
-    "open_threshold": (0.5, 0.6, 0.7, 0.8),
-    "close_threshold": (0.2, 0.35),
+    "anomaly_weight": (0.5, 0.3, 0.15),
+    "open_threshold": (0.5, 0.65, 0.8),
 }
 
 _PREDICTION_COLUMNS = ("predicted_at, asset_id, component_type, horizon_days,"
@@ -223,8 +222,9 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
                  max_tickets_per_failure: float = 1.3) -> dict[str, Any]:
     """``bench service --tune-tickets``: the ``pipeline`` row on the tuning world
     ``options`` (kept in its database; with ``reuse`` an earlier run's kept database is
-    used as it is), then every candidate of ``grid`` replayed over it; the scores of the
-    run's own policy replayed, of every candidate, and the chosen one."""
+    used as it is), then every candidate of ``grid`` (over the product's
+    :class:`TicketPolicy` defaults) replayed over it; the scores of the run's own policy
+    (``options.ticket_policy``) replayed, of every candidate, and the chosen one."""
     from assetwatch.bench.service import run_service_bench, season_days
     from assetwatch.bench.service_figures import figures
 
@@ -241,12 +241,13 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
         run = {k: row[k] for k in ("failures", "ticketed_24h_precursor", "tickets_per_failure",
                                    "false_ticket_share", "stock_value_vs_naive")}
         run["seconds"] = result.seconds
-    baseline = replay_policy(settings, source, options, options.ticket_policy, start=start)
     scores = []
-    for policy in policy_grid(grid, options.ticket_policy):
+    for policy in policy_grid(grid, TicketPolicy()):
         score = replay_policy(settings, source, options, policy, start=start)
-        log.info("replayed %s: %s", _changed(policy, options.ticket_policy), score)
+        log.info("replayed %s: %s", _changed(policy, TicketPolicy()), score)
         scores.append(score)
+    baseline = next((s for s in scores if s.policy == options.ticket_policy), None) or \
+        replay_policy(settings, source, options, options.ticket_policy, start=start)
     chosen = choose_policy(scores, max_tickets_per_failure=max_tickets_per_failure)
     return {"run": run, "replayed_run_policy": baseline.as_dict(),
             "candidates": [s.as_dict() for s in scores], "chosen": chosen.as_dict(),

@@ -27,6 +27,7 @@ from assetwatch.bench.service_run import (
 from assetwatch.bench.service_truth import TrueFailure, load_truth
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.training import TrainOptions
+from assetwatch.service.tickets import TicketPolicy
 from assetwatch.sim.fleet import build_fleet
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -34,6 +35,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 #: remaining-life regressors so that training takes seconds
 SMALL = RunOptions(sites=1, assets_per_site=5, days=30, history_days=45, telemetry_days=30,
                    period_days=15, seed=7, train_every_days=28, dispatch_every_days=7,
+                   ticket_policy=TicketPolicy(),
                    train_options=TrainOptions(gbm={"max_iter": 15, "max_leaf_nodes": 7,
                                                    "random_state": 0}, fit_rul=False))
 SEASON = 15

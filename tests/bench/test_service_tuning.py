@@ -26,6 +26,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 #: a small tuning world (not the reported seed 7), light failure models
 WORLD = RunOptions(sites=1, assets_per_site=5, days=30, history_days=45, telemetry_days=30,
                    period_days=15, seed=1, train_every_days=28, dispatch_every_days=0,
+                   ticket_policy=TicketPolicy(),
                    train_options=TrainOptions(gbm={"max_iter": 15, "max_leaf_nodes": 7,
                                                    "random_state": 0}, fit_rul=False))
 SEASON = 15

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assetwatch.models.prediction import trees
+
 __all__ = ["RUL_QUANTILES", "FailureRiskModel", "HealthIndex", "WeibullPrior",
            "prediction_columns"]
 
@@ -194,9 +196,9 @@ class FailureRiskModel:
         for h in self.horizons:
             classifier = self.classifiers.get(h)
             if classifier is not None:
-                out[f"prob_{h}"] = classifier.predict_proba(x)[:, 1]
+                out[f"prob_{h}"] = trees.predict_proba(classifier, x)[:, 1]
         if self.rul_regressors:
-            quantiles = np.column_stack([self.rul_regressors[q].predict(x)
+            quantiles = np.column_stack([trees.predict(self.rul_regressors[q], x)
                                          for q in RUL_QUANTILES])
             quantiles = np.sort(quantiles, axis=1)
             margin = getattr(self, "rul_margin_days", 0.0)
@@ -206,8 +208,8 @@ class FailureRiskModel:
             out["rul_low_days"], out["rul_days"], out["rul_high_days"] = quantiles.T
         ensemble = getattr(self, "rul_ensemble", [])
         if ensemble:
-            point = np.clip(np.mean([regressor.predict(x) for regressor in ensemble], axis=0),
-                            0, self.rul_cap_days)
+            point = np.clip(np.mean([trees.predict(regressor, x) for regressor in ensemble],
+                                    axis=0), 0, self.rul_cap_days)
             if self.rul_regressors:   # kept inside its interval
                 point = np.clip(point, out["rul_low_days"], out["rul_high_days"])
             out["rul_days"] = point

@@ -300,7 +300,11 @@ def _fit_validated(frame: pd.DataFrame, as_of: datetime, prior: WeibullPrior,
         metrics["note"] = "no failure in the training fold"
         fold_model: Any = prior
     else:
-        fold_model = fit_failure_model(train, split.cutoff.to_pydatetime(), prior, options)
+        # the fold model is judged on its classifiers (the score) and its remaining-life
+        # interval (the conformal margin); the point ensemble is fitted on the whole window
+        # only (the fold's remaining-life point is the interval's median)
+        fold_model = fit_failure_model(train, split.cutoff.to_pydatetime(), prior,
+                                       replace(options, rul_seeds=0))
     metrics["validation"] = evaluate(fold_model, valid, as_of, options)
     metrics["score"] = metrics["validation"]["score"]
     metrics["prior"] = {"score": evaluate(prior, valid, as_of, options)["score"]}
