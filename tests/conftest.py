@@ -9,6 +9,8 @@ runs never see each other's data.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 # scikit-learn's OpenMP threads fight the servers under test for the same cores (a boosting fit
 # ran 20x slower with two threads than with one on a loaded 2-core machine): one thread each.
@@ -29,6 +31,17 @@ from assetwatch.stack.mosquitto import LocalMosquitto, private_broker
 # Prefect's temporary API server logs its shutdown from an exit hook, after pytest has closed
 # the captured streams; don't print "--- Logging error ---" blocks for that.
 logging.raiseExceptions = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Prefect's settings for this test process, set before any test module imports Prefect
+    (it reads them once, on import): a temporary Prefect database of the process's own (two
+    pytest-xdist workers migrating one SQLite file block each other), and time for a temporary
+    API server to come up on a machine busy with the servers under test."""
+    home = tempfile.mkdtemp(prefix="assetwatch-prefect-")
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    os.environ["PREFECT_HOME"] = home
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 
 @pytest.fixture(scope="session")
