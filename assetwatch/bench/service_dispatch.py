@@ -17,12 +17,13 @@ is the row's service organisation:
 * as the simulated time passes the stored plan's visits happen: each starts at its planned
   time (:func:`~assetwatch.service.field.visits.start_visits`: the visit ``started``, its
   tickets ``in_progress``, their response clocks stopped). On site the technician finds a
-  fault when the component in service fails within the ticket horizon (the world's truth);
-  otherwise the visit's close-out (:func:`~assetwatch.service.field.closeout.close_visit`)
-  closes its tickets ``no_fault_found`` at its end, the kit going back to the shelf. A
-  ticket whose fault was found stays ``in_progress`` until the world repairs the component
-  (the world does not respond to visits: the repair happens when the simulator says, which
-  closes the ticket and stops its restore clock).
+  fault when the component in service shows wear (its precursor's onset has passed: never
+  for a part that will fail by a shock) or has failed (the world's truth); tickets without
+  one close ``no_fault_found`` at the visit's end, the kit going back to the shelf
+  (:func:`~assetwatch.service.field.closeout.close_visit`). A repair visit that found a
+  fault hands it to ``repair`` (the run's technician: the kit's parts fitted when they cover
+  the failure mode under way, which changes the world from then on, else a second trip); a
+  response visit (no kit) is closed not fixed, its tickets open again for the repair.
 
 The SLA figures (:meth:`FieldService.sla_figures`) read the product's clocks at the end of
 the window: a ticket's response deadline is its ``respond_by`` (opening plus the site
@@ -32,6 +33,7 @@ contract's response hours, the database's SLA clock), never its predicted due da
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -168,12 +170,16 @@ class FieldService:
     """The row's dispatch, visits and close-out (see the module).
 
     ``truth`` and ``tags`` (asset id -> tag) give what the technician finds on site;
-    ``horizon_days`` is the ticket horizon a found fault must fall within."""
+    ``repair(conn, ticket_id, at)`` does the repair of a fault found by a repair visit and
+    says whether it closed the ticket (None: found faults wait for the world's repair)."""
 
     def __init__(self, truth: BenchTruth, tags: dict[int, str], *, horizon_days: float,
-                 time_limit_s: float = TIME_LIMIT_S) -> None:
+                 time_limit_s: float = TIME_LIMIT_S,
+                 repair: Callable[[psycopg.Connection, int, datetime], bool] | None = None
+                 ) -> None:
         self.truth, self.tags = truth, tags
         self.horizon = timedelta(days=horizon_days)
+        self.repair = repair
         self.time_limit_s = time_limit_s
         self.ours, self.baseline = DispatchTally(), DispatchTally()
         self._on_site: list[_OnSite] = []
@@ -216,14 +222,14 @@ class FieldService:
                            (ticket_id,)).fetchone()
         if row is None:
             return True
-        fails = self.truth.failure_of_part_in_service(self.tags[row[0]], row[1], at)
-        return fails is not None and fails <= at + self.horizon
+        return self.truth.wear_visible(self.tags[row[0]], row[1], at)
 
     def _close_out(self, conn: psycopg.Connection, done: _OnSite) -> None:
         """At the visit's end: tickets without a fault close ``no_fault_found`` (with the
         visit through :func:`close_visit` when none has a fault); a response visit that
         found a fault is closed not fixed (its tickets open again for the repair); a repair
-        visit that found one stays started until the world's repair closes its tickets."""
+        visit's found faults go to ``repair``: the visit is done when it closed them all,
+        else closed not fixed (a second trip)."""
         still = {r[0] for r in conn.execute(
             "SELECT ticket_id FROM service_ticket WHERE ticket_id = ANY(%s)"
             " AND status <> 'closed'", (done.no_fault + done.found,))}
@@ -240,9 +246,17 @@ class FieldService:
         for ticket_id in no_fault:
             close_ticket(conn, ticket_id, resolution_code="no_fault_found", at=done.ends_at,
                          note="no fault found on site")
-        if done.response_only and still & set(done.found):
+        found = sorted(still & set(done.found))
+        if done.response_only and found:
             close_visit(conn, done.visit_id, on_site_minutes=minutes, parts_used={},
                         fixed=False, at=done.ends_at, note="fault found: repair to plan")
+        elif found and self.repair is not None:
+            closed = [self.repair(conn, ticket_id, done.ends_at) for ticket_id in found]
+            # the repairs closed their tickets with the parts used; the visit is done, or
+            # not fixed when a ticket waits for a second trip
+            close_visit(conn, done.visit_id, on_site_minutes=minutes, parts_used={},
+                        fixed=all(closed), at=done.ends_at,
+                        note=None if all(closed) else "parts missing: second trip")
 
     def sla_figures(self, conn: psycopg.Connection, since: datetime,
                     end: datetime) -> SlaFigures:

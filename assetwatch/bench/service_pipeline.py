@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from assetwatch.ingest.writer import BatchWriter
     from assetwatch.models.monitoring.worker import DetectionWorker
     from assetwatch.models.prediction.training import TrainOptions
+    from assetwatch.sim.lifecycle import AssetTimeline
 
 __all__ = ["PipelineSignals", "StageTimes", "Training"]
 
@@ -86,6 +88,9 @@ class PipelineSignals:
         Days between scoring runs.
     train_options
         The trainer's options; None is what the train flow uses.
+    timelines
+        The world's timelines to stream (shared with the run's truth, so that repairs done
+        there change the telemetry from then on); None builds the fleet's own.
     """
 
     def __init__(self, settings: Settings, fleet: Fleet, *, telemetry_start: datetime,
@@ -93,7 +98,8 @@ class PipelineSignals:
                  train_every_days: int = 7, score_every_days: int = 1,
                  detector_params: dict[str, object] | None = None,
                  train_options: TrainOptions | None = None,
-                 times: StageTimes | None = None) -> None:
+                 times: StageTimes | None = None,
+                 timelines: Mapping[str, AssetTimeline] | None = None) -> None:
         self.settings = settings
         self.fleet = fleet
         self.telemetry_start_ms = epoch_ms(telemetry_start)
@@ -102,10 +108,10 @@ class PipelineSignals:
         self.score_every_days = score_every_days
         self.times = times or StageTimes()
         days = (end - fleet.start).total_seconds() / 86400.0
-        self._source = FleetSimulator(fleet, days=days, sample_interval_s=sample_interval_s)
+        self._source = FleetSimulator(fleet, days=days, sample_interval_s=sample_interval_s,
+                                      timelines=timelines)
         # nothing before the telemetry window is sent: the simulator starts there
         self._source.skip_to(self.telemetry_start_ms)
-        self._held: list[Sample | SourceEvent] = []
         self._sites = {a.asset_tag: a.site_id for a in fleet.assets}
         self._seq: dict[str, int] = defaultdict(int)
         self._detector_params = detector_params or {}
@@ -196,19 +202,12 @@ class PipelineSignals:
                                    f" {sorted({r for r in result.reasons if r})[:3]}")
 
     def _items_before(self, limit_ms: int) -> list[Sample | SourceEvent]:
+        """Everything the simulator streams before ``limit_ms``; nothing later is computed
+        (the world may still change after it)."""
         out: list[Sample | SourceEvent] = []
-        while True:
-            for i, item in enumerate(self._held):
-                ts = item.ts_ms if isinstance(item, Sample) else item.event.ts_ms
-                if ts >= limit_ms:
-                    out.extend(self._held[:i])
-                    self._held = self._held[i:]
-                    return out
-            out.extend(self._held)
-            self._held = []
-            if self._source.exhausted:
-                return out
-            self._held = self._source.poll(200_000, 0.0)
+        while batch := self._source.poll_until(limit_ms, 200_000):
+            out.extend(batch)
+        return out
 
     def _batch_writer(self) -> BatchWriter:
         if self._writer is None:

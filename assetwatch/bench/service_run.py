@@ -20,6 +20,8 @@ See :mod:`assetwatch.bench.service` for what is measured. Per evaluated day ``t`
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 import time
@@ -70,6 +72,10 @@ Consumption = list[tuple[datetime, Key, int]]
 #: ``bench service --tune-tickets`` (:mod:`.service_tuning`; docs/bench_service.md)
 BENCH_TICKET_POLICY = TicketPolicy(anomaly_weight=0.3, open_threshold=0.65)
 
+#: days from a repair visit that lacked the failure mode's parts (not in its kit, or not at
+#: hand) to the technician's second trip with them (the parts come by transfer or expedited)
+SECOND_TRIP_DAYS = 2
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -102,7 +108,7 @@ class Visit:
     were at hand in the product's stock at the visit
     (:meth:`~assetwatch.bench.service_parts.PartsLedger.at_hand`)."""
 
-    failure: TrueFailure
+    failure: TrueFailure | None     # None: a worn part replaced that would not have failed
     ticket_id: int | None
     kit_ok: bool
     in_stock: bool
@@ -132,6 +138,9 @@ class ServiceBenchResult:
     period_days: int
     failures: list[TrueFailure] = field(default_factory=list)
     warning_days: dict[int, float] = field(default_factory=dict)   # failure index -> days
+    #: indexes in ``failures`` of the failures a repair visit prevented (the failure time is
+    #: when the replaced part would have failed)
+    prevented: set[int] = field(default_factory=set)
     visits: list[Visit] = field(default_factory=list)
     tickets: list[TicketOutcome] = field(default_factory=list)
     policies: list[PolicyResult] = field(default_factory=list)
@@ -151,8 +160,10 @@ class ServiceBenchResult:
 class _Event:
     at: datetime
     order: int
-    kind: str = field(compare=False)          # failure, replacement, maintenance
+    kind: str = field(compare=False)    # failure, replacement, maintenance, second_trip
     payload: Any = field(compare=False)
+    #: the component's world version the event was drawn in (a repair redraws the world)
+    version: int = field(default=0, compare=False)
 
 
 class ServiceRun:
@@ -177,6 +188,12 @@ class ServiceRun:
         self.parts = PartsLedger(self.eval_start)
         self._rules: dict[Key, tuple[int, int]] = {}
         self.field: FieldService | None = None
+        self._queue: list[_Event] = []
+        self._order = itertools.count()
+        self._version: dict[tuple[str, str], int] = defaultdict(int)
+        self._forecasts: dict[datetime, dict[str, float]] = {}
+        self._second_trips: set[int] = set()
+        self._prevented_later: list[TrueFailure] = []   # prevented, would fail after the end
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -186,6 +203,7 @@ class ServiceRun:
         self.ids = register_fleet(conn, [(s.site_id, s.name, s.customer, s.sla_hours)
                                          for s in self.fleet.sites],
                                   self.fleet.models(), specs)
+        self.tags = {v: k for k, v in self.ids.items()}
         load_sample_masterdata(conn)
         for a in self.fleet.assets:
             for c in a.components:
@@ -205,8 +223,12 @@ class ServiceRun:
     def _repair_parts(self, f: TrueFailure) -> dict[str, int]:
         """Parts a repair of ``f`` takes from the shelf: the component's bill of materials
         (kits exploded), plus any part the true failure mode needs beyond it."""
-        parts = dict(self.bom.get((f.model_id, f.component_type), {}))
-        for part_no in f.parts:
+        return self._parts_for(f.model_id, f.component_type, f.parts)
+
+    def _parts_for(self, model_id: str, component_type: str, mode_parts: tuple[str, ...]
+                   ) -> dict[str, int]:
+        parts = dict(self.bom.get((model_id, component_type), {}))
+        for part_no in mode_parts:
             for p, q in explode(part_no, 1, self.kits).items():
                 parts.setdefault(p, q)
         return parts
@@ -226,17 +248,29 @@ class ServiceRun:
         out.sort(key=lambda e: e[0])
         return out
 
-    def _events(self) -> list[_Event]:
-        events: list[_Event] = []
-        for i, f in enumerate(self.truth.failures):
-            events.append(_Event(f.failed_at, 2 * i, "failure", f))
+    def _push(self, at: datetime, kind: str, payload: Any, version: int = 0) -> None:
+        heapq.heappush(self._queue, _Event(at, next(self._order), kind, payload, version))
+
+    def _push_failures(self, failures: list[TrueFailure]) -> None:
+        """Queue failures and their repairs in the component's current world version."""
+        for f in failures:
+            version = self._version[(f.asset_tag, f.component_type)]
+            self._push(f.failed_at, "failure", f, version)
             if f.replaced_at is not None and f.replaced_at < self.end:
-                events.append(_Event(f.replaced_at, 2 * i + 1, "replacement", f))
-        base = 2 * len(events) + 2
-        for i, m in enumerate(self.truth.maintenance):
-            events.append(_Event(m.at, base + i, "maintenance", m))
-        events.sort()
-        return events
+                self._push(f.replaced_at, "replacement", f, version)
+
+    def _stale(self, event: _Event) -> bool:
+        """A failure or repair of a world a technician's repair has since redrawn."""
+        if event.kind not in ("failure", "replacement"):
+            return False
+        f: TrueFailure = event.payload
+        return event.version != self._version[(f.asset_tag, f.component_type)]
+
+    def _world_changed(self, tag: str, component_type: str, at: datetime) -> None:
+        """The component was repaired at ``at``: its queued failures are void, its new ones
+        are queued."""
+        self._version[(tag, component_type)] += 1
+        self._push_failures(self.truth.failures_from(tag, component_type, at))
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -245,29 +279,37 @@ class ServiceRun:
         opts = self.options
         with psycopg.connect(self.settings.db_url, autocommit=True) as conn:
             self._register(conn)
-            consumption = self._consumption()
+            # the uses the world would make without the row's repairs name every part and
+            # site the naive policy keeps; the uses that count are recorded as they happen
+            unattended = self._consumption()
+            keys = set(self.initial_stock) | {k for _, k, _ in unattended}
+            consumption = [u for u in unattended if u[0] < self.eval_start]
             self.result.consumption = consumption
-            keys = set(self.initial_stock) | {k for _, k, _ in consumption}
             # the naive policy, simulated on the same uses: the reference for the row's stock,
             # which is the product's own (self.parts)
             self.naive = InventorySimulator("naive policy", dict(self.initial_stock),
                                             self.lead, self.cost)
-            events = self._events()
+            self._push_failures(self.truth.failures)
+            for m in self.truth.maintenance:
+                self._push(m.at, "maintenance", m)
             self.field = FieldService(self.truth, {v: k for k, v in self.ids.items()},
-                                      horizon_days=opts.ticket_policy.horizon_days) \
+                                      horizon_days=opts.ticket_policy.horizon_days,
+                                      repair=self._repair_on_site) \
                 if opts.dispatch_every_days else None
-            position = 0
-            while position < len(events) and events[position].at < self.eval_start:
-                self._apply(conn, events[position], evaluating=False)
-                position += 1
+            while self._queue and self._queue[0].at < self.eval_start:
+                self._apply(conn, heapq.heappop(self._queue), evaluating=False)
             signals = self._signals(conn)
             try:
                 for day in range(opts.days + 1):
                     t = self.eval_start + timedelta(days=day)
-                    while position < len(events) and events[position].at < t:
-                        self._visits_until(conn, events[position].at)
-                        self._apply(conn, events[position], evaluating=True)
-                        position += 1
+                    while self._queue and self._queue[0].at < t:
+                        upcoming = self._queue[0]
+                        self._visits_until(conn, upcoming.at)   # may change the world
+                        if self._queue[0] is not upcoming:
+                            continue
+                        event = heapq.heappop(self._queue)
+                        if not self._stale(event):
+                            self._apply(conn, event, evaluating=True)
                     self._visits_until(conn, t)
                     if day == opts.days:
                         break
@@ -276,6 +318,7 @@ class ServiceRun:
                 if isinstance(signals, PipelineSignals):
                     signals.close()
                     self.result.trainings = list(signals.trainings)
+            self._settle_forecasts()
             self._judge_tickets(conn)
             if self.field is not None:
                 self.result.dispatch = self.field.ours
@@ -299,7 +342,8 @@ class ServiceRun:
             telemetry_start=self.eval_start - timedelta(days=opts.telemetry_days),
             end=self.end, sample_interval_s=opts.sample_interval_s,
             train_every_days=opts.train_every_days, score_every_days=opts.score_every_days,
-            train_options=opts.train_options, times=self.times)
+            train_options=opts.train_options, times=self.times,
+            timelines=self.truth.timelines)
         t = self.eval_start - timedelta(days=opts.telemetry_days)
         while t < self.eval_start:   # the history's telemetry, a week per transaction
             t = min(self.eval_start, t + timedelta(days=7))
@@ -320,7 +364,7 @@ class ServiceRun:
         self.times.add("tickets", started)
         if day % opts.period_days == 0 and t + timedelta(days=opts.period_days) <= self.end:
             started = time.perf_counter()
-            self._forecast(conn, t, consumption)
+            self._forecast(conn, t)
             self.times.add("demand", started)
         if self.field is not None and day % opts.dispatch_every_days == 0:
             started = time.perf_counter()
@@ -393,6 +437,10 @@ class ServiceRun:
                 self._naive_take(m.site_id, parts, m.at)
                 self.parts.at_hand(conn, m.site_id, parts, m.at)
                 self.parts.take(conn, m.site_id, parts, m.at)
+                self._use(m.at, m.site_id, parts)
+            return
+        if event.kind == "second_trip":
+            self._second_trip(conn, *event.payload, at=event.at)
             return
         f: TrueFailure = event.payload
         asset_id = self.ids[f.asset_tag]
@@ -427,6 +475,7 @@ class ServiceRun:
             kit_ok = all(p in carried or p in self._kit_parts(carried) for p in f.parts)
             parts = self._repair_parts(f)
             self._naive_take(f.site_id, parts, f.replaced_at)
+            self._use(f.replaced_at, f.site_id, parts)
             found = self.parts.at_hand(conn, f.site_id, parts, f.replaced_at, ticket_id)
             in_stock = self._found_all(found, self._mode_parts(f))
             self.result.visits.append(Visit(f, ticket_id, kit_ok, in_stock))
@@ -449,6 +498,7 @@ class ServiceRun:
             # a breakdown: diagnosed on site, fixed at once only from the site's shelf
             parts = self._repair_parts(f)
             self._naive_take(f.site_id, parts, f.replaced_at)
+            self._use(f.replaced_at, f.site_id, parts)
             found = self.parts.at_hand(conn, f.site_id, parts, f.replaced_at)
             in_stock = self._found_all(found, self._mode_parts(f))
             self.result.visits.append(Visit(f, None, True, in_stock))
@@ -461,6 +511,99 @@ class ServiceRun:
                      (f"{f.asset_tag}-R-{order}", asset_id, f.replaced_at,
                       f.component_type, f.parts[0], serial, f.failure_mode))
 
+    # -- the technician on site ---------------------------------------------------------------
+
+    def _repair_on_site(self, conn: psycopg.Connection, ticket_id: int, at: datetime) -> bool:
+        """A repair visit found the component of ``ticket_id`` worn or failed at ``at`` (the
+        field service's call). When the visit's kit holds the parts of the failure mode that
+        is really under way and they are at hand, the technician fits them (a first-time
+        fix): the world's failure of that part is averted (or the failed part replaced) and
+        the ticket closes ``preventive_replacement`` (``confirmed_failure``). Otherwise the
+        visit needs a second trip, :data:`SECOND_TRIP_DAYS` later, with the right parts; the
+        ticket stays open. Returns whether the ticket was closed."""
+        row = self._ticket_on_site(conn, ticket_id)
+        if row is None:
+            return True     # closed meanwhile (the world's repair came first)
+        asset_id, component_type, kit, opened_at, site_id, model_id = row
+        tag = self.tags[asset_id]
+        mode_parts = self.truth.mode_parts_in_service(tag, component_type, at)
+        parts = self._parts_for(model_id, component_type, mode_parts)
+        if ticket_id in self._second_trips:    # back with what the first trip lacked
+            self._fix(conn, ticket_id, asset_id, component_type, site_id, parts, opened_at, at)
+            return True
+        carried = {str(item["part_no"]) for item in kit}
+        kit_ok = all(p in carried or p in self._kit_parts(carried) for p in mode_parts)
+        found = self.parts.at_hand(conn, site_id, parts, at, ticket_id)
+        in_stock = self._found_all(found, self._exploded(mode_parts))
+        self.result.visits.append(Visit(self.truth.failure_in_service(tag, component_type, at),
+                                        ticket_id, kit_ok, in_stock))
+        if not (kit_ok and in_stock):
+            self._second_trips.add(ticket_id)
+            self._push(at + timedelta(days=SECOND_TRIP_DAYS), "second_trip", (ticket_id,))
+            return False
+        self._fix(conn, ticket_id, asset_id, component_type, site_id, parts, opened_at, at)
+        return True
+
+    def _second_trip(self, conn: psycopg.Connection, ticket_id: int, *, at: datetime) -> None:
+        """The technician comes back with the right parts (unless a visit or the world's
+        repair has closed the ticket since)."""
+        if ticket_id not in self._second_trips:
+            return
+        row = self._ticket_on_site(conn, ticket_id)
+        if row is None:
+            self._second_trips.discard(ticket_id)
+            return
+        asset_id, component_type, _, opened_at, site_id, model_id = row
+        tag = self.tags[asset_id]
+        parts = self._parts_for(model_id, component_type,
+                                self.truth.mode_parts_in_service(tag, component_type, at))
+        self._fix(conn, ticket_id, asset_id, component_type, site_id, parts, opened_at, at)
+
+    def _ticket_on_site(self, conn: psycopg.Connection, ticket_id: int
+                        ) -> tuple[int, str, list[dict[str, Any]], datetime, str, str] | None:
+        row = conn.execute(
+            "SELECT t.asset_id, f.component_type, t.kit, t.opened_at, a.site_id, a.model_id"
+            " FROM service_ticket t JOIN failure_mode f USING (failure_mode)"
+            " JOIN asset a USING (asset_id) WHERE t.ticket_id = %s AND t.status <> 'closed'",
+            (ticket_id,)).fetchone()
+        if row is None:
+            return None
+        return (int(row[0]), str(row[1]), list(row[2] or []), row[3], str(row[4]),
+                str(row[5]))
+
+    def _fix(self, conn: psycopg.Connection, ticket_id: int, asset_id: int,
+             component_type: str, site_id: str, parts: dict[str, int], opened_at: datetime,
+             at: datetime) -> None:
+        """Fit ``parts`` at ``at``: the world redrawn from then on, the ticket closed with
+        the replacement (installed base, events, label, parts from its reservation), the
+        component's other tickets answered, a failure averted counted as prevented."""
+        self._second_trips.discard(ticket_id)
+        tag = self.tags[asset_id]
+        would_fail = self.truth.failure_in_service(tag, component_type, at)
+        failed = would_fail is not None and would_fail.failed_at <= at
+        outcome = self.truth.apply_maintenance(tag, component_type, at, tuple(parts))
+        assert outcome.result != "no_fault_found", "the parts cover the failure mode"
+        self._world_changed(tag, component_type, at)
+        self._naive_take(site_id, parts, at)
+        self._use(at, site_id, parts)
+        self.parts.before_visit(conn, ticket_id, site_id, parts, at)
+        close_ticket(conn, ticket_id,
+                     resolution_code="confirmed_failure" if failed else "preventive_replacement",
+                     at=at, serial_installed=self.truth.serial_in_service(
+                         tag, component_type, at), parts_used=parts)
+        for other in self._open_tickets(conn, asset_id, component_type):
+            close_ticket(conn, other[0], resolution_code="duplicate", at=at)
+        if would_fail is None or failed:
+            return
+        if would_fail.failed_at >= self.end:
+            self._prevented_later.append(would_fail)
+        elif would_fail.failed_at >= self.eval_start:
+            index = len(self.result.failures)
+            self.result.failures.append(would_fail)
+            self.result.prevented.add(index)
+            self.result.warning_days[index] = (
+                would_fail.failed_at - opened_at).total_seconds() / 86400.0
+
     def _kit_parts(self, carried: set[str]) -> set[str]:
         out: set[str] = set()
         for part_no in carried:
@@ -469,8 +612,11 @@ class ServiceRun:
 
     def _mode_parts(self, f: TrueFailure) -> dict[str, int]:
         """What the true failure mode needs (kits exploded)."""
+        return self._exploded(f.parts)
+
+    def _exploded(self, mode_parts: tuple[str, ...]) -> dict[str, int]:
         needed: dict[str, int] = {}
-        for part_no in f.parts:
+        for part_no in mode_parts:
             for p, q in explode(part_no, 1, self.kits).items():
                 needed[p] = needed.get(p, 0) + q
         return needed
@@ -478,6 +624,10 @@ class ServiceRun:
     @staticmethod
     def _found_all(found: dict[str, int], needed: dict[str, int]) -> bool:
         return all(found.get(p, 0) >= q for p, q in needed.items())
+
+    def _use(self, at: datetime, site_id: str, parts: dict[str, int]) -> None:
+        """Record a use of parts in the window (the demand forecasts are judged on these)."""
+        self.result.consumption.extend((at, (p, site_id), q) for p, q in sorted(parts.items()))
 
     def _naive_take(self, site_id: str, parts: dict[str, int], at: datetime) -> None:
         """The same use in the naive policy's simulation."""
@@ -502,7 +652,9 @@ class ServiceRun:
     def _judge_tickets(self, conn: psycopg.Connection) -> None:
         horizon = timedelta(days=self.options.ticket_policy.horizon_days)
         failed: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-        for f in [*self.truth.failures, *self.truth.later_failures]:
+        prevented = [f for i, f in enumerate(self.result.failures) if i in self.result.prevented]
+        for f in [*self.truth.failures, *self.truth.later_failures, *prevented,
+                  *self._prevented_later]:
             failed[(f.asset_tag, f.failure_mode)].append(f.failed_at)
         tags = {v: k for k, v in self.ids.items()}
         rows = conn.execute(
@@ -519,8 +671,7 @@ class ServiceRun:
 
     # -- inventory and demand ---------------------------------------------------------------
 
-    def _forecast(self, conn: psycopg.Connection, t: datetime,
-                  consumption: Consumption) -> None:
+    def _forecast(self, conn: psycopg.Connection, t: datetime) -> None:
         period = self.options.period_days
         compute_demand(conn, as_of=t, horizon_days=period, period_days=period, computed_at=t)
         forecast: dict[str, float] = defaultdict(float)
@@ -528,12 +679,18 @@ class ServiceRun:
                 "SELECT part_no, sum(expected_qty + planned_qty) FROM parts_demand"
                 " WHERE computed_at = %s GROUP BY part_no", (t,)):
             forecast[part_no] += float(qty)
-        end = t + timedelta(days=period)
-        actual: dict[str, int] = defaultdict(int)
-        for at, (part_no, _), qty in consumption:
-            if t <= at < end:
-                actual[part_no] += qty
-        for part_no in sorted(set(forecast) | set(actual)):
-            self.result.forecast.append({"period_start": t, "part_no": part_no,
-                                         "forecast": forecast.get(part_no, 0.0),
-                                         "actual": actual.get(part_no, 0)})
+        self._forecasts[t] = dict(forecast)
+
+    def _settle_forecasts(self) -> None:
+        """Each period's forecast beside the parts the period actually used (known once the
+        run is over: the row's repairs change what the world uses)."""
+        period = timedelta(days=self.options.period_days)
+        for t, forecast in sorted(self._forecasts.items()):
+            actual: dict[str, int] = defaultdict(int)
+            for at, (part_no, _), qty in self.result.consumption:
+                if t <= at < t + period:
+                    actual[part_no] += qty
+            for part_no in sorted(set(forecast) | set(actual)):
+                self.result.forecast.append({"period_start": t, "part_no": part_no,
+                                             "forecast": forecast.get(part_no, 0.0),
+                                             "actual": actual.get(part_no, 0)})

@@ -10,10 +10,11 @@ generation in service at any time. The pipeline never sees any of it; the figure
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from assetwatch.sim.fleet import Fleet, epoch_ms
-from assetwatch.sim.truth import fleet_truth
+from assetwatch.sim.lifecycle import NEVER, AssetTimeline, ComponentLife, MaintenanceOutcome
+from assetwatch.sim.truth import FleetTruth, fleet_truth
 
 __all__ = ["BenchTruth", "TrueFailure", "TrueMaintenance", "load_truth"]
 
@@ -51,7 +52,10 @@ class TrueMaintenance:
 @dataclass
 class BenchTruth:
     """Failures (sorted by time) and maintenance up to ``end``; ``lookahead`` more days of
-    failures are kept for judging tickets opened near the end of the window."""
+    failures are kept for judging tickets opened near the end of the window.
+
+    The world is live: :meth:`apply_maintenance` changes the component lives (shared with the
+    simulator that streams the telemetry, :meth:`timelines`) and the failures from then on."""
 
     fleet: Fleet
     end: datetime
@@ -59,6 +63,13 @@ class BenchTruth:
     later_failures: list[TrueFailure]
     maintenance: list[TrueMaintenance]
     _timelines: dict
+    _world: FleetTruth | None = None
+
+    @property
+    def timelines(self) -> dict[str, AssetTimeline]:
+        """The assets' timelines (to stream with :class:`~assetwatch.sim.simulator.
+        FleetSimulator`: maintenance applied here changes what it streams)."""
+        return self._timelines
 
     def failure_of_part_in_service(self, asset_tag: str, component_type: str,
                                    t: datetime) -> datetime | None:
@@ -72,6 +83,75 @@ class BenchTruth:
 
     def component_types(self, asset_tag: str) -> list[str]:
         return sorted(self._timelines[asset_tag].lives)
+
+    def wear_visible(self, asset_tag: str, component_type: str, t: datetime) -> bool:
+        """Whether a technician on site at ``t`` finds the component worn or failed: its
+        wear has begun to show (the precursor's onset, never for a shock) or it has failed."""
+        life = self._timelines[asset_tag].life_at(component_type, epoch_ms(t))
+        at = epoch_ms(t)
+        return life.failed_ms <= at or (life.precursor and life.onset_ms <= at)
+
+    def mode_parts_in_service(self, asset_tag: str, component_type: str, t: datetime
+                              ) -> tuple[str, ...]:
+        """The parts a repair of the failure mode under way at ``t`` needs (the part in
+        service's true diagnosis)."""
+        return _parts(self._timelines[asset_tag].life_at(component_type, epoch_ms(t)))
+
+    def serial_in_service(self, asset_tag: str, component_type: str, t: datetime) -> str:
+        return self._timelines[asset_tag].life_at(component_type, epoch_ms(t)).serial_no
+
+    def failure_in_service(self, asset_tag: str, component_type: str, t: datetime
+                           ) -> TrueFailure | None:
+        """The failure of the component generation in service at ``t`` within the timelines
+        (None: it does not fail there)."""
+        tl = self._timelines[asset_tag]
+        life = tl.life_at(component_type, epoch_ms(t))
+        return _true_failure(tl, life) if life.failed_ms < tl.end_ms else None
+
+    def failures_from(self, asset_tag: str, component_type: str, t: datetime
+                      ) -> list[TrueFailure]:
+        """The component's failures at or after ``t`` up to ``end``, in time order."""
+        tl = self._timelines[asset_tag]
+        lo, hi = epoch_ms(t), epoch_ms(self.end)
+        return [_true_failure(tl, life) for life in tl.lives[component_type]
+                if lo <= life.failed_ms < hi]
+
+    def apply_maintenance(self, asset_tag: str, component_type: str, at: datetime,
+                          parts: tuple[str, ...] | list[str]) -> MaintenanceOutcome:
+        """A technician fits ``parts`` to the component at ``at`` (see
+        :meth:`~assetwatch.sim.truth.FleetTruth.apply_maintenance`): when they cover the
+        failure mode, its life ends and the failures from ``at`` on are redrawn."""
+        assert self._world is not None, "a truth built by load_truth"
+        outcome = self._world.apply_maintenance(asset_tag, component_type, at, parts)
+        self.failures, self.later_failures = _split(self._timelines, self.end)
+        return outcome
+
+
+def _true_failure(tl: AssetTimeline, life: ComponentLife) -> TrueFailure:
+    chain = tl.lives[life.component_type]
+    i = chain.index(life)
+    nxt = chain[i + 1] if i + 1 < len(chain) else None
+    asset = tl.asset
+    return TrueFailure(
+        asset.asset_tag, asset.site_id, asset.model_id, life.component_type,
+        life.failure_mode, _parts(life), _at(life.failed_ms),
+        None if life.replaced_ms >= NEVER else _at(life.replaced_ms),
+        nxt.serial_no if nxt else None, _precursor(life),
+        _at(life.onset_ms) if life.precursor else None)
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _split(timelines: dict[str, AssetTimeline], end: datetime
+           ) -> tuple[list[TrueFailure], list[TrueFailure]]:
+    """Failures within the timelines, before ``end`` and after it, each in time order."""
+    rows = sorted((_true_failure(tl, life) for tl in timelines.values()
+                   for chain in tl.lives.values() for life in chain
+                   if tl.start_ms <= life.failed_ms < tl.end_ms),
+                  key=lambda f: (f.failed_at, f.asset_tag, f.component_type))
+    return [f for f in rows if f.failed_at < end], [f for f in rows if f.failed_at >= end]
 
 
 def _precursor(life: object) -> bool:
@@ -93,26 +173,8 @@ def _parts(life: object) -> tuple[str, ...]:
 def load_truth(fleet: Fleet, end: datetime, *, lookahead_days: int = 90) -> BenchTruth:
     """The truth of ``fleet`` until ``end`` (failures up to ``end + lookahead_days`` in
     ``later_failures``)."""
-    horizon = end + timedelta(days=lookahead_days)
-    truth = fleet_truth(fleet, horizon)
-
-    def at(ms: int) -> datetime:
-        return datetime.fromtimestamp(ms / 1000, tz=fleet.start.tzinfo)
-
-    lives = {(tag, life.component_type, life.failed_ms): life
-             for tag, tl in truth.timelines.items() for chain in tl.lives.values()
-             for life in chain}
-    failures: list[TrueFailure] = []
-    later: list[TrueFailure] = []
-    for f in truth.failures:
-        life = lives.get((f.asset_tag, f.component_type, epoch_ms(f.failed_at)))
-        onset = getattr(life, "onset_ms", None)
-        row = TrueFailure(
-            f.asset_tag, f.site_id, f.model_id, f.component_type, f.failure_mode,
-            _parts(life) if life is not None else (f.part_no,), f.failed_at,
-            f.replaced_at, f.new_serial, _precursor(life) if life is not None else True,
-            at(onset) if onset is not None else None)
-        (failures if f.failed_at < end else later).append(row)
+    world = fleet_truth(fleet, end + timedelta(days=lookahead_days))
+    failures, later = _split(world.timelines, end)
     maintenance = [TrueMaintenance(m.asset_tag, m.site_id, m.task, m.part_no, m.at)
-                   for m in truth.maintenance if m.at < end]
-    return BenchTruth(fleet, end, failures, later, maintenance, truth.timelines)
+                   for m in world.maintenance if m.at < end]
+    return BenchTruth(fleet, end, failures, later, maintenance, world.timelines, world)

@@ -31,7 +31,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assetwatch.core.source import AssetIdentity, CheckpointMismatch, Sample, Source, SourceEvent
@@ -75,10 +75,15 @@ class FleetSimulator(Source):
         Simulated seconds per wall second; ``None`` runs as fast as possible.
     world
         How the world behaves (default :data:`~assetwatch.sim.world.DEFAULT_WORLD`).
+    timelines
+        The assets' timelines to stream (by asset tag; each must reach the window's end):
+        shared with a :class:`~assetwatch.sim.truth.FleetTruth`, maintenance applied to it
+        changes what is streamed from then on. None builds them from ``fleet`` and ``world``.
     """
 
     def __init__(self, fleet: Fleet, days: float, sample_interval_s: float,
-                 speed: float | None = None, world: WorldConfig | None = None) -> None:
+                 speed: float | None = None, world: WorldConfig | None = None,
+                 timelines: Mapping[str, AssetTimeline] | None = None) -> None:
         self.fleet = fleet
         self.world = world or DEFAULT_WORLD
         self.days = days
@@ -87,7 +92,8 @@ class FleetSimulator(Source):
         self._assets = {a.asset_tag: a for a in fleet.assets}
         self._start_ms = epoch_ms(fleet.start)
         self._end_ms = self._start_ms + int(days * DAY_MS)
-        self._timelines = {a.asset_tag: build_timeline(fleet, a, self._end_ms, self.world)
+        self._timelines = {a.asset_tag: timelines[a.asset_tag] if timelines is not None
+                           else build_timeline(fleet, a, self._end_ms, self.world)
                            for a in fleet.assets}
         self._interval_ms = {a.asset_tag: int(sample_interval_s * 1000) for a in fleet.assets}
         self._next_ms = {a.asset_tag: self._start_ms for a in fleet.assets}
@@ -124,12 +130,22 @@ class FleetSimulator(Source):
     @property
     def exhausted(self) -> bool:
         return not self._heap and all(
-            self._next_event[tag] >= len(tl.events) for tag, tl in self._timelines.items())
+            self._next_event[tag] >= tl.events_before(self._end_ms)
+            for tag, tl in self._timelines.items())
 
     def poll(self, max_readings: int, timeout_s: float) -> list[Sample | SourceEvent]:
+        return self._poll(max_readings, timeout_s, self._paced_limit_ms())
+
+    def poll_until(self, limit_ms: int, max_readings: int) -> list[Sample | SourceEvent]:
+        """Like :meth:`poll` (unpaced), but nothing at or after ``limit_ms`` is computed: the
+        world may still change from ``limit_ms`` on (maintenance applied to the shared
+        timelines). Empty once every sample before ``limit_ms`` was returned."""
+        return self._poll(max_readings, 0.0, limit_ms - 1)
+
+    def _poll(self, max_readings: int, timeout_s: float, limit: float
+              ) -> list[Sample | SourceEvent]:
         out: list[Sample | SourceEvent] = []
         budget = max_readings
-        limit = self._paced_limit_ms()
         while self._heap and budget > 0:
             ts, _, tag = self._heap[0]
             if ts > limit:
