@@ -26,9 +26,11 @@ from assetwatch.bench.service_run import (
 )
 from assetwatch.bench.service_truth import TrueFailure, load_truth
 from assetwatch.core.settings import Settings
+from assetwatch.core.source import Sample
 from assetwatch.models.prediction.training import TrainOptions
 from assetwatch.service.tickets import TicketPolicy
-from assetwatch.sim.fleet import build_fleet
+from assetwatch.sim.fleet import build_fleet, epoch_ms
+from assetwatch.sim.simulator import FleetSimulator
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 #: a small world; the failure models are the product's, with fewer boosting rounds and no
@@ -54,11 +56,17 @@ class _Run(ServiceRun):
     (the failure models' features read it) or without replenishment."""
 
     def __init__(self, settings: Settings, mode: str, *, no_events: bool = False,
-                 no_rollup: bool = False, replenish: bool = True) -> None:
+                 no_rollup: bool = False, replenish: bool = True,
+                 no_repair: bool = False) -> None:
         super().__init__(settings, mode, SMALL, start=START)
         self.no_events = no_events
         self.no_rollup = no_rollup
+        self.no_repair = no_repair
         self.parts.replenish = replenish
+
+    def _repair_on_site(self, conn: psycopg.Connection, ticket_id: int, at: datetime) -> bool:
+        """Without repairs the technician fits nothing: the world's failures all happen."""
+        return False if self.no_repair else super()._repair_on_site(conn, ticket_id, at)
 
     def _signals(self, conn: psycopg.Connection) -> Any:
         if self.no_rollup:
@@ -79,6 +87,7 @@ class _Run(ServiceRun):
 _RUNS = {"pipeline": ("pipeline", {}), "no_events": ("pipeline", {"no_events": True}),
          "no_rollup": ("pipeline", {"no_rollup": True}),
          "oracle": ("oracle", {}), "calendar": ("calendar", {}),
+         "unrepaired": ("oracle", {"no_repair": True}),
          "starved": ("calendar", {"replenish": False})}
 
 
@@ -129,6 +138,38 @@ def test_truth_adapter_gives_modes_parts_and_precursors() -> None:
     in_service = truth.failure_of_part_in_service(f.asset_tag, f.component_type,
                                                   f.failed_at - timedelta(days=1))
     assert in_service == f.failed_at
+
+
+def test_a_repair_changes_the_world_and_its_telemetry() -> None:
+    """Fitting the parts of the failure mode under way ends the worn life: its failure is
+    gone from the truth and the simulator sharing the timelines streams the unworn part from
+    then on; parts that miss the mode change nothing."""
+    fleet = build_fleet(1, 4, seed=3, start=START)
+    end = START + timedelta(days=200)
+    truth = load_truth(fleet, end, lookahead_days=30)
+    f = next(f for f in truth.failures if f.precursor and f.onset_at is not None
+             and f.failed_at - f.onset_at > timedelta(days=4) and f.onset_at > START)
+    at = f.onset_at + (f.failed_at - f.onset_at) / 2
+    assert truth.wear_visible(f.asset_tag, f.component_type, at)
+    assert not truth.wear_visible(f.asset_tag, f.component_type, f.onset_at - timedelta(hours=1))
+    simulator = FleetSimulator(fleet, days=200, sample_interval_s=3600.0,
+                               timelines=truth.timelines)
+    untouched = FleetSimulator(fleet, days=200, sample_interval_s=3600.0)
+    later = epoch_ms(f.failed_at) - 3_600_000
+
+    def reading(sim: FleetSimulator) -> list[tuple[str, float]]:
+        sim.skip_to(later)
+        return next(s.values for s in sim.poll_until(later + 3_600_000, 10_000)
+                    if isinstance(s, Sample) and s.asset == f.asset_tag)
+
+    wrong = truth.apply_maintenance(f.asset_tag, f.component_type, at, ("NO-SUCH-PART",))
+    assert wrong.result == "no_fault_found"
+    assert truth.failure_in_service(f.asset_tag, f.component_type, at) == f
+    fixed = truth.apply_maintenance(f.asset_tag, f.component_type, at, f.parts)
+    assert fixed.result == "fixed"
+    assert f not in truth.failures
+    assert all(g.failed_at > at for g in truth.failures_from(f.asset_tag, f.component_type, at))
+    assert reading(simulator) != reading(untouched), "the telemetry ignores the repair"
 
 
 def test_figures_follow_what_the_run_recorded() -> None:
@@ -220,6 +261,18 @@ def test_dispatch_is_measured_against_the_baseline_in_the_run(
     assert result.sla is not None and result.sla.visits > 0   # the plans' visits happened
     assert row["dispatch_travel_share"] <= row["baseline_travel_share"]
     assert row["visits_per_failure"] >= 1.0
+
+
+def test_repair_visits_avert_failures(rows: dict[str, ServiceBenchResult]) -> None:
+    """The oracle's repair visits replace worn parts before they fail: those failures are
+    averted (counted as ticketed at the time they would have happened); a technician who
+    fits nothing averts none, and more failures happen."""
+    oracle, unrepaired = rows["oracle"], rows["unrepaired"]
+    assert oracle.prevented and not unrepaired.prevented
+    happened = len(oracle.failures) - len(oracle.prevented)
+    assert len(unrepaired.failures) > happened
+    assert figures(oracle, season_days=SEASON)["ticketed_24h"] > figures(
+        unrepaired, season_days=SEASON)["ticketed_24h"]
 
 
 def test_failure_models_learn_from_the_rolled_up_telemetry(
