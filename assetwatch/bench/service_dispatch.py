@@ -3,8 +3,10 @@ executed, its SLA clocks read; the baseline dispatcher planned on the same work.
 
 The simulated fleet's sites get places in a 100 km square and a crew of one technician per
 25 assets (at least two), each with every asset model's skills, Monday to Friday
-08:00-16:30, homes in the same square (seeded by the world's seed). :class:`FieldService`
-is the row's service organisation:
+08:00-16:30, homes in the same square (seeded by the world's seed), and a weekend on-call
+rota: each weekend one technician in turn works Saturday and Sunday 08:00-16:30 (the others
+are recorded absent), as a service organisation with 24-hour response contracts must.
+:class:`FieldService` is the row's service organisation:
 
 * every ``dispatch_every_days`` (default daily, as the dispatch flow runs) at the day's start
   it records the SLA breaches and near-breaches (:func:`~assetwatch.service.field.sla.
@@ -35,7 +37,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg
 
@@ -92,8 +94,9 @@ class DispatchTally:
 
 
 def register_crew(conn: psycopg.Connection, seed: int, *, assets: int,
-                  region_km: float = 100.0) -> None:
-    """Places for the registered sites and a crew (see the module)."""
+                  region_km: float = 100.0, on_call: tuple[date, date] | None = None) -> None:
+    """Places for the registered sites and a crew (see the module); ``on_call`` the first
+    and last day of the weekend rota (None: no weekend work)."""
     rng = random.Random(seed)
 
     def place() -> tuple[float, float]:
@@ -114,7 +117,24 @@ def register_crew(conn: psycopg.Connection, seed: int, *, assets: int,
                             " VALUES (%s, %s)", [(who, m) for m in models])
             cur.executemany("INSERT INTO technician_shift (technician_id, weekday, starts,"
                             " ends) VALUES (%s, %s, '08:00', '16:30')",
-                            [(who, d) for d in range(1, 6)])
+                            [(who, d) for d in range(1, 6 if on_call is None else 8)])
+        if on_call is not None:
+            cur.executemany("INSERT INTO technician_absence (technician_id, first_day,"
+                            " last_day, reason) VALUES (%s, %s, %s, 'not on call')",
+                            _off_call(max(2, assets // 25), *on_call))
+
+
+def _off_call(crew: int, first: date, last: date) -> list[tuple[str, date, date]]:
+    """(technician, Saturday, Sunday) of every weekend in ``[first, last]`` that is not the
+    technician's turn on call (turns follow the weekends in order)."""
+    saturday = first + timedelta(days=(5 - first.weekday()) % 7)
+    rows, turn = [], 0
+    while saturday <= last:
+        rows.extend((f"T{k + 1:02d}", saturday, saturday + timedelta(days=1))
+                    for k in range(crew) if k != turn % crew)
+        saturday += timedelta(days=7)
+        turn += 1
+    return rows
 
 
 #: the solver's search time per plan (shared out over the horizon's days). Chosen on seed 1

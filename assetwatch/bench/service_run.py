@@ -218,7 +218,8 @@ class ServiceRun:
         self.cost = {p: float(c) for p, c in conn.execute("SELECT part_no, unit_cost FROM part")}
         self.initial_stock = {(p, s): int(h) for p, s, h in conn.execute(
             "SELECT part_no, site_id, on_hand FROM stock")}
-        register_crew(conn, self.options.seed, assets=len(self.fleet.assets))
+        register_crew(conn, self.options.seed, assets=len(self.fleet.assets),
+                      on_call=(self.fleet.start.date(), self.end.date()))
 
     def _repair_parts(self, f: TrueFailure) -> dict[str, int]:
         """Parts a repair of ``f`` takes from the shelf: the component's bill of materials

@@ -75,3 +75,26 @@ def test_a_crew_that_cannot_go_out_breaches_the_sla(
         recorded = conn.execute("SELECT count(*) FROM sla_event WHERE state = 'breached'"
                                 ).fetchone()
     assert recorded[0] >= absent.sla.breach_events
+
+
+def test_one_technician_is_on_call_each_weekend(
+        runs: dict[str, tuple[Settings, ServiceBenchResult]]) -> None:
+    """The bench's crew works Monday to Friday, and each weekend one technician in turn."""
+    from datetime import timedelta
+
+    from assetwatch.service.field.crew import load_crew
+
+    settings, _ = runs["crew"]
+    with psycopg.connect(settings.db_url) as conn:
+        crew = load_crew(conn)
+    saturday = datetime(2025, 3, 1, tzinfo=UTC)         # inside the world's window
+    on_call = []
+    for week in range(len(crew)):
+        weekend = saturday + timedelta(days=7 * week)
+        working = [t.technician_id for t in crew if t.windows(weekend, weekend
+                                                               + timedelta(days=2))]
+        assert len(working) == 1
+        on_call.append(working[0])
+        monday = weekend + timedelta(days=2)
+        assert all(t.windows(monday, monday + timedelta(days=1)) for t in crew)
+    assert sorted(on_call) == sorted(t.technician_id for t in crew)   # each in turn
