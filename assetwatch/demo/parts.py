@@ -96,13 +96,13 @@ def _row(conn: psycopg.Connection, query: str, params: tuple[Any, ...] = ()) -> 
 def _open(conn: psycopg.Connection, asset_id: int, model_id: str, component: str,
           mode: str) -> int:
     return open_ticket(conn, asset_id, mode, risk=0.8, priority=2, opened_by="planner",
-                       kit=repair_kit(conn, model_id, component))
+                       kit=repair_kit(conn, model_id, component, mode))
 
 
 def _shortage(conn: psycopg.Connection, story: PartsStory) -> int | None:
     ranked = []
     for asset_id, tag, site, model, component, mode, _ in _candidates(conn):
-        kit = repair_kit(conn, model, component)
+        kit = repair_kit(conn, model, component, mode)
         if not kit:
             continue
         available = min(int(_row(

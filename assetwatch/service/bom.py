@@ -48,11 +48,12 @@ def exploded_bom(conn: psycopg.Connection) -> dict[tuple[str, str], dict[str, in
     return {key: dict(parts) for key, parts in bom.items()}
 
 
-def repair_kit(conn: psycopg.Connection, model_id: str,
-               component_type: str) -> list[dict[str, object]]:
+def repair_kit(conn: psycopg.Connection, model_id: str, component_type: str,
+               failure_mode: str | None = None) -> list[dict[str, object]]:
     """What a technician takes for a first-time fix of ``component_type`` on ``model_id``:
-    ``[{"part_no", "qty", "description", "kit"}]`` with kits exploded (``kit`` names the kit
-    a part came from, or is None)."""
+    the component's bill of materials plus the parts of the diagnosed ``failure_mode`` it
+    lacks (master data ``failure_mode_parts``), as ``[{"part_no", "qty", "description",
+    "kit"}]`` with kits exploded (``kit`` names the kit a part came from, or is None)."""
     kits = kit_contents(conn)
     rows = conn.execute(
         "SELECT b.part_no, b.qty FROM bom_item b WHERE b.model_id = %s AND b.component_type = %s"
@@ -65,6 +66,17 @@ def repair_kit(conn: psycopg.Connection, model_id: str,
         for leaf, leaf_qty in sorted(explode(part_no, qty, kits).items()):
             items.append({"part_no": leaf, "qty": leaf_qty,
                           "description": descriptions.get(leaf), "kit": source})
+    if failure_mode is not None:
+        carried = {str(item["part_no"]) for item in items}
+        for part_no, qty in conn.execute(
+                "SELECT part_no, qty FROM failure_mode_part WHERE model_id = %s"
+                " AND failure_mode = %s ORDER BY part_no", (model_id, failure_mode)):
+            source = part_no if part_no in kits else None
+            for leaf, leaf_qty in sorted(explode(part_no, qty, kits).items()):
+                if leaf not in carried:
+                    carried.add(leaf)
+                    items.append({"part_no": leaf, "qty": leaf_qty,
+                                  "description": descriptions.get(leaf), "kit": source})
     return items
 
 

@@ -15,6 +15,9 @@ their columns (``*`` marks a required column):
                     repair_minutes (time on site of a repair; default 120), share (the
                     mode's expected share of the component's failures, in (0, 1]: the
                     likeliest mode is ticketed when nothing points to another)
+``failure_mode_parts`` model_id*, failure_mode*, part_no*, qty* (the parts a repair of the
+                    failure mode on the model needs: a ticket's kit is its component's
+                    bill of materials plus these)
 ``parts``           part_no*, description*, unit_cost*, warranty_months, is_kit,
                     lead_time_days (default lead time for every site), supplier,
                     expedite_lead_time_days, repairable, repair_turnaround_days and
@@ -73,6 +76,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "component_types": (("component_type",), ("description",)),
     "failure_modes": (("failure_mode", "component_type"),
                       ("description", "sensors", "repair_minutes", "share")),
+    "failure_mode_parts": (("model_id", "failure_mode", "part_no", "qty"), ()),
     "parts": (("part_no", "description", "unit_cost"),
               ("warranty_months", "is_kit", "lead_time_days", "supplier",
                "expedite_lead_time_days", "repairable", "repair_turnaround_days",
@@ -359,6 +363,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "asset_models": ("model_id",), "model_sensors": ("model_id", "sensor"),
     "component_types": ("component_type",),
     "failure_modes": ("failure_mode",), "parts": ("part_no",),
+    "failure_mode_parts": ("model_id", "failure_mode", "part_no"),
     "kits": ("kit_part_no", "part_no"), "lead_times": ("part_no", "site_id"),
     "bom": ("model_id", "component_type", "part_no"),
     "component_life": ("model_id", "component_type"),
@@ -391,6 +396,12 @@ def _check_references(data: MasterData, known: KnownMasterData,
 
     for row in data.rows("failure_modes"):
         need(row, "component_type", component_types, "component type")
+    failure_modes = known.failure_modes | {r.values["failure_mode"]
+                                           for r in data.rows("failure_modes")}
+    for row in data.rows("failure_mode_parts"):
+        need(row, "model_id", models, "asset model")
+        need(row, "failure_mode", failure_modes, "failure mode")
+        need_part(row)
     for row in data.rows("kits"):
         need_part(row, "kit_part_no")
         need_part(row)
@@ -414,9 +425,7 @@ def _check_references(data: MasterData, known: KnownMasterData,
             problems.append(Problem(row.file, row.row, "no interval: give interval_days,"
                                     " interval_run_hours or interval_starts"))
     check_crew(data.sections, models=models, technicians=known.technicians,
-               failure_modes=known.failure_modes | {
-                   r.values["failure_mode"] for r in data.rows("failure_modes")},
-               problems=problems)
+               failure_modes=failure_modes, problems=problems)
     for section in ("lead_times", "stock"):
         for row in data.rows(section):
             need_part(row)

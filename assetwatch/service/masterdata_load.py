@@ -217,6 +217,13 @@ def _write_structures(cur: psycopg.Cursor, data: MasterData, count: dict[str, in
     cur.executemany("INSERT INTO bom_item (model_id, component_type, part_no, qty)"
                     " VALUES (%(model_id)s, %(component_type)s, %(part_no)s, %(qty)s)", bom)
     count["bom"] = len(bom)
+    mode_parts = [r.values for r in data.rows("failure_mode_parts")]
+    cur.executemany("DELETE FROM failure_mode_part WHERE model_id = %s AND failure_mode = %s",
+                    list({(r["model_id"], r["failure_mode"]) for r in mode_parts}))
+    cur.executemany("INSERT INTO failure_mode_part (model_id, failure_mode, part_no, qty)"
+                    " VALUES (%(model_id)s, %(failure_mode)s, %(part_no)s, %(qty)s)",
+                    mode_parts)
+    count["failure_mode_parts"] = len(mode_parts)
     lives = [r.values for r in data.rows("component_life")]
     cur.executemany(
         "INSERT INTO component_life (model_id, component_type, weibull_beta, weibull_eta_days)"

@@ -351,7 +351,7 @@ def _open(conn: psycopg.Connection, candidates: list[tuple[Signal, float, int, d
         "SELECT a.site_id, count(*) FROM service_ticket t JOIN asset a USING (asset_id)"
         " WHERE t.opened_by = 'auto' AND t.opened_at >= %s AND t.opened_at < %s"
         " GROUP BY a.site_id", (day_start, day_start + timedelta(days=1))).fetchall())
-    kits: dict[tuple[str, str], list[dict[str, object]]] = {}
+    kits: dict[tuple[str, str, str], list[dict[str, object]]] = {}
     candidates.sort(key=lambda c: (c[2], -c[1], c[0].asset_id, c[0].failure_mode))
     for signal, risk, priority, due in candidates:
         if opened_today.get(signal.site_id, 0) >= policy.daily_cap_per_site:
@@ -363,7 +363,7 @@ def _open(conn: psycopg.Connection, candidates: list[tuple[Signal, float, int, d
                  f"{signal.site_id} reached"))
             summary.overflow += 1
             continue
-        kit_key = (signal.model_id, signal.component_type)
+        kit_key = (signal.model_id, signal.component_type, signal.failure_mode)
         if kit_key not in kits:
             kits[kit_key] = repair_kit(conn, *kit_key)
         row = conn.execute(

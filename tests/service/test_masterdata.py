@@ -32,6 +32,10 @@ def test_sample_matches_the_fleet_catalogue(fleet_db: tuple[psycopg.Connection, 
                     known = conn.execute("SELECT 1 FROM part WHERE part_no = %s",
                                          (part_no,)).fetchone()
                     assert known, (failure_mode, part_no)
+                mode_parts = {r[0] for r in conn.execute(
+                    "SELECT part_no FROM failure_mode_part WHERE model_id = %s"
+                    " AND failure_mode = %s", (model_id, failure_mode))}
+                assert mode_parts == set(spec["parts"]), (model_id, failure_mode)
             life = conn.execute("SELECT weibull_beta, weibull_eta_days FROM component_life"
                                 " WHERE model_id = %s AND component_type = %s",
                                 (model_id, component_type)).fetchone()
@@ -50,6 +54,19 @@ def test_sample_gives_every_stocked_part_a_lead_time_at_every_site(
     assert (float(site_01[0]), float(site_02[0])) == (5.0, 14.0)
     stock = dict(conn.execute("SELECT site_id, on_hand FROM stock WHERE part_no = 'BRG-6309-C3'"))
     assert stock == {"site-01": 6, "site-02": 2}
+
+
+def test_the_kit_follows_the_diagnosis(fleet_db: tuple[psycopg.Connection, dict]) -> None:
+    """A motor whose cooling fails needs its air filter: the kit for that diagnosis is the
+    motor's bill of materials plus the filter; for a winding fault the filter is not in it."""
+    from assetwatch.service.bom import repair_kit
+
+    conn, _ = fleet_db
+    component = {str(i["part_no"]) for i in repair_kit(conn, "SC-75", "motor")}
+    cooling = {str(i["part_no"]) for i in repair_kit(conn, "SC-75", "motor", "motor_cooling")}
+    winding = {str(i["part_no"]) for i in repair_kit(conn, "SC-75", "motor", "motor_winding")}
+    assert "FLT-AIR-75" not in component and winding == component
+    assert cooling == component | {"FLT-AIR-75"}
 
 
 def test_loading_twice_is_idempotent(fleet_db: tuple[psycopg.Connection, dict]) -> None:
@@ -80,6 +97,10 @@ def _append(path: Path, line: str) -> None:
     ("parts.csv", "BOLT-M12,Bolt M12,0.30,0,false,", "missing lead time for 'BOLT-M12'"),
     ("lead_times.csv", "FLT-AIR-75,site-01,", "missing lead time"),
     ("stock.csv", "FLT-AIR-75,site-99,1,0", "unknown site 'site-99'"),
+    ("failure_mode_parts.csv", "SC-75,motor_sparks,FLT-AIR-75,1",
+     "unknown failure mode 'motor_sparks'"),
+    ("failure_mode_parts.csv", "SC-75,motor_cooling,NO-SUCH-PART,1",
+     "unknown part number 'NO-SUCH-PART'"),
 ])
 def test_bad_rows_are_rejected_with_file_row_and_reason(
         empty_db: psycopg.Connection, tmp_path: Path, file: str, line: str, reason: str) -> None:
