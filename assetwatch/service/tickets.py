@@ -14,16 +14,19 @@
   duplicate being opened (the database enforces one non-closed ticket per key);
 * a ticket **opens** when risk reaches ``open_threshold``; it is closed automatically (code
   ``cancelled``) only after risk stayed below ``close_threshold`` for ``quiet_days`` while still
-  unplanned, and a key closed that way, or closed ``no_fault_found`` by a technician, reopens
-  within ``reopen_cooldown_days`` only at ``reopen_threshold``: hysteresis, dwell time and
-  cool-down keep a flapping signal from opening and closing tickets (and sending technicians)
-  repeatedly;
+  unplanned, and a key closed that way reopens within ``reopen_cooldown_days`` only at
+  ``reopen_threshold``; one a technician closed ``no_fault_found`` (found nothing on site)
+  reopens within the cool-down only at ``reopen_threshold`` and when the risk has risen by
+  ``reopen_margin`` above the risk the technician inspected (new evidence, not the same
+  evidence again): hysteresis, dwell time and cool-down keep a flapping or a steady signal
+  from opening and closing tickets (and sending technicians) repeatedly;
 * **priority** (1 most urgent) from risk, asset criticality, the site's SLA and the due date;
 * at most ``daily_cap_per_site`` tickets are opened automatically per site and day (highest
   priority first); the rest go to ``ticket_overflow`` so a bad model cannot flood planners.
 
-Every ticket carries the kit of parts for a first-time fix (the component's BOM, kits
-exploded). Lifecycle transitions and closing are in :mod:`assetwatch.service.ticket_lifecycle`.
+Every ticket carries the kit of parts for a first-time fix (the component's BOM plus the
+parts of the diagnosed failure mode, kits exploded). Lifecycle transitions and closing are in
+:mod:`assetwatch.service.ticket_lifecycle`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class TicketPolicy:
     quiet_days: float = 7.0
     reopen_cooldown_days: float = 14.0
     reopen_threshold: float = 0.8
+    reopen_margin: float = 0.1
     anomaly_weight: float = 0.5
     anomaly_lookback_hours: float = 24.0
     daily_cap_per_site: int = 25
@@ -338,10 +342,17 @@ def _update(conn: psycopg.Connection, ticket: tuple[Any, ...], signal: Signal, r
 def _may_open(conn: psycopg.Connection, key: tuple[int, str], risk: float, as_of: datetime,
               policy: TicketPolicy) -> bool:
     row = conn.execute(
-        "SELECT max(closed_at) FROM service_ticket WHERE asset_id = %s AND failure_mode = %s"
-        " AND resolution_code IN ('cancelled', 'no_fault_found') AND closed_at > %s",
+        "SELECT resolution_code, risk FROM service_ticket WHERE asset_id = %s"
+        " AND failure_mode = %s AND resolution_code IN ('cancelled', 'no_fault_found')"
+        " AND closed_at > %s ORDER BY closed_at DESC LIMIT 1",
         (*key, as_of - timedelta(days=policy.reopen_cooldown_days))).fetchone()
-    return row is None or row[0] is None or risk >= policy.reopen_threshold
+    if row is None:
+        return True
+    code, inspected = row
+    if code == "no_fault_found" and inspected is not None and \
+            risk < float(inspected) + policy.reopen_margin:
+        return False
+    return risk >= policy.reopen_threshold
 
 
 def _open(conn: psycopg.Connection, candidates: list[tuple[Signal, float, int, datetime]],

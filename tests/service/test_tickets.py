@@ -127,6 +127,29 @@ def test_a_no_fault_found_visit_cools_the_key_down(
     assert update_tickets(conn, as_of=at + timedelta(hours=1)).opened == 1
 
 
+def test_no_fault_found_on_a_high_risk_waits_for_new_evidence(
+        fleet_db: Fleet, predict: Callable[..., None]) -> None:
+    """The technician inspected a risk of 0.9 and found nothing: the same 0.9 (or a little
+    more) does not send one again within the cool-down; a clearly higher risk does, and after
+    the cool-down the usual opening threshold holds again."""
+    conn, ids = fleet_db
+    pump = ids["a01-00"]
+    predict(conn, T0, {(pump, "bearing"): {30: 0.85}})
+    update_tickets(conn, as_of=T0)
+    (ticket,) = _tickets(conn)
+    close_ticket(conn, ticket[0], resolution_code="no_fault_found", at=T0 + timedelta(hours=9))
+    for day, p, opened in ((1, 0.85, 0), (2, 0.9, 0), (3, 0.97, 1)):
+        at = T0 + timedelta(days=day)
+        predict(conn, at, {(pump, "bearing"): {30: p}})
+        assert update_tickets(conn, as_of=at).opened == opened, (day, p)
+    (_, second) = sorted(_tickets(conn))
+    close_ticket(conn, second[0], resolution_code="no_fault_found", at=T0 + timedelta(days=3,
+                                                                                        hours=9))
+    at = T0 + timedelta(days=18)
+    predict(conn, at, {(pump, "bearing"): {30: 0.6}})
+    assert update_tickets(conn, as_of=at).opened == 1            # the cool-down is over
+
+
 def test_daily_cap_per_site_lists_the_overflow(fleet_db: Fleet,
                                                predict: Callable[..., None]) -> None:
     conn, ids = fleet_db
