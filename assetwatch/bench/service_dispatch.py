@@ -191,13 +191,16 @@ class FieldService:
 
     ``truth`` and ``tags`` (asset id -> tag) give what the technician finds on site;
     ``repair(conn, ticket_id, at)`` does the repair of a fault found by a repair visit and
-    says whether it closed the ticket (None: found faults wait for the world's repair)."""
+    says whether it closed the ticket (None: found faults wait for the world's repair);
+    with ``replace_on_due`` every ticket's part is replaced whatever its state (age-based
+    replacement: the ``calendar`` row)."""
 
     def __init__(self, truth: BenchTruth, tags: dict[int, str], *, horizon_days: float,
                  time_limit_s: float = TIME_LIMIT_S,
-                 repair: Callable[[psycopg.Connection, int, datetime], bool] | None = None
-                 ) -> None:
+                 repair: Callable[[psycopg.Connection, int, datetime], bool] | None = None,
+                 replace_on_due: bool = False) -> None:
         self.truth, self.tags = truth, tags
+        self.replace_on_due = replace_on_due
         self.horizon = timedelta(days=horizon_days)
         self.repair = repair
         self.time_limit_s = time_limit_s
@@ -224,7 +227,8 @@ class FieldService:
         closed out as far as the technician can (see the module)."""
         for visit in start_visits(conn, until=until):
             self._visits += 1
-            found = {t: self._fault_found(conn, t, visit.started_at) for t in visit.tickets}
+            found = {t: self.replace_on_due or self._fault_found(conn, t, visit.started_at)
+                     for t in visit.tickets}
             row = conn.execute("SELECT kit = '[]'::jsonb FROM visit WHERE visit_id = %s",
                                (visit.visit_id,)).fetchone()
             response_only = bool(row and row[0]) and bool(visit.tickets)

@@ -295,7 +295,8 @@ class ServiceRun:
                 self._push(m.at, "maintenance", m)
             self.field = FieldService(self.truth, {v: k for k, v in self.ids.items()},
                                       horizon_days=opts.ticket_policy.horizon_days,
-                                      repair=self._repair_on_site) \
+                                      repair=self._repair_on_site,
+                                      replace_on_due=self.mode == "calendar") \
                 if opts.dispatch_every_days else None
             while self._queue and self._queue[0].at < self.eval_start:
                 self._apply(conn, heapq.heappop(self._queue), evaluating=False)
@@ -515,8 +516,9 @@ class ServiceRun:
     # -- the technician on site ---------------------------------------------------------------
 
     def _repair_on_site(self, conn: psycopg.Connection, ticket_id: int, at: datetime) -> bool:
-        """A repair visit found the component of ``ticket_id`` worn or failed at ``at`` (the
-        field service's call). When the visit's kit holds the parts of the failure mode that
+        """A repair visit found the component of ``ticket_id`` worn or failed at ``at``, or
+        the ``calendar`` row's visit replaces it at its age whatever it shows (the field
+        service's call). When the visit's kit holds the parts of the failure mode that
         is really under way and they are at hand, the technician fits them (a first-time
         fix): the world's failure of that part is averted (or the failed part replaced) and
         the ticket closes ``preventive_replacement`` (``confirmed_failure``). Otherwise the
