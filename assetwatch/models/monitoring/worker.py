@@ -335,18 +335,20 @@ class DetectionWorker:
             detector.states.configure(*self._signals[asset_id])
         state.note_times(block.times[0], block.times[-1], len(block))
         maintained = self._maintenance.get(asset_id, [])
-        observe = state.observe
-        keys: dict[tuple[int, ...], tuple[str, ...]] = {}
+        observe, keep = state.observe, scores.append
+        # a block's samples mostly share one tuple of sensor ids (the same object): name it once
+        last_ids: tuple[int, ...] | None = None
+        named: tuple[str, ...] = ()
         for time, ids, values in zip(block.times, block.sensor_ids, block.values, strict=True):
-            while maintained and maintained[0] <= time:  # the machine changed: new normal
-                state.maintained_at = maintained.pop(0)
-                detector.after_maintenance()
-            named = keys.get(ids)
-            if named is None:
-                named = keys[ids] = tuple(names.get(s, str(s)) for s in ids)
+            if maintained:
+                while maintained and maintained[0] <= time:  # the machine changed: new normal
+                    state.maintained_at = maintained.pop(0)
+                    detector.after_maintenance()
+            if ids is not last_ids:
+                last_ids, named = ids, tuple(names.get(s, str(s)) for s in ids)
             scored = observe(time, dict(zip(named, values, strict=True)))
             if scored is not None:
-                scores.append((time, asset_id, *scored))
+                keep((time, asset_id, *scored))
 
 
 @contextmanager
