@@ -16,10 +16,16 @@ dataclasses); everything else pickles as usual. :func:`loads` reads these pickle
 ones (checkpoints written before) alike. The restoring function is named in every checkpoint:
 keep its module path and name.
 
-Pickling reads an object's ``__dict__`` as well, so a state kept in memory turns slow once it
-has been checkpointed; a caller that keeps using a state after a long round of scoring is
-better served by the copy :func:`loads` restores from the checkpoint (the detection worker
-does so, see :class:`~assetwatch.models.monitoring.worker.DetectionWorker`).
+Restored attribute names are interned (:func:`_set_attributes`): unpickled names are new
+strings, and an object that keeps its attributes in a dictionary of its own (more of them than
+the shared layout holds, as ``BaselineDeviation``) then compared strings on every lookup.
+
+Pickling reads an object's ``__dict__`` as well, so a state kept in memory runs a little
+slower once it has been checkpointed: with the names interned, a few per cent against the copy
+:func:`loads` restores (``ensemble``: about 0.1 us of 13 us per sample, 8 sensors, CPython
+3.11), while restoring costs about 45 us per state, more than that saves over the at most
+~200 samples per asset of a detection round. The detection worker therefore keeps the states
+it pickled.
 """
 
 from __future__ import annotations

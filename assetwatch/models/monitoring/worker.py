@@ -61,7 +61,7 @@ from assetwatch.models.detectors.regimes import RegimeDetector
 from assetwatch.models.monitoring import checkpoint_codec, readings, store
 from assetwatch.models.monitoring.asset_state import AssetState
 from assetwatch.models.monitoring.errors import DetectionError
-from assetwatch.models.monitoring.events import EventTracker
+from assetwatch.models.monitoring.events import EventRecord, EventTracker
 
 __all__ = [
     "AssetState",
@@ -73,11 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 REPORT_EVERY_S = 60.0
-#: samples of an asset in one round from which the worker continues with the state restored
-#: from the checkpoint it just wrote rather than the one in memory (pickling slows the latter
-#: down, see checkpoint_codec): restoring costs about as much as scoring 10 to 20 samples
-#: faster (measured on the baseline detector, 8 sensors, CPython 3.11)
-RESTORE_AFTER = 32
 _REQUIRED_MIGRATIONS = {3, 20, 21, 23, 24, 31}  # anomaly tables, views, alarms, states
 
 
@@ -269,37 +264,34 @@ class DetectionWorker:
                 more = False
                 scores: list[tuple[datetime, int, float, str, int | None]] = []
                 saved: list[tuple[int, AssetState, datetime, int, bool, float | None]] = []
-                scored: dict[int, int] = {}
                 resumed: dict[int, datetime] = {}
+                events: list[tuple[int, EventRecord]] = []
                 for asset_id, block in readings.ready_blocks(rows, limits, self._sensors,
                                                              self.settle_s):
                     more = more or block.truncated
                     state = states.get(asset_id) or self.new_state()
                     self._score_asset(state, asset_id, block, names, scores)
-                    summary.events_opened += store.write_events(
-                        conn, asset_id, self.detector, state.events.drain())
+                    events.extend((asset_id, event) for event in state.events.drain())
                     if asset_id in checkpoints:
                         resumed[asset_id] = block.times[0]
                     saved.append((asset_id, state, block.times[-1], state.detector.n_learned,
                                   state.detector.is_warm, state.interval_s))
-                    scored[asset_id] = len(block)
                     summary.samples += len(block)
                     summary.assets += 1
                     if self.record_commits:
                         times.extend(block.times)
+                summary.events_opened += store.write_events(conn, self.detector, events)
                 if scores:
                     summary.scores = store.insert_scores(conn, self.detector, scores)
-                payloads = [checkpoint_codec.dumps(row[1]) for row in saved]
                 store.write_checkpoints(conn, self.detector, [
-                    (row[0], payload, *row[2:]) for row, payload in zip(saved, payloads,
-                                                                         strict=True)])
+                    (row[0], checkpoint_codec.dumps(row[1]), *row[2:]) for row in saved])
             store.close_stale_events(conn, self.detector, resumed)
             summary.stale_opened = store.open_stale_events(
                 conn, self.detector, locked, self.stale_after_s)
-        for (asset_id, state, scored_until, samples, _, _), payload in zip(saved, payloads,
-                                                                           strict=True):
-            if scored[asset_id] >= RESTORE_AFTER:  # committed: continue on a fast copy
-                state = checkpoint_codec.loads(payload)
+        # committed: continue with the states in memory (a copy restored from the checkpoint
+        # runs a few per cent faster, but restoring one costs more than that saves over the
+        # samples a transaction scores; see checkpoint_codec)
+        for asset_id, state, scored_until, samples, _, _ in saved:
             self._cache[asset_id] = (scored_until, samples, state)
         if times:
             summary.score_commits.append((clock.time(), Counter(times)))
