@@ -83,3 +83,22 @@ def test_a_restored_baseline_detector_keeps_its_class_layout() -> None:
     size = sys.getsizeof(vars(trained()))
     assert sys.getsizeof(vars(restored)) == size
     assert sys.getsizeof(vars(detached)) != size
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="CPython's object layout")
+@pytest.mark.parametrize("detector", sorted(DETECTORS))
+def test_restored_attributes_are_stored_under_the_interned_names(detector: str) -> None:
+    """Unpickled attribute names are new strings; stored as such (the `baseline` detector has
+    more attributes than CPython's shared layout holds, so they sit in a dictionary), every
+    lookup compares strings instead of pointers: a restored detector scored about 8 % slower
+    than one never pickled."""
+    state = _state(detector)
+    _run(state, _stream(4, 80), 0)
+    restored = checkpoint_codec.loads(checkpoint_codec.dumps(state))
+    plain = checkpoint_codec.loads(pickle.dumps(state))
+    for copy in (restored, plain):
+        objects = [copy, copy.events, copy.detector, copy.detector.states,
+                   copy.detector.detector_of(0), *getattr(copy.detector.detector_of(0),
+                                                          "_members", ())]
+        for obj in objects:
+            assert all(sys.intern(name) is name for name in vars(obj)), type(obj).__name__

@@ -110,3 +110,14 @@ def test_a_recent_incomplete_sample_and_those_after_it_wait() -> None:
     complete = pivot(*_readings(samples[4:]), truncated=False)
     assert ready(complete, 3, horizon=T0) is complete  # complete samples never wait
     assert len(ready(complete, None, horizon=T0)) == 0  # sensors unknown: recent ones wait
+
+
+def test_sample_times_are_exact_to_the_microsecond_and_aware() -> None:
+    rng = random.Random(11)
+    stamps = [PG_EPOCH + timedelta(microseconds=rng.randrange(-10**15, 10**16))
+              for _ in range(300)]
+    stamps += [T0 + timedelta(microseconds=1), PG_EPOCH, PG_EPOCH - timedelta(microseconds=1)]
+    stamps = sorted(set(stamps))
+    block = pivot(*_readings([(t, {1: 0.5}) for t in stamps]), truncated=False)
+    assert block.times == stamps
+    assert all(t.tzinfo is UTC for t in block.times)

@@ -372,3 +372,35 @@ def test_worker_scores_as_the_per_sample_path_does_in_memory(fresh_settings: Set
             " WHERE kind = 'anomaly' ORDER BY started_at").fetchall()
     assert [(t, np.float32(score), *rest) for t, score, *rest in stored] == expected
     assert len(events) >= 1 and stored_events == events
+
+
+def test_events_of_several_assets_are_written_together_each_with_its_id(
+        fresh_settings: Settings) -> None:
+    from assetwatch.core.db import connect
+    from assetwatch.models.monitoring.events import EventRecord
+
+    ids = _fleet(fresh_settings, ["P-1", "P-2"])
+    a, b = ids["P-1"], ids["P-2"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [(a, EventRecord(start, 0.95, sensor_weights={"flow": 2.0, "amps": 1.0})),
+              (b, EventRecord(start + timedelta(seconds=5), 0.91, state="running")),
+              (a, EventRecord(start + timedelta(seconds=9), 0.99, ended_at=start
+                              + timedelta(seconds=20), sensor_weights={"amps": 1.0}))]
+    with connect(fresh_settings) as conn:
+        assert store.write_events(conn, "ensemble", events) == 3
+        stored = {r[0]: r[1:] for r in conn.execute(
+            "SELECT anomaly_event_id, asset_id, started_at, ended_at, peak_score, sensors,"
+            " state FROM anomaly_event").fetchall()}
+        assert len({e.event_id for _, e in events}) == 3
+        for asset_id, event in events:
+            assert stored[event.event_id] == (asset_id, event.started_at, event.ended_at,
+                                              pytest.approx(event.peak_score), event.sensors,
+                                              event.state)
+        first = events[0][1]
+        first.ended_at, first.peak_score = start + timedelta(seconds=3), 0.97
+        first.sensor_weights["amps"] = 5.0
+        assert store.write_events(conn, "ensemble", events[:1]) == 0
+        row = conn.execute("SELECT ended_at, peak_score, sensors FROM anomaly_event"
+                           " WHERE anomaly_event_id = %s", (first.event_id,)).fetchone()
+        assert row == (first.ended_at, pytest.approx(0.97), ["amps", "flow"])
+        assert conn.execute("SELECT count(*) FROM anomaly_event").fetchone() == (3,)

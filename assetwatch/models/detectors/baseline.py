@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 from typing import Any
 
 from assetwatch.models.detectors.base import Detector, Sample
@@ -208,8 +209,8 @@ class BaselineDeviation(Detector):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Resume a checkpoint written before slow sensors were told apart, or before the
         recovery rule: as it behaved."""
-        for name, value in state.items():  # one by one: keeps the compact attribute layout
-            object.__setattr__(self, name, value)
+        for name, value in state.items():  # one by one: keeps the compact attribute layout,
+            object.__setattr__(self, sys.intern(name), value)  # by the names code looks up
         if "slow_adapt" not in state:
             self.slow_adapt = None
             if "_sensors" in state:

@@ -16,10 +16,16 @@ dataclasses); everything else pickles as usual. :func:`loads` reads these pickle
 ones (checkpoints written before) alike. The restoring function is named in every checkpoint:
 keep its module path and name.
 
-Pickling reads an object's ``__dict__`` as well, so a state kept in memory turns slow once it
-has been checkpointed; a caller that keeps using a state after a long round of scoring is
-better served by the copy :func:`loads` restores from the checkpoint (the detection worker
-does so, see :class:`~assetwatch.models.monitoring.worker.DetectionWorker`).
+Restored attribute names are interned (:func:`_set_attributes`): unpickled names are new
+strings, and an object that keeps its attributes in a dictionary of its own (more of them than
+the shared layout holds, as ``BaselineDeviation``) then compared strings on every lookup.
+
+Pickling reads an object's ``__dict__`` as well, so a state kept in memory runs a little
+slower once it has been checkpointed: with the names interned, a few per cent against the copy
+:func:`loads` restores (``ensemble``: about 0.1 us of 13 us per sample, 8 sensors, CPython
+3.11), while restoring costs about 45 us per state, more than that saves over the at most
+~200 samples per asset of a detection round. The detection worker therefore keeps the states
+it pickled.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import copyreg
 import io
 import pickle
+import sys
 from functools import cache
 from typing import Any
 
@@ -37,9 +44,16 @@ _NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009
 
 
 def _set_attributes(obj: object, attributes: dict[str, Any]) -> None:
-    """Restore ``obj``'s attributes one by one (the pickle's state setter)."""
+    """Restore ``obj``'s attributes one by one (the pickle's state setter), by their interned
+    names.
+
+    Unpickled names are new strings, not the interned ones the code looks attributes up by.
+    Where an object keeps its attributes in a dictionary of its own (a class with more
+    attributes than CPython's shared layout holds, 30 in 3.11), every lookup of a key stored
+    as another string compares the strings instead of the pointers.
+    """
     for name, value in attributes.items():
-        object.__setattr__(obj, name, value)
+        object.__setattr__(obj, sys.intern(name), value)
 
 
 def _reduce(obj: object) -> tuple[Any, ...]:

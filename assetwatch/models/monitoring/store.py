@@ -6,7 +6,7 @@ Every function works inside the caller's transaction; nothing here commits.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -219,30 +219,35 @@ def state_signals(conn: psycopg.Connection, worker: int, workers: int
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def write_events(conn: psycopg.Connection, asset_id: int, detector: str,
-                 events: Iterable[EventRecord]) -> int:
-    """Insert new events (setting their ``event_id``) and update known ones; return new ones."""
-    opened = 0
-    for event in events:
-        if event.event_id is None:
-            row = conn.execute(
+def write_events(conn: psycopg.Connection, detector: str,
+                 events: Sequence[tuple[int, EventRecord]]) -> int:
+    """Write ``(asset_id, event)`` pairs: insert the new events (setting their ``event_id``)
+    and update the known ones, each kind as one pipelined batch of statements (one round trip,
+    not one per event); return how many were new."""
+    new = [(a, e) for a, e in events if e.event_id is None]
+    known = [e for _, e in events if e.event_id is not None]
+    with conn.cursor() as cur:
+        if new:
+            cur.executemany(
                 "INSERT INTO anomaly_event (asset_id, detector, kind, started_at, ended_at,"
                 " peak_score, sensors, peak_at, state)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING anomaly_event_id",
-                (asset_id, detector, event.kind, event.started_at, event.ended_at,
-                 event.peak_score, event.sensors, event.peak_at, event.state),
-            ).fetchone()
-            assert row is not None
-            event.event_id = row[0]
-            opened += 1
-        else:
-            conn.execute(
+                [(asset_id, detector, e.kind, e.started_at, e.ended_at, e.peak_score,
+                  e.sensors, e.peak_at, e.state) for asset_id, e in new],
+                returning=True,
+            )
+            for _, event in new:  # one result per statement, in order
+                row = cur.fetchone()
+                assert row is not None
+                event.event_id = row[0]
+                cur.nextset()
+        if known:
+            cur.executemany(
                 "UPDATE anomaly_event SET ended_at = %s, peak_score = %s, sensors = %s,"
                 " peak_at = %s WHERE anomaly_event_id = %s",
-                (event.ended_at, event.peak_score, event.sensors, event.peak_at,
-                 event.event_id),
+                [(e.ended_at, e.peak_score, e.sensors, e.peak_at, e.event_id) for e in known],
             )
-    return opened
+    return len(new)
 
 
 def acknowledged_open_events(conn: psycopg.Connection, detector: str,
