@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from assetwatch.core.rollup import refresh_rollup_range
 from assetwatch.core.scratch import fresh_database
 from assetwatch.models.prediction.evaluation import AlarmMetrics, alarm_metrics
 from assetwatch.models.prediction.training import (
@@ -164,8 +165,7 @@ def ingest_azure(conn: psycopg.Connection, sample: Sample) -> dict[str, int]:
                 counts["readings"] += 1
     times = [row["datetime"] for row in sample["PdM_telemetry.csv"]]
     if times:   # loaded without the ingest ledger: the hourly rollup learns of them here
-        conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s)",
-                     (min(times), max(times) + timedelta(hours=1)))
+        refresh_rollup_range(conn, min(times), max(times) + timedelta(hours=1))
     components = sorted({r["comp"] for r in sample["PdM_maint.csv"]}
                         | {r["failure"] for r in sample["PdM_failures.csv"]})
     conn.cursor().executemany("INSERT INTO component_type (component_type) VALUES (%s)"

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from assetwatch.core.rollup import refresh_rollup_range
 from assetwatch.models.prediction.errors import PredictionError
 
 __all__ = ["COMPONENT", "SENSORS", "SIGNALS", "CmapssError", "Engine", "load_engines",
@@ -158,7 +159,7 @@ def load_engines(conn: psycopg.Connection, engines: list[Engine], *, subset: str
     first = min(starts.values())
     last = max(starts[e.unit] + e.cycles * _DAY for e in engines)
     # loaded without the ingest ledger: the hourly rollup learns of the readings here
-    conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s)", (first, last))
+    refresh_rollup_range(conn, first, last)
     # a bulk load: the planner learns of the new rows now, not at autovacuum's next pass (the
     # score flow's regime join on stale statistics ran for minutes instead of a second)
     conn.execute("ANALYZE telemetry_hourly")

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from assetwatch.core.rollup import refresh_rollup_range
 from assetwatch.core.scratch import fresh_database
 
 #: the simulated world's operating signal and its regimes (stopped, part load, full load)
@@ -159,8 +160,7 @@ def load_simulated_fleet(conn: psycopg.Connection, *, sites: int, assets_per_sit
                                    datetime.fromtimestamp(e.ts_ms / 1000, tz=UTC), e.kind,
                                    e.component_type, e.part_no, e.code))
     # loaded without the ingest ledger: the hourly rollup learns of the readings here
-    conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s)",
-                 (start, start + timedelta(days=days + 1)))
+    refresh_rollup_range(conn, start, start + timedelta(days=days + 1))
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO asset_event (event_id, asset_id, time, kind, component_type, part_no,"

@@ -10,8 +10,9 @@ them: one in FD001, six in FD002). Then, as on any fleet:
 2. the feature windows, the remaining-life cap and the ensemble's settings are chosen, in that
    order, by cross-validation grouped by engine over the training engines only
    (:mod:`assetwatch.models.prediction.selection`; loss: each held-out engine cut at random
-   cycles, as the test engines were cut (at a random cycle before failure), at least 30
-   cycles into its life and at most :data:`HORIZON` cycles before its failure, RMSE of the
+   cycles, as the test engines were cut (at a random cycle before failure), anywhere from
+   its first cycle (test engines have histories from 21 cycles on) and at most
+   :data:`HORIZON` cycles before its failure, RMSE of the
    prediction at the cut against the true remaining cycles, the same cuts and target for
    every candidate; the window candidates are columns of one frame read with all of them);
 3. the model is trained and registered by
@@ -286,7 +287,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
           f"({result.train_rows} training rows); {result.seconds:.0f} s")
     print(f"chosen by cross-validation grouped by engine ({args.folds} folds, training engines"
           " only; loss: RMSE against the true remaining cycles of each held-out engine cut at"
-          f" 20 random cycles, at least 30 into its life and at most {args.horizon} before"
+          f" 20 random cycles, anywhere from its first cycle and at most {args.horizon} before"
           " its failure):")
     for stage in result.stages:
         print(f"  {stage.name}: {stage.chosen!r} ({_losses(stage.losses)})")

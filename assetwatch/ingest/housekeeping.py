@@ -6,8 +6,9 @@
   variant); with the Timescale licence it is a continuous aggregate with a refresh policy, and
   older telemetry chunks are compressed by a policy (0011, timescale variant); housekeeping
   then refreshes the aggregate once more so it is current when it returns.
-  :func:`refresh_rollup_range` refreshes one time range only, on either build: for a caller
-  that knows which hours it just loaded (a day of simulated telemetry).
+  :func:`refresh_rollup_range` (:mod:`assetwatch.core.rollup`) refreshes one time range
+  only, on either build: for a caller that knows which hours it just loaded (a day of
+  simulated telemetry, a benchmark's bulk load).
 * Retention: ``drop_chunks`` removes whole telemetry chunks older than the retention age;
   ledger rows of batches that old and replayed dead letters that old are deleted too. The
   hourly rollup is kept (it is small): dashboards keep their long-range history.
@@ -16,12 +17,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-import psycopg
+from datetime import timedelta
 
 from assetwatch.core.db import connect
 from assetwatch.core.migrate import timescale_license
+from assetwatch.core.rollup import refresh_rollup_range
 from assetwatch.core.settings import Settings
 from assetwatch.ingest.errors import IngestError
 
@@ -53,22 +53,6 @@ def refresh_rollups(settings: Settings) -> int:
             return 0
         row = conn.execute("SELECT refresh_telemetry_hourly()").fetchone()
         return int(row[0]) if row else 0
-
-
-def refresh_rollup_range(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
-    """Recompute the ``telemetry_hourly`` hours that ``[start, end)`` touches, of every asset,
-    from the raw readings; return the rollup rows written (0 with a continuous aggregate).
-
-    ``conn`` must be in autocommit mode: a continuous aggregate is refreshed by a procedure
-    that cannot run inside a transaction block. Unlike :func:`refresh_rollups`, the cost
-    follows the range, not the batches committed in the last minutes.
-    """
-    if timescale_license(conn) == "timescale":
-        conn.execute("CALL refresh_continuous_aggregate('telemetry_hourly', %s, %s)",
-                     (start, end))
-        return 0
-    row = conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s)", (start, end)).fetchone()
-    return int(row[0]) if row else 0
 
 
 def apply_retention(settings: Settings, older_than: timedelta) -> tuple[int, int, int]:

@@ -113,6 +113,26 @@ def test_range_refresh_rolls_up_only_the_hours_it_is_given(fleet: Fleet) -> None
         assert written == 0 and (day + timedelta(hours=1), 3.0, 2) in rows
 
 
+def test_range_refresh_inside_a_transaction_rolls_up_only_the_assets_it_is_given(
+        fleet: Fleet) -> None:
+    """What the bulk loaders (C-MAPSS, Azure, the simulated fleet) call before they commit."""
+    s = fleet.settings
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    ts = int(day.timestamp() * 1000) + HOUR_MS
+    _write(s, [("P-1", json.dumps({"asset": "P-1", "seq": 0,
+                                   "readings": [[ts, "vibration_rms", 5.0]]}).encode())])
+    with psycopg.connect(s.db_url) as conn:     # a transaction is open from the first query
+        asset_id = conn.execute("SELECT asset_id FROM asset WHERE asset_tag = 'P-1'").fetchone()
+        licence = timescale_license(conn)
+        other = refresh_rollup_range(conn, day, day + timedelta(days=1), [-1])
+        own = refresh_rollup_range(conn, day, day + timedelta(days=1), [asset_id[0]])
+        rows = conn.execute("SELECT bucket, avg, n FROM v_telemetry_hourly").fetchall()
+    if licence == "apache":
+        assert (other, own) == (0, 1) and rows == [(day + timedelta(hours=1), 5.0, 1)]
+    else:                       # nothing materialised inside a transaction; shown real-time
+        assert (other, own) == (0, 0) and (day + timedelta(hours=1), 5.0, 1) in rows
+
+
 def test_wait_idle_returns_when_quiet_and_raises_on_timeout(fleet: Fleet) -> None:
     s = fleet.settings
     _write(s, [("P-1", batch_payload("P-1", 0)), ("P-1", b"{")])

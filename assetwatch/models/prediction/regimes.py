@@ -9,6 +9,13 @@ records, per regime and sensor, the mean and standard deviation; features are co
 ``(value - mean) / sd`` of the bucket's regime (see :mod:`.buckets`). One regime is a plain
 z-normalisation per asset model.
 
+A sensor that is a switch or a constant in some regime (at most :data:`SWITCH_LEVELS`
+distinct bucket means among at least :data:`SWITCH_MIN_BUCKETS` there) gets no statistics:
+divided by its spread in that regime, a reading one step of its resolution away from the
+regime's mean would become tens of standard deviations of noise (C-MAPSS FD002's ``s10``
+moves by 0.01 where its spread in a regime is 0.0002), and without statistics the sensor
+has no features for that asset model (:mod:`.buckets` leaves it out).
+
 :class:`RegimeNormaliser` is immutable and JSON-friendly (:meth:`as_params`,
 :meth:`from_params`): it is part of the feature spec stored with each model version, so
 scoring normalises exactly as training did.
@@ -33,12 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelRegimes", "RegimeConfig", "RegimeNormaliser"]
+__all__ = ["SWITCH_LEVELS", "SWITCH_MIN_BUCKETS", "ModelRegimes", "RegimeConfig",
+           "RegimeNormaliser"]
 
 #: model_id -> (operating signals, number of regimes)
 RegimeConfig = Mapping[str, tuple[Sequence[str], int]]
 
 _MIN_SD = 1e-9
+#: at most this many distinct bucket means in a regime: a switch or a constant there
+SWITCH_LEVELS = 2
+#: ... among at least this many buckets of the regime (fewer say nothing)
+SWITCH_MIN_BUCKETS = 10
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ class RegimeNormaliser:
             stats = []
             for sensor in sorted(c for c in wide.columns if c not in signals):
                 values = wide[sensor].to_numpy(dtype=float)
+                if _switch(values, regime, k):
+                    continue
                 for r in range(k):
                     v = values[(regime == r) & ~np.isnan(values)]
                     if len(v) == 0:
@@ -137,3 +151,13 @@ class RegimeNormaliser:
             str(p["model_id"]), tuple(p["signals"]), tuple(tuple(c) for c in p["centres"]),
             tuple(p["scales"]), tuple((int(r), str(s), float(mu), float(sd))
                                       for r, s, mu, sd in p["stats"])) for p in params))
+
+
+def _switch(values: np.ndarray, regime: np.ndarray, regimes: int) -> bool:
+    """Whether the sensor is a switch or a constant in some regime (see the module
+    docstring)."""
+    for r in range(regimes):
+        v = values[(regime == r) & ~np.isnan(values)]
+        if len(v) >= SWITCH_MIN_BUCKETS and len(np.unique(v)) <= SWITCH_LEVELS:
+            return True
+    return False

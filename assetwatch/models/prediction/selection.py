@@ -6,16 +6,17 @@ ensemble's tree settings -- are chosen here on that window alone: the units are 
 ``folds`` disjoint parts (:func:`grouped_folds`), each part is predicted by a model fitted on
 the others, so no unit is ever in both (a setting cannot win by remembering a unit).
 
-The loss (:func:`rul_loss`) judges the held-out units the way a test set of truncated units
-is made (:class:`CutPoints`): each held-out unit is cut at a few random moments of its life
-(:func:`sample_cuts`; at least ``min_age_days`` into it, at most ``horizon_days`` before its
-observed failure), the prediction is that of the unit's snapshot at the cut, and the loss is
-the root mean squared error against the *true, uncapped* remaining life there, every unit
-weighted alike. Every candidate, whatever its cap, is judged on the same cuts and the same
-target; a snapshot's features use only data before it (:mod:`.features`), so what the unit
-did after the cut reaches the loss only as the true remaining life and through where a cut
-may fall (a test replaces the features of the snapshots after the cuts and finds the same
-loss).
+The loss (:func:`rul_loss`) judges the held-out units the way a test set of truncated units is
+made (:class:`CutPoints`): each held-out unit is cut at a few random moments of its life
+(:func:`sample_cuts`; anywhere from its first snapshot on -- a truncated unit may have been
+stopped at any moment of its life, so short histories are judged too -- at most
+``horizon_days`` before its observed failure), the prediction is that of the unit's snapshot
+at the cut, and the loss is the root mean squared error against the *true, uncapped* remaining
+life there, every unit weighted alike. Every candidate, whatever its cap, is judged on the
+same cuts and the same target; a snapshot's features use only data before it
+(:mod:`.features`), so what the unit did after the cut reaches the loss only as the true
+remaining life and through where a cut may fall (a test replaces the features of the snapshots
+after the cuts and finds the same loss).
 
 :func:`select_settings` chooses stage by stage (:class:`Stage`): each stage's candidates are
 tried with the settings chosen so far (the earlier stages' winners, the later stages' first
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -121,24 +122,28 @@ def with_updates(options: Any, updates: Mapping[str, Any]) -> Any:
 @dataclass(frozen=True)
 class CutPoints:
     """Where the loss cuts each held-out unit: ``per_unit`` snapshots drawn at random (seed
-    ``seed``) among those at least ``min_age_days`` into the component's life (``None``: the
-    spec's long window, the first moment every feature has its whole window) and at most
+    ``seed``) among those at least ``min_age_days`` into the component's life and at most
     ``horizon_days`` before its observed failure (the longest remaining life the loss asks
-    about), so that the remaining life at a cut is about uniform up to ``horizon_days``."""
+    about), so that the remaining life at a cut is about uniform up to ``horizon_days``.
+
+    ``min_age_days`` is 0 by default: a test set made by random truncation stops units at any
+    moment of their lives, the first cycles included (C-MAPSS FD002's test engines have
+    histories from 21 cycles on), so the loss judges predictions on short histories too,
+    where the windows of the features are not yet full.
+    """
 
     horizon_days: float = 150.0
-    min_age_days: float | None = None
+    min_age_days: float = 0.0
     per_unit: int = 20
     seed: int = 0
 
 
-def sample_cuts(scored: pd.DataFrame, cuts: CutPoints, *, min_age_days: float = 0.0,
+def sample_cuts(scored: pd.DataFrame, cuts: CutPoints, *,
                 unit_column: str = "asset_id") -> pd.DataFrame:
     """The snapshots of ``scored`` that the loss judges (see :class:`CutPoints`), with a
-    ``cut_weight`` column that makes every unit weigh the same; ``min_age_days`` stands in for
-    ``cuts.min_age_days`` when that is ``None``. The same rows for the same units, whatever
-    the feature columns hold."""
-    min_age = min_age_days if cuts.min_age_days is None else cuts.min_age_days
+    ``cut_weight`` column that makes every unit weigh the same. The same rows for the same
+    units, whatever the feature columns hold."""
+    min_age = cuts.min_age_days
     true = scored["days_to_failure"].to_numpy(dtype=float)
     age = scored["component_age_days"].to_numpy(dtype=float)
     eligible = scored[~np.isnan(true) & (true > 0) & (true <= cuts.horizon_days)
@@ -177,7 +182,6 @@ def select_settings(frame: pd.DataFrame, observed_until: datetime, options: Any,
     from assetwatch.models.prediction.training import fit_failure_model, fleet_prior
 
     cuts = cuts or CutPoints()
-    min_age = options.spec.long_window / timedelta(days=1)
     chosen = [next(iter(stage.candidates.values())) for stage in stages]
     results = []
     for i, stage in enumerate(stages):
@@ -194,8 +198,8 @@ def select_settings(frame: pd.DataFrame, observed_until: datetime, options: Any,
                            rul_seeds=1)
             model = fit_failure_model(restrict_to_spec(fit, fold.spec), observed_until,
                                       fleet_prior("unit", fit, fold), fold)
-            held = restrict_to_spec(sample_cuts(scored, cuts, min_age_days=min_age,
-                                                unit_column=unit_column), fold.spec)
+            held = restrict_to_spec(sample_cuts(scored, cuts, unit_column=unit_column),
+                                    fold.spec)
             return rul_loss(model.predict(held)["rul_days"].to_numpy(), held)
 
         cv = grouped_cv(frame, unit_column, stage.candidates, loss, folds=folds, seed=seed)

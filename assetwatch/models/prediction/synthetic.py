@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from assetwatch.core.asset_registry import AssetSpec, register_fleet
+from assetwatch.core.rollup import refresh_rollup_range
 
 __all__ = ["START", "add_assets", "add_event", "add_readings", "seed_fleet"]
 
@@ -58,8 +59,7 @@ def add_readings(conn: psycopg.Connection, asset_id: int, sensor: str,
             cp.write_row((at, asset_id, row[0], value))
             times.append(at)
     if times:   # not through ingest: the hourly rollup learns of them here
-        conn.execute("SELECT refresh_telemetry_hourly_range(%s, %s, %s)",
-                     (min(times), max(times) + timedelta(hours=1), [asset_id]))
+        refresh_rollup_range(conn, min(times), max(times) + timedelta(hours=1), [asset_id])
 
 
 def add_event(conn: psycopg.Connection, asset_id: int, at: datetime, kind: str,

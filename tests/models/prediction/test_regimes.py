@@ -152,3 +152,35 @@ def test_scoring_normalises_as_training_did(make_database: Callable[[], Settings
     assert len(columns) >= 7 and len(scored) == 1
     pd.testing.assert_frame_equal(scored[columns], row[columns])
     assert scored["temp__mean_short"].abs().max() < 1.5   # in the regime's units
+
+
+def test_a_sensor_that_is_a_switch_in_one_regime_gets_no_statistics() -> None:
+    """Divided by its spread in a regime where it only flips between two readings, a sensor
+    would be rounding noise many standard deviations wide: it is left out (and so has no
+    features); a sensor with a few more levels stays. Allowing any number of levels keeps it."""
+    from assetwatch.models.prediction import regimes
+
+    rng = np.random.default_rng(1)
+    n = 40
+    load = np.r_[np.full(n, 20.0), np.full(n, 80.0)] + rng.normal(0, 0.1, 2 * n)
+    switch = np.r_[rng.choice([1.30, 1.31], n), 2.0 + rng.normal(0, 0.2, n)]
+    steps = np.r_[rng.integers(390, 396, n), rng.integers(380, 386, n)].astype(float)
+    temp = np.r_[40 + rng.normal(0, 1, n), 90 + rng.normal(0, 3, n)]
+    rows = pd.DataFrame({"model_id": "M", "asset_id": 1,
+                         "bucket": np.repeat(np.arange(2 * n), 4),
+                         "sensor": ["load", "switch", "steps", "temp"] * (2 * n),
+                         "mean": np.column_stack([load, switch, steps, temp]).ravel()})
+    config = {"M": (("load",), 2)}
+    (model,) = RegimeNormaliser.fit(rows, config).models
+    assert {s for _, s, _, _ in model.stats} == {"steps", "temp"}
+    # a regime with too few buckets says nothing about a sensor
+    few = rows[(rows["bucket"] >= n - regimes.SWITCH_MIN_BUCKETS + 1)]
+    (model,) = RegimeNormaliser.fit(few, config).models
+    assert "switch" in {s for _, s, _, _ in model.stats}
+    original = regimes.SWITCH_LEVELS
+    try:
+        regimes.SWITCH_LEVELS = 0
+        (model,) = RegimeNormaliser.fit(rows, config).models
+        assert "switch" in {s for _, s, _, _ in model.stats}
+    finally:
+        regimes.SWITCH_LEVELS = original

@@ -64,6 +64,16 @@ def test_cuts_fall_between_the_minimum_age_and_the_horizon_and_weigh_units_alike
         sample_cuts(frame, CutPoints(horizon_days=60.0, min_age_days=1000.0))
 
 
+def test_default_cuts_judge_short_histories_as_random_truncation_makes_them() -> None:
+    """A test unit may be stopped at any moment of its life, its first days included: by
+    default the cuts fall anywhere from the first snapshot (a minimum age leaves them out)."""
+    frame, _ = _lives()
+    young = sample_cuts(frame, CutPoints(horizon_days=200.0, per_unit=60))
+    assert young["component_age_days"].min() < 10
+    assert sample_cuts(frame, CutPoints(horizon_days=200.0, min_age_days=30.0, per_unit=60)
+                       )["component_age_days"].min() >= 30
+
+
 def test_the_loss_weighs_every_unit_alike_against_the_true_remaining_life() -> None:
     judged = pd.DataFrame({"days_to_failure": [10.0, 20.0, 30.0],
                            "cut_weight": [0.5, 0.5, 1.0]})
