@@ -195,13 +195,12 @@ class FieldService:
     with ``replace_on_due`` every ticket's part is replaced whatever its state (age-based
     replacement: the ``calendar`` row)."""
 
-    def __init__(self, truth: BenchTruth, tags: dict[int, str], *, horizon_days: float,
+    def __init__(self, truth: BenchTruth, tags: dict[int, str], *,
                  time_limit_s: float = TIME_LIMIT_S,
                  repair: Callable[[psycopg.Connection, int, datetime], bool] | None = None,
                  replace_on_due: bool = False) -> None:
         self.truth, self.tags = truth, tags
         self.replace_on_due = replace_on_due
-        self.horizon = timedelta(days=horizon_days)
         self.repair = repair
         self.time_limit_s = time_limit_s
         self.ours, self.baseline = DispatchTally(), DispatchTally()

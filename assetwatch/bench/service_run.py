@@ -293,9 +293,7 @@ class ServiceRun:
             self._push_failures(self.truth.failures)
             for m in self.truth.maintenance:
                 self._push(m.at, "maintenance", m)
-            self.field = FieldService(self.truth, {v: k for k, v in self.ids.items()},
-                                      horizon_days=opts.ticket_policy.horizon_days,
-                                      repair=self._repair_on_site,
+            self.field = FieldService(self.truth, self.tags, repair=self._repair_on_site,
                                       replace_on_due=self.mode == "calendar") \
                 if opts.dispatch_every_days else None
             while self._queue and self._queue[0].at < self.eval_start:
@@ -525,8 +523,9 @@ class ServiceRun:
         visit needs a second trip, :data:`SECOND_TRIP_DAYS` later, with the right parts; the
         ticket stays open. Returns whether the ticket was closed."""
         row = self._ticket_on_site(conn, ticket_id)
-        if row is None:
-            return True     # closed meanwhile (the world's repair came first)
+        if row is None:     # closed meanwhile (the world's repair came first)
+            self._second_trips.discard(ticket_id)
+            return True
         asset_id, component_type, kit, opened_at, site_id, model_id = row
         tag = self.tags[asset_id]
         mode_parts = self.truth.mode_parts_in_service(tag, component_type, at)
@@ -550,17 +549,8 @@ class ServiceRun:
     def _second_trip(self, conn: psycopg.Connection, ticket_id: int, *, at: datetime) -> None:
         """The technician comes back with the right parts (unless a visit or the world's
         repair has closed the ticket since)."""
-        if ticket_id not in self._second_trips:
-            return
-        row = self._ticket_on_site(conn, ticket_id)
-        if row is None:
-            self._second_trips.discard(ticket_id)
-            return
-        asset_id, component_type, _, opened_at, site_id, model_id = row
-        tag = self.tags[asset_id]
-        parts = self._parts_for(model_id, component_type,
-                                self.truth.mode_parts_in_service(tag, component_type, at))
-        self._fix(conn, ticket_id, asset_id, component_type, site_id, parts, opened_at, at)
+        if ticket_id in self._second_trips:
+            self._repair_on_site(conn, ticket_id, at)
 
     def _ticket_on_site(self, conn: psycopg.Connection, ticket_id: int
                         ) -> tuple[int, str, list[dict[str, Any]], datetime, str, str] | None:
@@ -659,13 +649,12 @@ class ServiceRun:
         for f in [*self.truth.failures, *self.truth.later_failures, *prevented,
                   *self._prevented_later]:
             failed[(f.asset_tag, f.failure_mode)].append(f.failed_at)
-        tags = {v: k for k, v in self.ids.items()}
         rows = conn.execute(
             "SELECT ticket_id, asset_id, failure_mode, opened_at, closed_at FROM service_ticket"
             " WHERE opened_by = 'auto' AND kind = 'equipment' AND opened_at >= %s",
             (self.eval_start,)).fetchall()
         for ticket_id, asset_id, mode, opened, closed in rows:
-            times = failed.get((tags[asset_id], mode), [])
+            times = failed.get((self.tags[asset_id], mode), [])
             until = max(closed or self.end, opened + horizon)
             true = any(opened <= at <= until for at in times)
             pending = closed is None and not any(opened <= at < self.end for at in times) \

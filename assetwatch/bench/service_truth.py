@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from assetwatch.sim.fleet import Fleet, epoch_ms
 from assetwatch.sim.lifecycle import NEVER, AssetTimeline, ComponentLife, MaintenanceOutcome
-from assetwatch.sim.truth import FleetTruth, fleet_truth
+from assetwatch.sim.truth import fleet_truth
 
 __all__ = ["BenchTruth", "TrueFailure", "TrueMaintenance", "load_truth"]
 
@@ -63,7 +63,6 @@ class BenchTruth:
     later_failures: list[TrueFailure]
     maintenance: list[TrueMaintenance]
     _timelines: dict
-    _world: FleetTruth | None = None
 
     @property
     def timelines(self) -> dict[str, AssetTimeline]:
@@ -119,10 +118,10 @@ class BenchTruth:
     def apply_maintenance(self, asset_tag: str, component_type: str, at: datetime,
                           parts: tuple[str, ...] | list[str]) -> MaintenanceOutcome:
         """A technician fits ``parts`` to the component at ``at`` (see
-        :meth:`~assetwatch.sim.truth.FleetTruth.apply_maintenance`): when they cover the
+        :meth:`~assetwatch.sim.lifecycle.AssetTimeline.apply_maintenance`): when they cover the
         failure mode, its life ends and the failures from ``at`` on are redrawn."""
-        assert self._world is not None, "a truth built by load_truth"
-        outcome = self._world.apply_maintenance(asset_tag, component_type, at, parts)
+        outcome = self._timelines[asset_tag].apply_maintenance(component_type, epoch_ms(at),
+                                                               parts)
         self.failures, self.later_failures = _split(self._timelines, self.end)
         return outcome
 
@@ -177,4 +176,4 @@ def load_truth(fleet: Fleet, end: datetime, *, lookahead_days: int = 90) -> Benc
     failures, later = _split(world.timelines, end)
     maintenance = [TrueMaintenance(m.asset_tag, m.site_id, m.task, m.part_no, m.at)
                    for m in world.maintenance if m.at < end]
-    return BenchTruth(fleet, end, failures, later, maintenance, world.timelines, world)
+    return BenchTruth(fleet, end, failures, later, maintenance, world.timelines)
