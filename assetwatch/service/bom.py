@@ -55,28 +55,28 @@ def repair_kit(conn: psycopg.Connection, model_id: str, component_type: str,
     lacks (master data ``failure_mode_parts``), as ``[{"part_no", "qty", "description",
     "kit"}]`` with kits exploded (``kit`` names the kit a part came from, or is None)."""
     kits = kit_contents(conn)
-    rows = conn.execute(
-        "SELECT b.part_no, b.qty FROM bom_item b WHERE b.model_id = %s AND b.component_type = %s"
-        " ORDER BY b.part_no", (model_id, component_type)).fetchall()
     descriptions: dict[str, str] = dict(
         conn.execute("SELECT part_no, description FROM part").fetchall())
     items: list[dict[str, object]] = []
-    for part_no, qty in rows:
-        source = part_no if part_no in kits else None
-        for leaf, leaf_qty in sorted(explode(part_no, qty, kits).items()):
-            items.append({"part_no": leaf, "qty": leaf_qty,
-                          "description": descriptions.get(leaf), "kit": source})
-    if failure_mode is not None:
-        carried = {str(item["part_no"]) for item in items}
-        for part_no, qty in conn.execute(
-                "SELECT part_no, qty FROM failure_mode_part WHERE model_id = %s"
-                " AND failure_mode = %s ORDER BY part_no", (model_id, failure_mode)):
+    carried: set[str] = set()
+
+    def add(rows: list[tuple[str, int]], *, once: bool) -> None:
+        for part_no, qty in rows:
             source = part_no if part_no in kits else None
             for leaf, leaf_qty in sorted(explode(part_no, qty, kits).items()):
-                if leaf not in carried:
-                    carried.add(leaf)
-                    items.append({"part_no": leaf, "qty": leaf_qty,
-                                  "description": descriptions.get(leaf), "kit": source})
+                if once and leaf in carried:
+                    continue
+                carried.add(leaf)
+                items.append({"part_no": leaf, "qty": leaf_qty,
+                              "description": descriptions.get(leaf), "kit": source})
+
+    add(conn.execute(
+        "SELECT b.part_no, b.qty FROM bom_item b WHERE b.model_id = %s AND b.component_type = %s"
+        " ORDER BY b.part_no", (model_id, component_type)).fetchall(), once=False)
+    if failure_mode is not None:   # the mode's parts the bill of materials lacks
+        add(conn.execute("SELECT part_no, qty FROM failure_mode_part WHERE model_id = %s"
+                         " AND failure_mode = %s ORDER BY part_no",
+                         (model_id, failure_mode)).fetchall(), once=True)
     return items
 
 
