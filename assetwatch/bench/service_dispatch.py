@@ -5,13 +5,16 @@ The simulated fleet's sites get places in a 100 km square and a crew of one tech
 25 assets (at least two), each with every asset model's skills, Monday to Friday
 08:00-16:30, homes in the same square (seeded by the world's seed), and a weekend on-call
 rota: each weekend one technician in turn works Saturday and Sunday 08:00-16:30 (the others
-are recorded absent), as a service organisation with 24-hour response contracts must.
-:class:`FieldService` is the row's service organisation:
+are recorded absent), as a service organisation with 24-hour response contracts must. Each
+site's contract adds a restore time (:data:`RESTORE_AFTER_RESPONSE_HOURS` after its response
+time). :class:`FieldService` is the row's service organisation:
 
 * every ``dispatch_every_days`` (default daily, as the dispatch flow runs) at the day's start
   it records the SLA breaches and near-breaches (:func:`~assetwatch.service.field.sla.
-  record_sla_events`) and plans the open work of the row (its tickets; preventive
-  maintenance stays the world's) over the next 5 days with the product's dispatch
+  record_sla_events`) and plans the open work of the row (its tickets and the preventive
+  work orders the product's maintenance plans opened, :func:`~assetwatch.service.field.pm.
+  open_pm_work_orders`: in the window the world does no planned task of its own) over the
+  next 5 days with the product's dispatch
   (:func:`~assetwatch.service.field.plan.plan_dispatch`: OR-Tools routing, visits merged per
   site and window, the plan stored, its tickets ``scheduled``); the baseline (due-date order,
   nearest free technician, one visit per work item) plans the same work and crew, measured
@@ -26,6 +29,8 @@ are recorded absent), as a service organisation with 24-hour response contracts 
   fault hands it to ``repair`` (the run's technician: the kit's parts fitted when they cover
   the failure mode under way, which changes the world from then on, else a second trip); a
   response visit (no kit) is closed not fixed, its tickets open again for the repair.
+  A visit's preventive work orders are done at its end (``maintain``: the parts taken, the
+  task done in the world, where it may renew a wearing component) and close with it.
 
 The SLA figures (:meth:`FieldService.sla_figures`) read the product's clocks at the end of
 the window: a ticket's response deadline is its ``respond_by`` (opening plus the site
@@ -93,9 +98,15 @@ class DispatchTally:
         return busy / self.available_minutes if self.available_minutes else None
 
 
+#: each site's contract restores within its response time plus this many hours (24 h
+#: response: 72 h restore), set by hand as service contracts commonly read, not tuned
+RESTORE_AFTER_RESPONSE_HOURS = 48
+
+
 def register_crew(conn: psycopg.Connection, seed: int, *, assets: int,
                   region_km: float = 100.0, on_call: tuple[date, date] | None = None) -> None:
-    """Places for the registered sites and a crew (see the module); ``on_call`` the first
+    """Places and restore times for the registered sites and a crew (see the module);
+    ``on_call`` the first
     and last day of the weekend rota (None: no weekend work)."""
     rng = random.Random(seed)
 
@@ -106,8 +117,9 @@ def register_crew(conn: psycopg.Connection, seed: int, *, assets: int,
     sites = [r[0] for r in conn.execute("SELECT site_id FROM site ORDER BY site_id")]
     models = [r[0] for r in conn.execute("SELECT model_id FROM asset_model ORDER BY model_id")]
     with conn.cursor() as cur:
-        cur.executemany("UPDATE site SET latitude = %s, longitude = %s WHERE site_id = %s",
-                        [(*place(), s) for s in sites])
+        cur.executemany("UPDATE site SET latitude = %s, longitude = %s, restore_hours ="
+                        " sla_hours + %s WHERE site_id = %s",
+                        [(*place(), RESTORE_AFTER_RESPONSE_HOURS, s) for s in sites])
         for k in range(max(2, assets // 25)):
             who = f"T{k + 1:02d}"
             cur.execute("INSERT INTO technician (technician_id, name, home_base, home_latitude,"
@@ -198,10 +210,12 @@ class FieldService:
     def __init__(self, truth: BenchTruth, tags: dict[int, str], *,
                  time_limit_s: float = TIME_LIMIT_S,
                  repair: Callable[[psycopg.Connection, int, datetime], bool] | None = None,
+                 maintain: Callable[[psycopg.Connection, int, datetime], None] | None = None,
                  replace_on_due: bool = False) -> None:
         self.truth, self.tags = truth, tags
         self.replace_on_due = replace_on_due
         self.repair = repair
+        self.maintain = maintain
         self.time_limit_s = time_limit_s
         self.ours, self.baseline = DispatchTally(), DispatchTally()
         self._on_site: list[_OnSite] = []
@@ -252,7 +266,10 @@ class FieldService:
         visit through :func:`close_visit` when none has a fault); a response visit that
         found a fault is closed not fixed (its tickets open again for the repair); a repair
         visit's found faults go to ``repair``: the visit is done when it closed them all,
-        else closed not fixed (a second trip)."""
+        else closed not fixed (a second trip). The visit's preventive work orders are done
+        first (``maintain``) and close with the visit, also a visit with no ticket left."""
+        if self.maintain is not None:
+            self.maintain(conn, done.visit_id, done.ends_at)
         still = {r[0] for r in conn.execute(
             "SELECT ticket_id FROM service_ticket WHERE ticket_id = ANY(%s)"
             " AND status <> 'closed'", (done.no_fault + done.found,))}
@@ -280,6 +297,9 @@ class FieldService:
             close_visit(conn, done.visit_id, on_site_minutes=minutes, parts_used={},
                         fixed=all(closed), at=done.ends_at,
                         note=None if all(closed) else "parts missing: second trip")
+        elif not found and not no_fault:    # preventive work only, or tickets closed meanwhile
+            close_visit(conn, done.visit_id, on_site_minutes=minutes, parts_used={},
+                        at=done.ends_at)
 
     def sla_figures(self, conn: psycopg.Connection, since: datetime,
                     end: datetime) -> SlaFigures:

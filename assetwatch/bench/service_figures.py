@@ -95,6 +95,8 @@ FIGURES = (
     ("field_visits", "field visits made (dispatched, executed)", "{:.0f}"),
     ("field_response_visits", "  response visits (kit not there by the deadline)", "{:.0f}"),
     ("field_no_fault_found", "  tickets closed on site: no fault found", "{:.0f}"),
+    ("preventive_done", "  preventive work orders done", "{:.0f}"),
+    ("preventive_renewed", "    component lives they renewed", "{:.0f}"),
     ("dispatch_on_time", "dispatch plans: work due in the horizon planned on time", "{:.1%}"),
     ("baseline_on_time", "  baseline dispatcher", "{:.1%}"),
     ("dispatch_overdue", "  work items overdue when planned (per plan)", "{:.1f}"),
@@ -171,6 +173,8 @@ def figures(result: ServiceBenchResult, *, season_days: int) -> dict[str, Any]:
         if result.dispatch.travel_share is not None else None,
         "dispatch_utilisation": result.dispatch.utilisation,
         "baseline_utilisation": result.dispatch_baseline.utilisation,
+        "preventive_done": result.preventive_done,
+        "preventive_renewed": result.preventive_renewed,
         "seconds": result.seconds,
         **result.parts,
     }

@@ -50,6 +50,7 @@ from assetwatch.models.prediction.training import TrainOptions
 from assetwatch.service.bom import explode, exploded_bom, kit_contents
 from assetwatch.service.configuration import replace_component
 from assetwatch.service.demand import compute_demand
+from assetwatch.service.field.pm import open_pm_work_orders
 from assetwatch.service.masterdata_load import load_sample_masterdata
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.replenishment import set_rule
@@ -154,6 +155,8 @@ class ServiceBenchResult:
     dispatch_baseline: DispatchTally = field(default_factory=DispatchTally)
     sla: SlaFigures | None = None     # the executed visits' SLA clocks (None: no dispatch)
     sla_all: SlaFigures | None = None   # the same over every ticket, the first week's too
+    preventive_done: int = 0      # preventive work orders done by the row's visits
+    preventive_renewed: int = 0   # component lives they renewed in the world
 
 
 @dataclass(order=True)
@@ -181,7 +184,11 @@ class ServiceRun:
         self.fleet = build_fleet(options.sites, options.assets_per_site, options.seed, start)
         self.eval_start = start + timedelta(days=options.history_days)
         self.end = self.eval_start + timedelta(days=options.days)
-        self.truth: BenchTruth = load_truth(self.fleet, self.end)
+        # with a field service, preventive maintenance in the window is the row's work
+        # (product work orders dispatched into visits), not the world's own
+        self.truth: BenchTruth = load_truth(
+            self.fleet, self.end,
+            planned_until=self.eval_start if options.dispatch_every_days else None)
         self.result = ServiceBenchResult(mode, options.days, len(self.fleet.assets),
                                          options.period_days)
         self.times = StageTimes()
@@ -294,6 +301,7 @@ class ServiceRun:
             for m in self.truth.maintenance:
                 self._push(m.at, "maintenance", m)
             self.field = FieldService(self.truth, self.tags, repair=self._repair_on_site,
+                                      maintain=self._maintain_on_site,
                                       replace_on_due=self.mode == "calendar") \
                 if opts.dispatch_every_days else None
             while self._queue and self._queue[0].at < self.eval_start:
@@ -368,6 +376,7 @@ class ServiceRun:
             self.times.add("demand", started)
         if self.field is not None and day % opts.dispatch_every_days == 0:
             started = time.perf_counter()
+            open_pm_work_orders(conn, as_of=t)
             self.field.plan(conn, t)
             self.times.add("dispatch", started)
         started = time.perf_counter()
@@ -545,6 +554,31 @@ class ServiceRun:
             return False
         self._fix(conn, ticket_id, asset_id, component_type, site_id, parts, opened_at, at)
         return True
+
+    def _maintain_on_site(self, conn: psycopg.Connection, visit_id: int, at: datetime) -> None:
+        """The visit's open preventive work orders are done at ``at``: each task takes its
+        kit's parts from the site's stock (what the site lacks comes by transfer or
+        expedited) and happens in the world (it may renew components, whose failures are
+        redrawn); closing the visit then closes the work orders (maintenance events)."""
+        for asset_id, site_id, task, kit in conn.execute(
+                "SELECT w.asset_id, a.site_id, w.task, w.kit FROM pm_work_order w"
+                " JOIN visit_work vw USING (work_order_id) JOIN asset a USING (asset_id)"
+                " WHERE vw.visit_id = %s AND w.status <> 'closed' ORDER BY w.work_order_id",
+                (visit_id,)).fetchall():
+            parts: dict[str, int] = {}
+            for item in kit or []:
+                for p, q in explode(str(item["part_no"]), int(item["qty"]), self.kits).items():
+                    parts[p] = parts.get(p, 0) + q
+            self._naive_take(site_id, parts, at)
+            self.parts.at_hand(conn, site_id, parts, at)
+            self.parts.take(conn, site_id, parts, at)
+            self._use(at, site_id, parts)
+            tag = self.tags[asset_id]
+            renewed = self.truth.apply_planned_task(tag, task, at)
+            for component_type in renewed:
+                self._world_changed(tag, component_type, at)
+            self.result.preventive_done += 1
+            self.result.preventive_renewed += len(renewed)
 
     def _second_trip(self, conn: psycopg.Connection, ticket_id: int, *, at: datetime) -> None:
         """The technician comes back with the right parts (unless a visit or the world's

@@ -126,6 +126,17 @@ class BenchTruth:
         return outcome
 
 
+    def apply_planned_task(self, asset_tag: str, task: str, at: datetime,
+                           part_no: str | None = None) -> list[str]:
+        """A preventive work order's ``task`` done at ``at`` (see :meth:`~assetwatch.sim.
+        lifecycle.AssetTimeline.apply_planned_task`): returns the components it renewed,
+        whose failures from ``at`` on are redrawn."""
+        renewed = self._timelines[asset_tag].apply_planned_task(task, epoch_ms(at), part_no)
+        if renewed:
+            self.failures, self.later_failures = _split(self._timelines, self.end)
+        return renewed
+
+
 def _true_failure(tl: AssetTimeline, life: ComponentLife) -> TrueFailure:
     chain = tl.lives[life.component_type]
     i = chain.index(life)
@@ -169,10 +180,14 @@ def _parts(life: object) -> tuple[str, ...]:
     return (str(getattr(life, "part_no", "")),)
 
 
-def load_truth(fleet: Fleet, end: datetime, *, lookahead_days: int = 90) -> BenchTruth:
+def load_truth(fleet: Fleet, end: datetime, *, lookahead_days: int = 90,
+               planned_until: datetime | None = None) -> BenchTruth:
     """The truth of ``fleet`` until ``end`` (failures up to ``end + lookahead_days`` in
-    ``later_failures``)."""
-    world = fleet_truth(fleet, end + timedelta(days=lookahead_days))
+    ``later_failures``); the world does its planned maintenance itself until
+    ``planned_until`` (None: throughout), then the field service does it
+    (:meth:`BenchTruth.apply_planned_task`)."""
+    world = fleet_truth(fleet, end + timedelta(days=lookahead_days),
+                        planned_until=planned_until)
     failures, later = _split(world.timelines, end)
     maintenance = [TrueMaintenance(m.asset_tag, m.site_id, m.task, m.part_no, m.at)
                    for m in world.maintenance if m.at < end]

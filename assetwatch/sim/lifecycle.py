@@ -240,6 +240,33 @@ class AssetTimeline:
         self.actions.append(outcome)
         return outcome
 
+    def apply_planned_task(self, task: str, at_ms: int, part_no: str | None = None
+                           ) -> list[str]:
+        """A planned maintenance ``task`` is done at ``at_ms`` (by whoever plays the field
+        service). Each component whose life in progress has a failure mode the task restores
+        (catalogue ``restored_by``) is renewed with the world's ``pm_effectiveness`` (the
+        same roll as the world's own planned tasks): that life ends ``restored`` at
+        ``at_ms`` and the lives and events from then on are redrawn. Returns the renewed
+        components (a task that renews nothing changes nothing)."""
+        bisect.insort(self.planned, PlannedTask(at_ms, task, part_no, True),
+                      key=lambda p: p.at_ms)
+        renewed = []
+        ctx = _Context.of(self)
+        for ctype, chain in self.lives.items():
+            i = max(0, bisect.bisect_right([life.installed_ms for life in chain], at_ms) - 1)
+            life = chain[i]
+            if min(life.failed_ms, life.replaced_ms) <= at_ms:
+                continue     # failed or already renewed: the task finds nothing to restore
+            fresh = ctx.continue_chain(ctype, life, self.end_ms)
+            if fresh[0].replaced_ms != at_ms or fresh[0].end_reason != "restored":
+                continue
+            self.lives[ctype] = [*chain[:i], *fresh]
+            self._redraw_events(ctype, at_ms)
+            renewed.append(ctype)
+        if renewed:
+            self.revision += 1
+        return renewed
+
     def _redraw_events(self, component_type: str, from_ms: int) -> None:
         keep = [(e, c) for e, c in self.events
                 if e.ts_ms < from_ms or e.component_type != component_type
@@ -390,14 +417,20 @@ def _day(ms: int) -> int:
 
 
 def build_timeline(fleet: Fleet, asset: FleetAsset, end_ms: int,
-                   world: WorldConfig = DEFAULT_WORLD) -> AssetTimeline:
+                   world: WorldConfig = DEFAULT_WORLD, *,
+                   planned_until_ms: int | None = None) -> AssetTimeline:
     """Operation, component lives, sensor faults and events of ``asset`` from the fleet's
-    start to ``end_ms``."""
+    start to ``end_ms``. The world does the model's planned tasks on its own until
+    ``planned_until_ms`` (None: to the end); from then on only the tasks someone does
+    (:meth:`AssetTimeline.apply_planned_task`, a field service playing the world's
+    maintenance) happen."""
     spec = model_spec(asset.model_id)
     start_ms = epoch_ms(fleet.start)
     schedule = build_schedule(fleet.seed, asset.asset_tag, start_ms, end_ms, world)
     rng = random.Random(f"{fleet.seed}/{asset.asset_tag}/events")
     planned = _planned_tasks(rng, spec, start_ms, end_ms, world)
+    if planned_until_ms is not None:   # the same draws, the later tasks left to others
+        planned = [p for p in planned if p.at_ms < planned_until_ms]
     ctx = _Context(fleet.seed, asset, schedule, world, planned, fleet_start_ms=start_ms)
     lives = {ctype: ctx.continue_chain(ctype, ctx.first_life(ctype), end_ms)
              for ctype in spec["components"]}

@@ -238,12 +238,17 @@ def _failures(timelines: Mapping[str, AssetTimeline]) -> list[Failure]:
     return failures
 
 
-def fleet_truth(fleet: Fleet, end: datetime, world: WorldConfig | None = None) -> FleetTruth:
+def fleet_truth(fleet: Fleet, end: datetime, world: WorldConfig | None = None, *,
+                planned_until: datetime | None = None) -> FleetTruth:
     """Timelines, failures, planned maintenance and sensor faults of every asset up to
-    ``end``, in ``world`` (default :data:`~assetwatch.sim.world.DEFAULT_WORLD`)."""
+    ``end``, in ``world`` (default :data:`~assetwatch.sim.world.DEFAULT_WORLD`); the world
+    does its planned tasks itself until ``planned_until`` (None: to the end; see
+    :func:`~assetwatch.sim.lifecycle.build_timeline`)."""
     world = world or DEFAULT_WORLD
     end_ms = epoch_ms(end)
-    return _truth(fleet, {a.asset_tag: build_timeline(fleet, a, end_ms, world)
+    until_ms = None if planned_until is None else epoch_ms(planned_until)
+    return _truth(fleet, {a.asset_tag: build_timeline(fleet, a, end_ms, world,
+                                                      planned_until_ms=until_ms)
                           for a in fleet.assets}, world)
 
 

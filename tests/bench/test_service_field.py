@@ -77,6 +77,29 @@ def test_a_crew_that_cannot_go_out_breaches_the_sla(
     assert recorded[0] >= absent.sla.breach_events
 
 
+def test_preventive_work_is_dispatched_and_done_in_the_world(
+        runs: dict[str, tuple[Settings, ServiceBenchResult]]) -> None:
+    """In the window the product's maintenance plans open the work orders, dispatch puts
+    them into visits, and only a visit does the task (in the database and in the world)."""
+    done: dict[str, int] = {}
+    for name, (settings, result) in runs.items():
+        with psycopg.connect(settings.db_url) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE e.source = 'visit')"
+                " FROM pm_work_order w JOIN visit_work vw USING (work_order_id)"
+                " JOIN visit v USING (visit_id) LEFT JOIN asset_event e"
+                " ON e.event_id = 'pm-' || w.work_order_id"
+                " WHERE w.status = 'closed' AND v.status = 'done'").fetchone()
+            waiting = conn.execute("SELECT count(*) FROM pm_work_order"
+                                   " WHERE status <> 'closed'").fetchone()
+        assert row is not None and row[0] == row[1]     # each done one has its event
+        assert result.preventive_done == row[0]         # and happened in the world
+        done[name] = row[0]
+        if name == "absent":
+            assert waiting is not None and waiting[0] > 0
+    assert done["crew"] > 0 and done["absent"] == 0
+
+
 def test_one_technician_is_on_call_each_weekend(
         runs: dict[str, tuple[Settings, ServiceBenchResult]]) -> None:
     """The bench's crew works Monday to Friday, and each weekend one technician in turn."""

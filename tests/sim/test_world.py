@@ -176,6 +176,44 @@ def test_planned_work_restores_the_modes_it_covers() -> None:
     assert lubrication < Counter(f.failure_mode for f in never.failures)["bearing_lubrication"]
 
 
+def test_planned_work_left_to_a_field_service_happens_when_it_is_done() -> None:
+    """From ``planned_until`` on the world does no planned task itself; a task someone does
+    renews the modes it covers (as the world's own would) and nothing else."""
+    fleet = build_fleet(3, 5, seed=7, start=START)
+    world = WorldConfig(pm_effectiveness=1.0, pm_skipped_share=0.0)
+    until = START + timedelta(days=200)
+    own = fleet_truth(fleet, START + timedelta(days=DAYS), world)
+    left = fleet_truth(fleet, START + timedelta(days=DAYS), world, planned_until=until)
+    cut = until.timestamp() * 1000
+    assert any(life.end_reason == "restored" and life.replaced_ms >= cut
+               for life in _lives(own))
+    assert not any(life.end_reason == "restored" and life.replaced_ms >= cut
+                   for life in _lives(left))
+    assert ([f for f in left.failures if f.failed_at < until]
+            == [f for f in own.failures if f.failed_at < until])   # the same history
+    # a compressor's oil service renews its oil when the oil is what wears
+    tl = next(tl for tl in left.timelines.values() if tl.asset.model_id == "SC-75"
+              and any(life.failure_mode == "oil_degradation" and life.installed_ms > cut
+                      and life.failed_ms < NEVER for life in tl.lives["oil_separator"]))
+    life = next(life for life in tl.lives["oil_separator"]
+                if life.failure_mode == "oil_degradation" and life.installed_ms > cut
+                and life.failed_ms < NEVER)
+    at = (life.installed_ms + min(life.failed_ms, life.replaced_ms)) // 2
+    others = {c: list(chain) for c, chain in tl.lives.items() if c != "oil_separator"}
+    revision = tl.revision
+    assert tl.apply_planned_task("oil_service", at) == ["oil_separator"]
+    renewed = tl.life_at("oil_separator", at)
+    assert renewed.installed_ms == at and renewed.serial_no == life.serial_no
+    assert tl.life_at("oil_separator", at - 1).end_reason == "restored"
+    assert tl.revision == revision + 1
+    assert {c: chain for c, chain in tl.lives.items() if c != "oil_separator"} == others
+    # a task that covers nothing under way changes nothing
+    pump = next(tl for tl in left.timelines.values() if tl.asset.model_id == "CP-200")
+    lives = {c: list(chain) for c, chain in pump.lives.items()}
+    assert pump.apply_planned_task("oil_service", int(cut) + 1) == []
+    assert pump.lives == lives
+
+
 def test_imperfect_repairs_shorten_the_next_life() -> None:
     def mean_life_days(share: float) -> float:
         truth = _truth(WorldConfig(imperfect_repair_share=share, shock_share=0.0,
