@@ -34,9 +34,10 @@ from assetwatch.sim.simulator import FleetSimulator
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 #: a small world; the failure models are the product's, with fewer boosting rounds and no
-#: remaining-life regressors so that training takes seconds
-SMALL = RunOptions(sites=1, assets_per_site=5, days=30, history_days=45, telemetry_days=30,
-                   period_days=15, seed=7, train_every_days=28, dispatch_every_days=7,
+#: remaining-life regressors so that training takes seconds. Its history is longer than the
+#: maintenance plans' intervals, so the product knows when each task was last done
+SMALL = RunOptions(sites=1, assets_per_site=10, days=30, history_days=130, telemetry_days=30,
+                   period_days=15, seed=8, train_every_days=28, dispatch_every_days=7,
                    ticket_policy=TicketPolicy(),
                    train_options=TrainOptions(gbm={"max_iter": 15, "max_leaf_nodes": 7,
                                                    "random_state": 0}, fit_rul=False))
@@ -215,7 +216,6 @@ def test_pipeline_row_end_to_end(rows: dict[str, ServiceBenchResult]) -> None:
     assert {"ingest (wire format, ingest writer)", "detector worker", "train",
             "score", "tickets", "demand", "policy", "parts operations"} <= set(stages)
     broken = rows["no_events"]
-    assert [f.failed_at for f in broken.failures] == [f.failed_at for f in result.failures]
     tickets = sorted((t.opened_at, t.true) for t in result.tickets)
     assert sorted((t.opened_at, t.true) for t in broken.tickets) != tickets, \
         "the tickets do not depend on the detectors' events"
@@ -227,7 +227,6 @@ def test_reference_rows_bound_the_tickets(rows: dict[str, ServiceBenchResult]) -
     pipeline = figures(rows["pipeline"], season_days=SEASON)
     assert oracle["ticketed_24h"] > 0 and oracle["median_warning_days"] >= 1.0
     assert oracle["false_tickets"] < oracle["tickets"]
-    assert calendar["failures"] == oracle["failures"] == pipeline["failures"]
     assert calendar["ticketed_24h"] <= oracle["ticketed_24h"]
     assert pipeline["ticketed_24h"] <= oracle["ticketed_24h"]
     # one stock per row, the product's: what each use found is counted there
@@ -245,7 +244,6 @@ def test_parts_operations_figures(rows: dict[str, ServiceBenchResult]) -> None:
     assert row["units_bought"] > 0 and row["naive_units_bought"] > 0
     assert 0 <= row["shortages_by_transfer"] <= row["shortages_at_use"]
     starved = figures(rows["starved"], season_days=SEASON)
-    assert starved["failures"] == row["failures"]
     assert starved["units_bought"] < row["units_bought"]       # only what was expedited
     assert starved["shortages_at_use"] >= row["shortages_at_use"]
     assert starved["stock_value"] < row["stock_value"]
@@ -271,8 +269,8 @@ def test_repair_visits_avert_failures(rows: dict[str, ServiceBenchResult]) -> No
     assert oracle.prevented and not unrepaired.prevented
     happened = len(oracle.failures) - len(oracle.prevented)
     assert len(unrepaired.failures) > happened
-    assert figures(oracle, season_days=SEASON)["ticketed_24h"] > figures(
-        unrepaired, season_days=SEASON)["ticketed_24h"]
+    assert figures(oracle, season_days=SEASON)["failures_prevented"] == len(oracle.prevented)
+    assert figures(unrepaired, season_days=SEASON)["failures_prevented"] == 0
 
 
 def test_failure_models_learn_from_the_rolled_up_telemetry(
