@@ -13,7 +13,9 @@ A version of a failure model moves through these stages (``v_model_version.stage
   rows: it **promotes** the challenger if it scores higher by more than ``min_gain``, else
   **retires** it; a challenger still short of outcomes after ``max_shadow_days`` is retired
   too. Each review is stored in ``model_comparison``.
-* **retired**, or a **candidate** that never went into shadow (not better on the fold).
+* **retired**: a challenger that lost, or a former champion (replaced, out of service until a
+  rollback brings it back); or a **candidate** that never went into shadow (not better on
+  the fold).
 
 Whoever changes the champion (the train flow when there is none, the score flow after a
 shadow comparison, a person with ``assetwatch models promote|rollback``) leaves a row in
@@ -114,7 +116,7 @@ def set_champion(conn: psycopg.Connection, version: ModelVersion, *, actor: str,
         if previous is not None and previous.model_version_id == version.model_version_id:
             raise PredictionError(f"version {version.version} of {version.component_type} "
                                   "is already the champion")
-        promote(conn, version.model_version_id)
+        promote(conn, version.model_version_id, at)
         conn.execute("UPDATE model_version SET retired_at = NULL WHERE model_version_id = %s",
                      (version.model_version_id,))
         audit(conn, version.model_version_id, action, actor=actor, reason=reason, at=at,

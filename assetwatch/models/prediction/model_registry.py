@@ -151,14 +151,19 @@ _CACHED_MODELS = 32
 _MODELS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
-def promote(conn: psycopg.Connection, model_version_id: int) -> None:
-    """Make a version current (whatever its metrics), retiring the current one."""
+def promote(conn: psycopg.Connection, model_version_id: int,
+            at: datetime | None = None) -> None:
+    """Make a version current (whatever its metrics), retiring the current one (at ``at``,
+    default now): a former champion is out of service, never a live challenger, whether or
+    not it once ran in shadow; :func:`~assetwatch.models.prediction.governance.rollback`
+    can bring it back."""
     row = conn.execute("SELECT model_name, component_type FROM model_version"
                        " WHERE model_version_id = %s", (model_version_id,)).fetchone()
     if row is None:
         raise PredictionError(f"no model version {model_version_id}")
-    conn.execute("UPDATE model_version SET is_current = false WHERE model_name = %s"
-                 " AND component_type IS NOT DISTINCT FROM %s AND is_current", row)
+    conn.execute("UPDATE model_version SET is_current = false,"
+                 " retired_at = coalesce(%s, now()) WHERE model_name = %s"
+                 " AND component_type IS NOT DISTINCT FROM %s AND is_current", (at, *row))
     conn.execute("UPDATE model_version SET is_current = true WHERE model_version_id = %s",
                  (model_version_id,))
 

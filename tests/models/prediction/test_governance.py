@@ -16,6 +16,7 @@ from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.errors import PredictionError
 from assetwatch.models.prediction.governance import (
     ShadowPolicy,
+    challengers,
     govern_candidate,
     review_challengers,
     rollback,
@@ -106,7 +107,7 @@ def test_a_better_challenger_waits_its_shadow_period_then_takes_over(
     assert current_version(db, MODEL_NAME, "bearing").version == challenger.version
     stages = db.execute("SELECT version, stage, last_decision FROM v_model_version"
                         " ORDER BY version").fetchall()
-    assert stages == [(1, "candidate", None), (2, "champion", "promote")]
+    assert stages == [(1, "retired", None), (2, "champion", "promote")]
     assert _trail(db) == [(1, "promoted", "train flow", None),
                           (2, "shadow_started", "train flow", None),
                           (2, "promoted", "score flow", 1)]
@@ -114,6 +115,15 @@ def test_a_better_challenger_waits_its_shadow_period_then_takes_over(
     back = rollback(db, MODEL_NAME, "bearing", actor="alice", reason="alarms too late")
     assert back.version == 1 and current_version(db, MODEL_NAME, "bearing").version == 1
     assert _trail(db)[-1] == (1, "rolled_back", "alice", 2)
+    # the champion it replaced ran in shadow once; out of service now, it is no challenger
+    assert challengers(db, MODEL_NAME) == []
+    third = _version(db, 0.6, baseline=back)
+    start_shadow(db, third, at=T0 + timedelta(days=34), policy=POLICY, actor="train flow",
+                 reason="better on the fold")
+    set_champion(db, third, actor="bob", reason="by hand", at=T0 + timedelta(days=35))
+    assert current_version(db, MODEL_NAME, "bearing").version == 3
+    assert db.execute("SELECT version, stage FROM v_model_version ORDER BY version"
+                      ).fetchall() == [(1, "retired"), (2, "retired"), (3, "champion")]
 
 
 def test_a_challenger_no_better_on_live_outcomes_is_retired(db: psycopg.Connection) -> None:
@@ -199,7 +209,7 @@ def test_models_commands(fresh_settings: Settings) -> None:
     done = _cli(fresh_settings, "promote", "bearing", "2", "--reason", "field trial")
     assert done.returncode == 0, done.stderr
     listed = _cli(fresh_settings, "list", "--all").stdout
-    assert "champion" in listed and "candidate" in listed
+    assert "champion" in listed and "retired" in listed
     shown = _cli(fresh_settings, "show", "bearing").stdout
     assert "version 2" in shown and "field trial" in shown
     assert _cli(fresh_settings, "rollback", "bearing").returncode == 0
