@@ -72,6 +72,7 @@ class Collector:
                                     self.settings.resolved_mqtt_password())
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(0.2, 1)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 600
@@ -82,10 +83,13 @@ class Collector:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
                     props: Any) -> None:
-        if not flags.session_present:
-            client.subscribe(f"{self.settings.topic_prefix}/v1/#", qos=1)
-            time.sleep(0.2)
-        self._ready.set()
+        # Subscribed again on every connect: a session the broker restores may lack a
+        # subscription it had not saved yet when it stopped (re-subscribing loses nothing).
+        client.subscribe(f"{self.settings.topic_prefix}/v1/#", qos=1)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      props: Any) -> None:
+        self._ready.set()    # the broker has the subscription (SUBACK)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         doc = json.loads(msg.payload) if msg.payload else {}
