@@ -117,8 +117,6 @@ def set_champion(conn: psycopg.Connection, version: ModelVersion, *, actor: str,
             raise PredictionError(f"version {version.version} of {version.component_type} "
                                   "is already the champion")
         promote(conn, version.model_version_id, at)
-        conn.execute("UPDATE model_version SET retired_at = NULL WHERE model_version_id = %s",
-                     (version.model_version_id,))
         audit(conn, version.model_version_id, action, actor=actor, reason=reason, at=at,
               previous_id=previous.model_version_id if previous else None)
 

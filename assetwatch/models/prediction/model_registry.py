@@ -155,8 +155,8 @@ def promote(conn: psycopg.Connection, model_version_id: int,
             at: datetime | None = None) -> None:
     """Make a version current (whatever its metrics), retiring the current one (at ``at``,
     default now): a former champion is out of service, never a live challenger, whether or
-    not it once ran in shadow; :func:`~assetwatch.models.prediction.governance.rollback`
-    can bring it back."""
+    not it once ran in shadow; the version made current is in service again (a rollback
+    brings a retired one back)."""
     row = conn.execute("SELECT model_name, component_type FROM model_version"
                        " WHERE model_version_id = %s", (model_version_id,)).fetchone()
     if row is None:
@@ -164,8 +164,8 @@ def promote(conn: psycopg.Connection, model_version_id: int,
     conn.execute("UPDATE model_version SET is_current = false,"
                  " retired_at = coalesce(%s, now()) WHERE model_name = %s"
                  " AND component_type IS NOT DISTINCT FROM %s AND is_current", (at, *row))
-    conn.execute("UPDATE model_version SET is_current = true WHERE model_version_id = %s",
-                 (model_version_id,))
+    conn.execute("UPDATE model_version SET is_current = true, retired_at = NULL"
+                 " WHERE model_version_id = %s", (model_version_id,))
 
 
 def promote_if_better(conn: psycopg.Connection, candidate: ModelVersion, *,
