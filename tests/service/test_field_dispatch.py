@@ -16,9 +16,10 @@ from assetwatch.service.field.greedy import GreedySolver
 from assetwatch.service.field.plan import DispatchPolicy, make_solver, plan_dispatch
 from assetwatch.service.field.pm import open_pm_work_orders
 from assetwatch.service.field.visits import start_visits
+from assetwatch.service.field.work import collect_work
 from assetwatch.service.masterdata_load import load_masterdata
 from assetwatch.service.reservations import reserve_kit
-from assetwatch.service.ticket_lifecycle import open_ticket
+from assetwatch.service.ticket_lifecycle import open_ticket, start_ticket
 
 MONDAY = datetime(2026, 3, 2, 7, tzinfo=UTC)
 CREW = {
@@ -123,6 +124,22 @@ def test_no_visit_before_its_parts_can_be_there(crew_db: tuple[psycopg.Connectio
     plan_dispatch(conn, as_of=MONDAY, solver=GreedySolver())
     (visit,) = [v for v in _visits(conn) if v[0] != visit[0]]
     assert visit[3] < MONDAY + timedelta(hours=3)
+
+
+def test_a_ticket_is_due_by_its_response_then_by_its_restore_deadline(
+        crew_db: tuple[psycopg.Connection, dict]) -> None:
+    conn, ids = crew_db
+    conn.execute("UPDATE site SET restore_hours = 56 WHERE site_id = 'site-01'")
+    ticket = _ticket(conn, ids["a01-00"], "bearing_wear", "bearing", "CP-200")
+    respond_by, restore_by = conn.execute(
+        "SELECT respond_by, restore_by FROM service_ticket WHERE ticket_id = %s",
+        (ticket,)).fetchone()
+    (item,) = collect_work(conn, MONDAY)
+    assert item.deadline == respond_by
+    start_ticket(conn, ticket, at=MONDAY)      # responded; the visit could not fix it
+    conn.execute("UPDATE service_ticket SET status = 'open' WHERE ticket_id = %s", (ticket,))
+    (item,) = collect_work(conn, MONDAY + timedelta(hours=2))
+    assert item.deadline == restore_by > respond_by
 
 
 def test_bad_input_is_one_clear_error_and_changes_nothing(

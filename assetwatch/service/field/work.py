@@ -1,7 +1,10 @@
 """Open work for dispatch: equipment tickets and preventive work orders, merged per asset.
 
-A ticket's deadline is the earlier of its response deadline (SLA) and its due date (the
-predicted failure); a work order's is its due date. A preventive work order at the asset of
+A ticket's deadline is the earliest of its SLA deadline and its due date (the predicted
+failure): the response deadline while its response clock runs, then the restore deadline (a
+ticket responded to by a visit that could not fix it must be restored by the contract's
+restore time; the passed response deadline no longer counts). A work order's deadline is its
+due date. A preventive work order at the asset of
 an open ticket, due within ``merge_days`` of the ticket's deadline, is done on the same visit
 (one work item). When the work order replaces a part of the ticket's component (its kit
 shares a part with the component's BOM) it covers the predicted failure: the item carries
@@ -71,13 +74,15 @@ def collect_work(conn: psycopg.Connection, as_of: datetime, *,
     """Every open ticket and work order as work items, merged per asset (see module), with
     the time their kit can be at the site; most urgent first."""
     tickets = [_Open(site, asset, model, mode, component, minutes,
-                     _earliest(respond_by, due_at), respond_by, _kit(kit), ticket_id=tid,
+                     _earliest(None if responded_at else respond_by, restore_by, due_at),
+                     respond_by, _kit(kit), ticket_id=tid,
                      awaiting_response=respond_by is not None and responded_at is None)
                for (tid, site, asset, model, mode, component, minutes, respond_by, responded_at,
-                    due_at, kit) in conn.execute(
+                    restore_by, due_at, kit) in conn.execute(
                    "SELECT st.ticket_id, a.site_id, a.asset_id, a.model_id, st.failure_mode,"
                    " fm.component_type, coalesce(fm.repair_minutes, 120), sla.respond_by,"
-                   " sla.responded_at, st.due_at, st.kit FROM v_service_ticket st"
+                   " sla.responded_at, sla.restore_by, st.due_at, st.kit"
+                   " FROM v_service_ticket st"
                    " JOIN v_ticket_sla sla USING (ticket_id)"
                    " JOIN v_asset a ON a.asset_id = st.asset_id"
                    " LEFT JOIN v_failure_mode fm ON fm.failure_mode = st.failure_mode"
