@@ -5,9 +5,14 @@ A prediction gives, per asset and component, the probability of failure within a
 :class:`RiskTable` turns them into a failure-time distribution per (asset, component):
 piecewise linear through ``(0, 0)`` and the horizons (made monotone), extended past the longest
 horizon with the remaining-life interval (normal, the interval taken as a central
-``rul_interval`` interval) or, without one, a constant hazard. The probability of failing in a
-window ``[as_of + a, as_of + b]`` is conditional on surviving until ``as_of`` (predictions may
-be older than ``as_of``).
+``rul_interval`` interval) or, without one, a constant hazard. An interval whose upper end
+reaches the model's remaining-life cap (``rul_cap_days`` of the model version's parameters:
+the regressors learn the remaining life clipped there) is not a remaining-life distribution
+but a censored one: its mean and spread describe ``min(life, cap)``, and a normal law through
+them puts most of a healthy component's failures before the cap. Such a row gets the constant
+hazard of its longest horizon, which the horizon's classifier calibrates. The probability of
+failing in a window ``[as_of + a, as_of + b]`` is conditional on surviving until ``as_of``
+(predictions may be older than ``as_of``).
 
 A component replaced inside a window can fail again: :mod:`assetwatch.service.renewal`.
 """
@@ -40,7 +45,7 @@ class RiskTable:
     horizons: np.ndarray          # (n, k) days, nan padded, ascending
     probs: np.ndarray             # (n, k) cumulative failure probability at horizons
     rul_days: np.ndarray
-    rul_sd: np.ndarray            # nan when there is no interval
+    rul_sd: np.ndarray            # nan when there is no interval or it reaches the cap
     rul_low_days: np.ndarray      # nan when there is no interval
 
     def __len__(self) -> int:
@@ -190,6 +195,12 @@ def load_risk(conn: psycopg.Connection, as_of: datetime, *, max_age_days: float 
                          for r in rows], dtype=dtype)  # type: ignore[call-overload]
 
     low, high = column(9), column(10)
+    versions = np.array([r[11] for r in rows], dtype=np.int64)
+    caps = dict(conn.execute(
+        "SELECT model_version_id, (params->>'rul_cap_days')::float8 FROM model_version"
+        " WHERE model_version_id = ANY(%s)", (sorted(set(versions.tolist())),)).fetchall())
+    cap = np.array([caps.get(int(v)) or np.inf for v in versions], dtype=float)
+    censored = high >= cap - 1e-6
     predicted_at = np.array([r[5] for r in rows], dtype=object)
     age = np.array([(as_of - r[5]).total_seconds() / 86400.0 for r in rows], dtype=float)
     return RiskTable(
@@ -199,12 +210,12 @@ def load_risk(conn: psycopg.Connection, as_of: datetime, *, max_age_days: float 
         model_id=np.array([r[2] for r in rows], dtype=object),
         component_type=np.array([r[3] for r in rows], dtype=object),
         criticality=np.array([r[4] for r in rows], dtype=np.int64),
-        model_version_id=np.array([r[11] for r in rows], dtype=np.int64),
+        model_version_id=versions,
         predicted_at=predicted_at,
         age_days=np.maximum(age, 0.0),
         horizons=horizons,
         probs=probs,
         rul_days=column(8),
-        rul_sd=(high - low) / (2.0 * z),
+        rul_sd=np.where(censored, np.nan, (high - low) / (2.0 * z)),
         rul_low_days=low,
     )

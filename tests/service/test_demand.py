@@ -65,6 +65,20 @@ def test_risk_windows_follow_the_horizons(fleet_db: tuple[psycopg.Connection, di
     assert np.isclose(later.window(0, 60)[0], 0.3 / 0.7)
 
 
+def test_an_interval_clipped_at_the_models_cap_is_not_a_life_distribution(
+        fleet_db: tuple[psycopg.Connection, dict], predict: Callable[..., None]) -> None:
+    conn, ids = fleet_db
+    asset = ids["a01-00"]
+    predict(conn, AS_OF, {(asset, "bearing"): {30: 0.03}}, rul=(55.0, 15.0, 90.0))
+    hazard = 1 - 0.97 ** 3          # the 30-day probability as a constant hazard over 90 days
+    normal = load_risk(conn, AS_OF).window(0, 90)[0]
+    assert normal > 0.5             # no cap known: the interval's normal law
+    conn.execute("UPDATE model_version SET params = params || '{\"rul_cap_days\": 90}'")
+    assert np.isclose(load_risk(conn, AS_OF).window(0, 90)[0], hazard)
+    conn.execute("UPDATE model_version SET params = params || '{\"rul_cap_days\": 120}'")
+    assert np.isclose(load_risk(conn, AS_OF).window(0, 90)[0], normal)
+
+
 def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dict],
                                          predict: Callable[..., None]) -> None:
     conn, ids = fleet_db

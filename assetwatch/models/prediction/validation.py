@@ -45,13 +45,22 @@ def horizon_labels(frame: pd.DataFrame, horizon_days: float,
 
 
 def rul_target(frame: pd.DataFrame, observed_until: datetime, cap_days: float) -> pd.Series:
-    """Remaining useful life in days, capped at ``cap_days``; NaN where unknown (censored
-    before the cap)."""
+    """Remaining useful life in days, capped at ``cap_days``; NaN where unknown.
+
+    A snapshot less than ``cap_days`` before ``observed_until`` whose component has not failed
+    is censored. Keeping the failures of such a snapshot time while its survivors are left out
+    would teach the regressors that remaining lives are shorter than they are (the newest
+    ``cap_days`` of every training window would hold failing components only), so every
+    snapshot of a time at which some component is censored is left out. Where no component is
+    censored at a time (run-to-failure data), its snapshots all count.
+    """
     dtf = frame["days_to_failure"].astype(float)
-    remaining = (observed_until - pd.to_datetime(frame["snapshot_at"], utc=True)
-                 ) / pd.Timedelta(days=1)
+    at = pd.to_datetime(frame["snapshot_at"], utc=True)
+    remaining = (observed_until - at) / pd.Timedelta(days=1)
     target = dtf.clip(upper=cap_days)
     target[dtf.isna() & (remaining >= cap_days)] = cap_days
+    censored_at = set(at[target.isna()])
+    target[at.isin(censored_at)] = np.nan
     return target
 
 

@@ -44,7 +44,12 @@ def test_labels_positive_negative_and_censored() -> None:
     labels = horizon_labels(frame, 7, until)
     assert np.isnan(labels[2]) and labels[3] == 1.0     # censored vs. seen to fail
     rul = rul_target(frame, until, cap_days=20)
-    assert rul[0] == 3.0 and rul[1] == 20.0 and np.isnan(rul[2]) and rul[3] == 2.0
+    assert rul[0] == 3.0 and rul[1] == 20.0 and np.isnan(rul[2])
+    # at day 25 a survivor is censored: the failure beside it is left out too, else only the
+    # failing components of the newest days would be learned from
+    assert np.isnan(rul[3])
+    run_to_failure = frame.iloc[[0, 1, 3]].reset_index(drop=True)
+    assert rul_target(run_to_failure, until, cap_days=20).tolist() == [3.0, 20.0, 2.0]
 
 
 def test_no_fault_found_makes_known_negatives() -> None:
