@@ -9,6 +9,13 @@ exact, the spread of a small second-failure probability is approximate). The upp
 comes from the exact (weighted) Poisson-binomial distribution of that sum
 (:mod:`assetwatch.service.poibin`), not from a sum of means. Planned maintenance adds a
 deterministic baseline (``planned_qty``).
+
+An open equipment ticket sends a technician soon, who replaces the component when it shows
+its fault, whenever it would have failed: its parts are used in the first period with the
+probability that a ticket ends in a replacement (:func:`ticket_replacement_share`: the share
+of the tickets closed in the last ``TICKET_LOOKBACK_DAYS`` whose closing replaced the part,
+measured on the installation's own history), and the component's own failure risk counts only
+for the rest. Without closed tickets to measure, an open ticket changes nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +35,15 @@ from assetwatch.service.poibin import DemandDistribution, poisson_binomial
 from assetwatch.service.renewal import new_part_life, second_failure_window
 from assetwatch.service.risk import RiskTable, latest_prediction_time, load_risk
 
-__all__ = ["DemandTerms", "compute_demand", "demand_terms", "periods", "resolve_as_of"]
+__all__ = ["TICKET_LOOKBACK_DAYS", "DemandTerms", "compute_demand", "demand_terms", "periods",
+           "resolve_as_of", "ticket_replacement_share", "ticketed_replacements"]
 
 log = logging.getLogger(__name__)
+
+#: closed tickets of this many days before ``as_of`` measure how often a ticket replaces a part
+TICKET_LOOKBACK_DAYS = 180
+
+_REPLACING = ("confirmed_failure", "preventive_replacement")
 
 
 def resolve_as_of(conn: psycopg.Connection, as_of: datetime | None) -> datetime:
@@ -58,6 +71,7 @@ class DemandTerms:
     qty: np.ndarray
     keys: list[tuple[str, str]]   # (part_no, site_id)
     life: np.ndarray              # (terms, 2) new part's Weibull (beta, eta_days); NaN: unknown
+    replaced: np.ndarray | None = None   # per term: P(an open ticket replaces it at once)
 
     def distribution(self, start: np.ndarray | float, end: np.ndarray | float) -> \
             DemandDistribution:
@@ -68,6 +82,9 @@ class DemandTerms:
         s = np.broadcast_to(s[self.key] if s.ndim else s, self.key.shape)
         e = np.broadcast_to(e[self.key] if e.ndim else e, self.key.shape)
         prob = self.risk.window(s, e, self.row) if len(self.row) else np.zeros(0)
+        if self.replaced is not None:
+            # replaced at the ticket's visit (in a window from now), else its own risk
+            prob = np.where(s <= 0.0, self.replaced, 0.0) + (1.0 - self.replaced) * prob
         key, qty = self.key, self.qty
         again = ~np.isnan(self.life[:, 0])
         if again.any():
@@ -84,9 +101,41 @@ class DemandTerms:
         return poisson_binomial(key, prob, qty, len(self.keys))
 
 
+def ticket_replacement_share(conn: psycopg.Connection, as_of: datetime,
+                             lookback_days: float = TICKET_LOOKBACK_DAYS) -> float | None:
+    """Of the equipment tickets closed in ``[as_of - lookback_days, as_of)`` (duplicates left
+    out), the share whose closing replaced the part (a confirmed failure or a preventive
+    replacement; the others found no fault or were cancelled); None when none closed."""
+    replaced, closed = conn.execute(
+        "SELECT count(*) FILTER (WHERE resolution_code = ANY(%s)), count(*) FROM service_ticket"
+        " WHERE kind = 'equipment' AND status = 'closed' AND closed_at < %s"
+        " AND closed_at >= %s AND resolution_code IS DISTINCT FROM 'duplicate'",
+        (list(_REPLACING), as_of, as_of - timedelta(days=lookback_days))).fetchone()
+    return replaced / closed if closed else None
+
+
+def ticketed_replacements(conn: psycopg.Connection, risk: RiskTable, as_of: datetime
+                          ) -> np.ndarray | None:
+    """Per risk row, the probability that a ticket open at ``as_of`` on the component
+    replaces it at once (:func:`ticket_replacement_share`; 0 without an open ticket); None
+    when the share cannot be measured."""
+    share = ticket_replacement_share(conn, as_of)
+    if share is None or not len(risk):
+        return None
+    open_on = {(int(a), str(c)) for a, c in conn.execute(
+        "SELECT DISTINCT t.asset_id, f.component_type FROM service_ticket t"
+        " JOIN failure_mode f USING (failure_mode)"
+        " WHERE t.kind = 'equipment' AND t.opened_at <= %s"
+        " AND (t.closed_at IS NULL OR t.closed_at > %s)", (as_of, as_of))}
+    return np.array([share if (int(a), str(c)) in open_on else 0.0
+                     for a, c in zip(risk.asset_id, risk.component_type, strict=True)])
+
+
 def demand_terms(conn: psycopg.Connection, risk: RiskTable,
-                 extra_keys: Sequence[tuple[str, str]] = ()) -> DemandTerms:
-    """Join the risk rows with the exploded BOM; ``extra_keys`` are added even without terms."""
+                 extra_keys: Sequence[tuple[str, str]] = (),
+                 replaced: np.ndarray | None = None) -> DemandTerms:
+    """Join the risk rows with the exploded BOM; ``extra_keys`` are added even without terms;
+    ``replaced`` (per risk row) is the probability that an open ticket replaces it at once."""
     bom = exploded_bom(conn)
     index: dict[tuple[str, str], int] = {}
     rows: list[int] = []
@@ -109,7 +158,8 @@ def demand_terms(conn: psycopg.Connection, risk: RiskTable,
     row = np.array(rows, dtype=np.int64)
     life = new_part_life(risk.model_id, risk.component_type, component_lives(conn))[row]
     return DemandTerms(risk, row, np.array(keys, dtype=np.int64),
-                       np.array(qtys, dtype=np.int64), list(index), life)
+                       np.array(qtys, dtype=np.int64), list(index), life,
+                       None if replaced is None else np.asarray(replaced, dtype=float)[row])
 
 
 def compute_demand(conn: psycopg.Connection, *, as_of: datetime | None = None,
@@ -126,7 +176,7 @@ def compute_demand(conn: psycopg.Connection, *, as_of: datetime | None = None,
     windows = periods(horizon_days, period_days)
     risk = load_risk(conn, as_of, max_age_days=max_prediction_age_days)
     planned = planned_demand(conn, as_of, windows)
-    terms = demand_terms(conn, risk, sorted(planned))
+    terms = demand_terms(conn, risk, sorted(planned), ticketed_replacements(conn, risk, as_of))
     records = []
     for k, (start, end) in enumerate(windows):
         dist = terms.distribution(start, end)

@@ -15,6 +15,7 @@ from assetwatch.service.masterdata import read_masterdata
 from assetwatch.service.masterdata_load import sample_path
 from assetwatch.service.policy import compute_inventory_policy, kanban_sizing
 from assetwatch.service.risk import load_risk
+from assetwatch.service.ticket_lifecycle import close_ticket, open_ticket
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -109,6 +110,37 @@ def test_demand_per_part_site_and_period(fleet_db: tuple[psycopg.Connection, dic
                             " v_parts_demand_export WHERE part_no = 'BRG-6309-C3' AND"
                             " site_id = 'site-01' AND period_start = %s", (first,)).fetchone()
     assert exported[0] == pytest.approx(expected) and float(exported[1]) == 5.0
+
+
+def test_an_open_ticket_uses_its_parts_at_the_share_tickets_replaced(
+        fleet_db: tuple[psycopg.Connection, dict], predict: Callable[..., None]) -> None:
+    conn, ids = fleet_db
+    pump, other = ids["a01-00"], ids["a01-02"]
+    predict(conn, AS_OF, {(a, "bearing"): {30: 0.2, 60: 0.3} for a in (pump, other)})
+
+    def bearings() -> list[float]:
+        compute_demand(conn, as_of=AS_OF, horizon_days=60, period_days=30, computed_at=AS_OF)
+        return [r[0] for r in conn.execute(
+            "SELECT expected_qty FROM v_parts_demand WHERE part_no = 'BRG-6309-C3' AND"
+            " site_id = 'site-01' ORDER BY period_start")]
+
+    before = bearings()
+    ticket = open_ticket(conn, pump, "bearing_wear", risk=0.9, at=AS_OF - timedelta(days=1))
+    assert bearings() == pytest.approx(before)          # nothing measured: the risk alone
+    for asset, code in ((other, "preventive_replacement"), (other, "no_fault_found"),
+                        (other, "confirmed_failure"), (other, "no_fault_found")):
+        closed = open_ticket(conn, asset, "bearing_wear", risk=0.9,
+                             at=AS_OF - timedelta(days=60))
+        close_ticket(conn, closed, resolution_code=code, at=AS_OF - timedelta(days=30))
+    first, second = bearings()
+    # the pump's bearing: replaced at the ticket's visit with probability 2/4, else its risk
+    # (up to the second-failure term, a few 1e-3 here)
+    mine_first = 0.5 + 0.5 * (before[0] / 2)
+    assert first == pytest.approx(before[0] / 2 + mine_first, abs=2e-3)
+    assert second == pytest.approx(before[1] / 2 + 0.5 * before[1] / 2, abs=5e-3)
+    assert first > before[0] + 0.35 and second < before[1] - 0.03
+    close_ticket(conn, ticket, resolution_code="no_fault_found", at=AS_OF - timedelta(hours=1))
+    assert bearings() == pytest.approx(before)          # no open ticket: the risk alone
 
 
 def test_kanban_sizing_is_two_bin_for_slow_movers() -> None:
