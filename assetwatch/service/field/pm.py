@@ -71,11 +71,12 @@ def pm_schedule(conn: psycopg.Connection, as_of: datetime | None = None,
     tasks = _tasks(conn, as_of)
     if not tasks:
         return []
-    since: dict[int, datetime] = {}
+    since: dict[int, datetime] = {}   # the telemetry is read only for usage-based tasks
     for (asset_id, _), task in tasks.items():
-        since[asset_id] = min(since.get(asset_id, task["last"]), task["last"],
-                              as_of - timedelta(days=policy.usage_lookback_days))
-    usage = _usage(conn, since, as_of, policy)
+        if task["run_hours"] or task["starts"]:
+            since[asset_id] = min(since.get(asset_id, task["last"]), task["last"],
+                                  as_of - timedelta(days=policy.usage_lookback_days))
+    usage = _usage(conn, since, as_of, policy) if since else {}
     kits = kit_contents(conn)
     out = []
     for (asset_id, name), task in tasks.items():
