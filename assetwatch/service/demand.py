@@ -34,6 +34,7 @@ from assetwatch.service.bom import exploded_bom, planned_demand
 from assetwatch.service.poibin import DemandDistribution, poisson_binomial
 from assetwatch.service.renewal import new_part_life, second_failure_window
 from assetwatch.service.risk import RiskTable, latest_prediction_time, load_risk
+from assetwatch.service.ticket_lifecycle import REPLACING_RESOLUTIONS
 
 __all__ = ["TICKET_LOOKBACK_DAYS", "DemandTerms", "compute_demand", "demand_terms", "periods",
            "resolve_as_of", "ticket_replacement_share", "ticketed_replacements"]
@@ -42,8 +43,6 @@ log = logging.getLogger(__name__)
 
 #: closed tickets of this many days before ``as_of`` measure how often a ticket replaces a part
 TICKET_LOOKBACK_DAYS = 180
-
-_REPLACING = ("confirmed_failure", "preventive_replacement")
 
 
 def resolve_as_of(conn: psycopg.Connection, as_of: datetime | None) -> datetime:
@@ -110,7 +109,7 @@ def ticket_replacement_share(conn: psycopg.Connection, as_of: datetime,
         "SELECT count(*) FILTER (WHERE resolution_code = ANY(%s)), count(*) FROM service_ticket"
         " WHERE kind = 'equipment' AND status = 'closed' AND closed_at < %s"
         " AND closed_at >= %s AND resolution_code IS DISTINCT FROM 'duplicate'",
-        (list(_REPLACING), as_of, as_of - timedelta(days=lookback_days))).fetchone()
+        (list(REPLACING_RESOLUTIONS), as_of, as_of - timedelta(days=lookback_days))).fetchone()
     return replaced / closed if closed else None
 
 

@@ -25,13 +25,14 @@ from assetwatch.service.errors import TicketError
 from assetwatch.service.reservations import consume, release, reserve_kit
 from assetwatch.service.returns import register_removals
 
-__all__ = ["RESOLUTION_CODES", "TICKET_KINDS", "close_ticket", "open_ticket", "schedule_ticket",
-           "start_ticket"]
+__all__ = ["REPLACING_RESOLUTIONS", "RESOLUTION_CODES", "TICKET_KINDS", "close_ticket",
+           "open_ticket", "schedule_ticket", "start_ticket"]
 
 RESOLUTION_CODES = ("confirmed_failure", "no_fault_found", "preventive_replacement",
                     "duplicate", "cancelled", "data_restored")
 TICKET_KINDS = ("equipment", "connectivity")
-_REPLACING = ("confirmed_failure", "preventive_replacement")
+#: resolutions whose closing replaced the ticket's part
+REPLACING_RESOLUTIONS = ("confirmed_failure", "preventive_replacement")
 _LABELLED = ("confirmed_failure", "no_fault_found", "preventive_replacement")
 _NEXT = {"open": {"scheduled", "in_progress", "closed"},
          "scheduled": {"scheduled", "in_progress", "closed"},
@@ -127,7 +128,7 @@ def close_ticket(conn: psycopg.Connection, ticket_id: int, *, resolution_code: s
                      " updated_at = %s, resolution_code = %s WHERE ticket_id = %s",
                      (at, at, resolution_code, ticket_id))
         detail: dict[str, Any] = {"resolution_code": resolution_code, "note": note}
-        if resolution_code in _REPLACING and component_type is not None:
+        if resolution_code in REPLACING_RESOLUTIONS and component_type is not None:
             part_no = part_no or _fitted_part(conn, asset_id, component_type, kit or [])
             serial = serial_installed or f"T{ticket_id}-{component_type}"
             _replacement_events(conn, ticket_id, asset_id, component_type, part_no, serial,

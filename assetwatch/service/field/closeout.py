@@ -26,11 +26,14 @@ from psycopg.types.json import Jsonb
 
 from assetwatch.service.errors import DispatchError
 from assetwatch.service.stock_ledger import move_stock
-from assetwatch.service.ticket_lifecycle import RESOLUTION_CODES, close_ticket
+from assetwatch.service.ticket_lifecycle import (
+    REPLACING_RESOLUTIONS,
+    RESOLUTION_CODES,
+    close_ticket,
+)
 
 __all__ = ["CloseOut", "close_visit"]
 
-_REPLACING = ("confirmed_failure", "preventive_replacement")
 
 
 @dataclass
@@ -122,7 +125,8 @@ def _close_work(conn: psycopg.Connection, visit_id: int, site_id: str, used: dic
             continue
         close_ticket(conn, ticket_id, resolution_code=resolution_code, at=at, note=note,
                      parts_used=share or {})
-        if resolution_code not in _REPLACING:  # closing released the kit; take what was used
+        if resolution_code not in REPLACING_RESOLUTIONS:
+            # closing released the kit; take what was used
             _take(conn, site_id, share or {}, at, f"ticket {ticket_id}")
         done.tickets_closed.append(ticket_id)
     if order_shares and left:
