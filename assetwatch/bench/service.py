@@ -85,9 +85,17 @@ def register(benches: argparse._SubParsersAction) -> None:
                         help="choose the ticket policy on this (tuning) world: the pipeline"
                              " row once, then the ticket logic replayed over its signals for"
                              " every candidate (never on the reported seed 7)")
+    parser.add_argument("--tune-service-level", action="store_true",
+                        help="choose the inventory policy's service level on this (tuning)"
+                             " world: the pipeline row once, then the day loop replayed over"
+                             " its signals for every candidate level (never on seed 7)")
+    parser.add_argument("--tune-levels", default=None,
+                        help="with --tune-service-level: comma-separated candidate levels"
+                             " (default: 0.9,0.95,0.97,0.98,0.99,0.995)")
     parser.add_argument("--tune-reuse", action="store_true",
-                        help="with --tune-tickets: replay over the pipeline row an earlier"
-                             " --tune-tickets run kept, without running it again")
+                        help="with --tune-tickets or --tune-service-level: replay over the"
+                             " pipeline row an earlier run kept (--keep-database), without"
+                             " running it again")
     parser.add_argument("--scale", action="store_true",
                         help="only time the demand computation on a large installed base")
     parser.add_argument("--scale-assets", type=int, default=10_000)
@@ -126,6 +134,10 @@ def bench_service(settings: Settings, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     if args.tune_tickets:
         _tune_tickets(settings, options, reuse=args.tune_reuse, name=args.out_name)
+        return 0
+    if args.tune_service_level:
+        _tune_service_level(settings, options, reuse=args.tune_reuse, name=args.out_name,
+                            levels=_levels(args.tune_levels))
         return 0
     results = run_rows(settings, rows, options, jobs=args.jobs,
                        keep_database=args.keep_database)
@@ -219,6 +231,60 @@ def _tune_tickets(settings: Settings, options: RunOptions, *, reuse: bool, name:
     path.write_text(json.dumps({"world": {k: getattr(options, k) for k in (
         "sites", "assets_per_site", "days", "history_days", "telemetry_days", "seed",
         "train_every_days")}, **out}, indent=2, default=str))
+    console.print(f"written: {path}")
+
+
+def _levels(text: str | None) -> tuple[float, ...]:
+    """``--tune-levels``: the candidate service levels, each in [0.5, 1)."""
+    from assetwatch.bench.service_stock_tuning import LEVEL_GRID
+
+    if text is None:
+        return LEVEL_GRID
+    try:
+        levels = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--tune-levels: {text!r} is not a comma-separated list of"
+                          " numbers") from None
+    bad = [v for v in levels if not 0.5 <= v < 1.0]
+    if not levels or bad:
+        raise ConfigError(f"--tune-levels: every service level must be in [0.5, 1), got"
+                          f" {text!r}")
+    return levels
+
+
+def _tune_service_level(settings: Settings, options: RunOptions, *, reuse: bool, name: str,
+                        levels: tuple[float, ...]) -> None:
+    """``--tune-service-level``: run
+    :func:`~assetwatch.bench.service_stock_tuning.tune_service_level`, print every candidate
+    and write ``<name>_service_level.json``."""
+    import json
+
+    from rich.console import Console
+
+    from assetwatch.bench.service_stock_tuning import tune_service_level
+
+    try:
+        out = tune_service_level(settings, options, start=START, levels=levels, reuse=reuse)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    console = Console()
+
+    def line(label: str, score: dict[str, Any]) -> str:
+        return (f"{label}: service level {score['service_level']}: fill"
+                f" {_pct(score['fill_rate'])} (naive {_pct(score['naive_fill_rate'])}),"
+                f" stock value vs naive {_pct(score['stock_value_vs_naive'])}, stock-outs"
+                f" {score['stockouts']}, first-time fix {_pct(score['first_time_fix'])}"
+                f" ({score['second_trips_stock']} second trips for parts not at hand)")
+
+    if out["run"]:
+        console.print(f"pipeline run (seed {options.seed}): {out['run']}")
+    for score in out["candidates"]:
+        console.print(line("candidate", score))
+    console.print(line("chosen", out["chosen"]))
+    path = settings.output_dir / f"{name}_service_level.json"
+    path.write_text(json.dumps({"world": {k: getattr(options, k) for k in (
+        "sites", "assets_per_site", "days", "history_days", "telemetry_days", "seed",
+        "train_every_days", "dispatch_every_days")}, **out}, indent=2, default=str))
     console.print(f"written: {path}")
 
 

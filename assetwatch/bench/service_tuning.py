@@ -45,7 +45,7 @@ from assetwatch.core.settings import Settings
 from assetwatch.service.tickets import TicketPolicy
 
 __all__ = ["REPORTED_SEED", "TUNING_GRID", "PolicyScore", "ReplayRun", "ReplaySignals",
-           "choose_policy", "policy_grid", "replay_policy"]
+           "choose_policy", "kept_pipeline", "policy_grid", "replay_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -225,22 +225,10 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
     used as it is), then every candidate of ``grid`` (over the product's
     :class:`TicketPolicy` defaults) replayed over it; the scores of the run's own policy
     (``options.ticket_policy``) replayed, of every candidate, and the chosen one."""
-    from assetwatch.bench.service import run_service_bench, season_days
-    from assetwatch.bench.service_figures import figures
-
     if options.seed == REPORTED_SEED:
         raise ValueError(f"seed {REPORTED_SEED} is the reported world; tune the ticket policy"
                          " on another seed (for example --seed 1)")
-    world = f"{options.sites}x{options.assets_per_site}_{options.days}d_s{options.seed}"
-    source = settings.model_copy(update={"db_url": _scratch_url(
-        settings, f"bench_service_pipeline_{world}")})
-    run: dict[str, Any] | None = None
-    if not reuse:
-        result = run_service_bench(settings, "pipeline", options, keep_database=True)
-        row = figures(result, season_days=season_days(options))
-        run = {k: row[k] for k in ("failures", "ticketed_24h_precursor", "tickets_per_failure",
-                                   "false_ticket_share", "stock_value_vs_naive")}
-        run["seconds"] = result.seconds
+    source, run = kept_pipeline(settings, options, reuse=reuse)
     scores = []
     for policy in policy_grid(grid, TicketPolicy()):
         score = replay_policy(settings, source, options, policy, start=start)
@@ -252,6 +240,28 @@ def tune_tickets(settings: Settings, options: RunOptions, *, start: datetime,
     return {"run": run, "replayed_run_policy": baseline.as_dict(),
             "candidates": [s.as_dict() for s in scores], "chosen": chosen.as_dict(),
             "max_tickets_per_failure": max_tickets_per_failure}
+
+
+def kept_pipeline(settings: Settings, options: RunOptions, *, reuse: bool
+                  ) -> tuple[Settings, dict[str, Any] | None]:
+    """The settings of the ``pipeline`` row's kept database on the world ``options``, after
+    running the row there (``reuse``: an earlier run's, as it is), and the run's figures
+    (None when reused)."""
+    from assetwatch.bench.service import run_service_bench, season_days
+    from assetwatch.bench.service_figures import figures
+
+    world = f"{options.sites}x{options.assets_per_site}_{options.days}d_s{options.seed}"
+    source = settings.model_copy(update={"db_url": _scratch_url(
+        settings, f"bench_service_pipeline_{world}")})
+    if reuse:
+        return source, None
+    result = run_service_bench(settings, "pipeline", options, keep_database=True)
+    row = figures(result, season_days=season_days(options))
+    run = {k: row[k] for k in ("failures", "ticketed_24h_precursor", "tickets_per_failure",
+                               "false_ticket_share", "stock_value_vs_naive", "fill_rate",
+                               "naive_fill_rate", "first_time_fix")}
+    run["seconds"] = result.seconds
+    return source, run
 
 
 def _scratch_url(settings: Settings, suffix: str) -> str:

@@ -120,6 +120,8 @@ def evaluate_replenishment(conn: psycopg.Connection, *, at: datetime | None = No
     summary = ReplenishmentSummary()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        # the view's repair loop counts units due back within the lead time from ``at``
+        conn.execute("SELECT set_config('assetwatch.as_of', %s, true)", (at.isoformat(),))
         summary.rules_created = ensure_rules(conn)
         rules = conn.execute(
             "SELECT part_no, site_id, method, reorder_point, order_up_to, bin_qty, cards,"

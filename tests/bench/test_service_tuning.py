@@ -11,6 +11,11 @@ import pytest
 
 from assetwatch.bench.service_figures import figures
 from assetwatch.bench.service_run import RunOptions, ServiceBenchResult, ServiceRun
+from assetwatch.bench.service_stock_tuning import (
+    LevelScore,
+    choose_service_level,
+    replay_service_level,
+)
 from assetwatch.bench.service_tuning import (
     PolicyScore,
     ReplayRun,
@@ -92,3 +97,34 @@ def test_replay_follows_the_run_and_the_policy(
     # and the anomaly events the replay copies count: weighted 0, other tickets open
     blind = _replay(make_database, source, replace(WORLD.ticket_policy, anomaly_weight=0.0))
     assert (blind["tickets"], blind["ticketed_24h"]) != (same["tickets"], same["ticketed_24h"])
+
+
+def _level(level: float, value: float | None, fill: float | None) -> LevelScore:
+    return LevelScore(level, fill, 0.95, None, value, 0, None, 0)
+
+
+def test_choose_service_level_caps_value_then_maximises_fill() -> None:
+    scores = [_level(0.9, 0.5, 0.90), _level(0.95, 0.7, 0.96), _level(0.98, 0.8, 0.96),
+              _level(0.99, 1.1, 0.99)]
+    # the best fill within 80 % of the naive policy's value; ties: the lower value
+    assert choose_service_level(scores).service_level == 0.95
+    assert choose_service_level(scores, max_value_vs_naive=1.2).service_level == 0.99
+    # none within: the lowest value
+    assert choose_service_level(scores, max_value_vs_naive=0.1).service_level == 0.9
+    with pytest.raises(ValueError):
+        choose_service_level([])
+
+
+@pytest.mark.timeout(600)
+def test_replayed_service_level_moves_the_stock(
+        kept_run: tuple[Settings, ServiceBenchResult],
+        make_database: Callable[[], Settings]) -> None:
+    source, _ = kept_run
+    low, high = (replay_service_level(make_database(), source, WORLD, level, start=START)
+                 for level in (0.5, 0.995))
+    # the policy's quantile reaches the replayed stock: a higher one holds more
+    assert high.stock_value is not None and low.stock_value is not None
+    assert high.stock_value > low.stock_value
+    with pytest.raises(ValueError, match="seed 7"):
+        replay_service_level(make_database(), source, replace(WORLD, seed=7), 0.95,
+                             start=START)

@@ -133,3 +133,7 @@ def test_the_repair_pipeline_is_supply_in_policy_and_replenishment(fleet_db: Fle
     compute_inventory_policy(conn, as_of=datetime.now(UTC))
     assert conn.execute("SELECT repair_pipeline FROM v_inventory_policy WHERE part_no = %s"
                         " AND site_id = 'site-01'", (SEAL,)).fetchone()[0] == 1
+    # evaluated a month back (a replay, a back-dated run), the unit is not due within the
+    # lead time from then: the position lacks it and the rule orders
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    assert evaluate_replenishment(conn, at=month_ago).proposed == 1
