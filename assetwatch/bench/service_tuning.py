@@ -9,8 +9,9 @@ failures and repairs, ``update_tickets`` with the candidate policy, demand, poli
 product's stock) with :class:`ReplaySignals` in place of the pipeline, which copy into the
 replay's database, day by day, what the kept run's pipeline had written by that day:
 
-* the predictions made at ``t`` (``failure_prediction``; their model version becomes one
-  ``bench-replay`` version: the artifacts are not needed);
+* the predictions made at ``t`` (``failure_prediction``; each model version they came from
+  becomes a ``bench-replay`` version with its parameters, which the risk reads (the
+  remaining-life cap), without its artifact);
 * the anomaly events started before ``t``, each with its end only once it has ended by ``t``.
 
 What a replay cannot reproduce: an event's ``peak_score`` is its final one (an event still
@@ -92,11 +93,7 @@ class ReplaySignals:
             raise ValueError(f"the kept run's database has no asset {missing[0]!r}: not the"
                              " same world")
         self.asset_map = {source_ids[tag]: asset_id for tag, asset_id in ids.items()}
-        row = conn.execute("INSERT INTO model_version (model_name, version, is_current, params)"
-                           " VALUES ('bench-replay', 1, false, %s) RETURNING model_version_id",
-                           (Jsonb({"reference": "replay"}),)).fetchone()
-        assert row is not None
-        self.model_version_id = int(row[0])
+        self._versions: dict[int, int] = {}  # source model version -> replay version
         self._open: dict[int, int] = {}     # source event id -> replay event id, still open
         self._copied_until: datetime | None = None
 
@@ -104,13 +101,31 @@ class ReplaySignals:
         """The predictions made at ``t`` and the anomaly events as they stood at ``t``."""
         conn.execute("DELETE FROM failure_prediction WHERE predicted_at < %s", (t,))
         rows = self.source.execute(
-            f"SELECT {_PREDICTION_COLUMNS} FROM failure_prediction WHERE predicted_at = %s",
-            (t,)).fetchall()
+            f"SELECT {_PREDICTION_COLUMNS}, model_version_id FROM failure_prediction"
+            " WHERE predicted_at = %s", (t,)).fetchall()
+        versions = {int(r[-1]) for r in rows} - set(self._versions)
+        for source_id in sorted(versions):
+            self._versions[source_id] = self._copy_version(conn, source_id)
         with conn.cursor() as cur, cur.copy(f"COPY failure_prediction ({_PREDICTION_COLUMNS},"
                                             " model_version_id) FROM STDIN") as copy:
             for r in rows:
-                copy.write_row((r[0], self.asset_map[r[1]], *r[2:], self.model_version_id))
+                copy.write_row((r[0], self.asset_map[r[1]], *r[2:-1],
+                                self._versions[int(r[-1])]))
         self._copy_events(conn, t)
+
+    def _copy_version(self, conn: psycopg.Connection, source_id: int) -> int:
+        """A ``bench-replay`` model version with the parameters of the kept run's version
+        ``source_id`` (the risk reads them, for example the remaining-life cap); no
+        artifact."""
+        row = self.source.execute("SELECT component_type, params FROM model_version"
+                                  " WHERE model_version_id = %s", (source_id,)).fetchone()
+        component_type, params = row if row is not None else (None, {})
+        out = conn.execute(
+            "INSERT INTO model_version (model_name, component_type, version, is_current,"
+            " params) VALUES ('bench-replay', %s, %s, false, %s) RETURNING model_version_id",
+            (component_type, source_id, Jsonb({**params, "replay_of": source_id}))).fetchone()
+        assert out is not None
+        return int(out[0])
 
     def _copy_events(self, conn: psycopg.Connection, t: datetime) -> None:
         since = self._copied_until

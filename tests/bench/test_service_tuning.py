@@ -128,3 +128,21 @@ def test_replayed_service_level_moves_the_stock(
     with pytest.raises(ValueError, match="seed 7"):
         replay_service_level(make_database(), source, replace(WORLD, seed=7), 0.95,
                              start=START)
+
+
+def test_replayed_predictions_keep_their_versions_parameters(
+        kept_run: tuple[Settings, ServiceBenchResult],
+        make_database: Callable[[], Settings]) -> None:
+    """The risk reads a version's remaining-life cap: a replay that dropped the parameters
+    would read the clipped intervals as life distributions (more stock)."""
+    import psycopg
+
+    source, _ = kept_run
+    replay = make_database()
+    ReplayRun(replay, WORLD, start=START, source=source).execute()
+    query = ("SELECT DISTINCT (params->>'rul_cap_days')::float8 FROM model_version"
+             " WHERE model_version_id IN (SELECT model_version_id FROM failure_prediction)")
+    with psycopg.connect(source.db_url) as a, psycopg.connect(replay.db_url) as b:
+        kept = a.execute(query).fetchall()
+        replayed = b.execute(query).fetchall()
+    assert kept and replayed and set(replayed) <= set(kept) and None not in {r[0] for r in kept}
