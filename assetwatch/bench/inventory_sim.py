@@ -9,7 +9,10 @@ so each demand is filled now or counted as a stock-out. The two policies compare
   Kanban container as the order-up-to level);
 * :func:`naive_levels`: reorder point from historical averages, ``mean * P + z * sd * sqrt(P)``
   of daily consumption over a trailing window with the same protection interval ``P`` (lead
-  time plus the one-day review period), order quantity one month of average demand.
+  time plus the one-day review period), order quantity one month of average demand. With
+  service levels per ABC class (:class:`~assetwatch.service.service_levels.ServiceLevels`)
+  the naive policy classes its keys the same way, by the historical usage value (average
+  daily consumption x 365 x unit cost), and ``z`` is its class's level.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from scipy.special import ndtri
+
+from assetwatch.service.service_levels import ServiceLevels, usage_classes
 
 __all__ = ["InventorySimulator", "PolicyResult", "naive_levels"]
 
@@ -99,25 +105,34 @@ class InventorySimulator:
 
 
 def naive_levels(history: list[tuple[datetime, Key, int]], t: datetime, *, window_days: int,
-                 lead_days: dict[Key, float], keys: set[Key], service_level: float,
+                 lead_days: dict[Key, float], keys: set[Key],
+                 service_level: float | ServiceLevels, unit_cost: dict[str, float] | None = None,
                  container_days: float = 30.0,
                  review_period_days: float = 1.0) -> dict[Key, tuple[float, float]]:
-    """Reorder point and order-up-to level per key from consumption in the trailing window."""
-    z = float(ndtri(service_level))
+    """Reorder point and order-up-to level per key from consumption in the trailing window
+    (``unit_cost`` per part number classes the keys when the levels differ per class)."""
+    levels = (service_level if isinstance(service_level, ServiceLevels)
+              else ServiceLevels.single(service_level))
     start = t - timedelta(days=window_days)
     daily: dict[Key, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for at, key, qty in history:
         if start <= at < t:
             daily[key][(at - start).days] += qty
-    levels = {}
-    for key in keys:
+    ordered = sorted(keys)
+    usage = np.array([sum(daily.get(k, {}).values()) / window_days * 365.0
+                      * (unit_cost or {}).get(k[0], 0.0) for k in ordered])
+    z = dict(zip(ordered, ndtri(levels.of(usage_classes(
+        usage, a_share=levels.a_share, b_share=levels.b_share))), strict=True))
+    out = {}
+    for key in ordered:
         counts = daily.get(key, {})
         total = sum(counts.values())
         mean = total / window_days
         var = sum((counts.get(d, 0) - mean) ** 2 for d in range(window_days)) / max(
             1, window_days - 1)
         protection = lead_days.get(key, 14.0) + review_period_days
-        reorder_point = math.ceil(mean * protection + z * math.sqrt(var * protection) - 1e-9)
+        reorder_point = math.ceil(mean * protection + float(z[key]) * math.sqrt(var * protection)
+                                  - 1e-9)
         quantity = max(1, math.ceil(mean * container_days - 1e-9))
-        levels[key] = (float(reorder_point), float(reorder_point + quantity))
-    return levels
+        out[key] = (float(reorder_point), float(reorder_point + quantity))
+    return out

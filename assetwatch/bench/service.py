@@ -33,6 +33,7 @@ from assetwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from assetwatch.bench.service_run import RunOptions, ServiceBenchResult
+    from assetwatch.service.service_levels import ServiceLevels
 
 __all__ = ["MODES", "options_from_args", "register", "report", "run_rows", "run_scale",
            "run_service_bench", "season_days"]
@@ -60,7 +61,10 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("--telemetry-days", type=int, default=180,
                         help="days of the history that stream telemetry")
     parser.add_argument("--period-days", type=int, default=30)
-    parser.add_argument("--service-level", type=float, default=0.95)
+    parser.add_argument("--service-level", default=None,
+                        help="the inventory policy's service level: one (0.95) or per ABC"
+                             " class A/B/C (0.95/0.98/0.995); default: the benchmark's,"
+                             " chosen by --tune-service-level")
     parser.add_argument("--rows", default=",".join(MODES),
                         help="comma-separated rows to run (pipeline, oracle, calendar)")
     parser.add_argument("--train-every-days", type=int, default=91,
@@ -90,8 +94,9 @@ def register(benches: argparse._SubParsersAction) -> None:
                              " world: the pipeline row once, then the day loop replayed over"
                              " its signals for every candidate level (never on seed 7)")
     parser.add_argument("--tune-levels", default=None,
-                        help="with --tune-service-level: comma-separated candidate levels"
-                             " (default: 0.9,0.95,0.97,0.98,0.99,0.995)")
+                        help="with --tune-service-level: comma-separated candidates, each"
+                             " one level or A/B/C levels (default: the grid in"
+                             " service_stock_tuning.py)")
     parser.add_argument("--tune-reuse", action="store_true",
                         help="with --tune-tickets or --tune-service-level: replay over the"
                              " pipeline row an earlier run kept (--keep-database), without"
@@ -112,7 +117,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         values.update(QUICK)
     from assetwatch.bench.service_run import RunOptions
 
-    return RunOptions(**values, service_level=args.service_level, seed=args.seed,
+    if args.service_level is not None:
+        values["service_level"] = _service_levels(args.service_level, "--service-level")
+    return RunOptions(**values, seed=args.seed,
                       train_every_days=args.train_every_days,
                       score_every_days=args.score_every_days,
                       dispatch_every_days=args.dispatch_every_days)
@@ -174,7 +181,8 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
     console = Console(record=True, width=130)
     title = (f"bench service: {options.sites * options.assets_per_site} assets,"
              f" {options.days} evaluated days after {options.history_days} days of history"
-             f" (telemetry {options.telemetry_days} d), seed {options.seed}")
+             f" (telemetry {options.telemetry_days} d), seed {options.seed}, service level"
+             f" {_label(options.service_level)}")
     print_figures(rows, title, console=console)
     if "pipeline" in results:
         stages = results["pipeline"].stage_seconds
@@ -185,9 +193,10 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
     out = settings.output_dir
     write_json(out / f"{name}.json", rows, {
         **{k: getattr(options, k) for k in ("sites", "assets_per_site", "days", "history_days",
-                                             "telemetry_days", "period_days", "service_level",
-                                             "seed", "sample_interval_s", "train_every_days",
+                                             "telemetry_days", "period_days", "seed",
+                                             "sample_interval_s", "train_every_days",
                                              "score_every_days")},
+        "service_level": _label(options.service_level),
         "season_days": season,
         "stage_seconds": {m: r.stage_seconds for m, r in results.items()},
         "trainings": [{"as_of": t.as_of.isoformat(), "component_type": t.component_type,
@@ -234,26 +243,29 @@ def _tune_tickets(settings: Settings, options: RunOptions, *, reuse: bool, name:
     console.print(f"written: {path}")
 
 
-def _levels(text: str | None) -> tuple[float, ...]:
-    """``--tune-levels``: the candidate service levels, each in [0.5, 1)."""
+def _service_levels(text: str, option: str) -> ServiceLevels:
+    from assetwatch.service.service_levels import ServiceLevels
+
+    try:
+        return ServiceLevels.parse(text)
+    except ValueError as e:
+        raise ConfigError(f"{option}: {e}") from None
+
+
+def _levels(text: str | None) -> tuple[ServiceLevels, ...]:
+    """``--tune-levels``: the candidates, comma-separated (default: the module's grid)."""
     from assetwatch.bench.service_stock_tuning import LEVEL_GRID
 
     if text is None:
         return LEVEL_GRID
-    try:
-        levels = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"--tune-levels: {text!r} is not a comma-separated list of"
-                          " numbers") from None
-    bad = [v for v in levels if not 0.5 <= v < 1.0]
-    if not levels or bad:
-        raise ConfigError(f"--tune-levels: every service level must be in [0.5, 1), got"
-                          f" {text!r}")
+    levels = tuple(_service_levels(v, "--tune-levels") for v in text.split(",") if v.strip())
+    if not levels:
+        raise ConfigError("--tune-levels: no candidate given")
     return levels
 
 
 def _tune_service_level(settings: Settings, options: RunOptions, *, reuse: bool, name: str,
-                        levels: tuple[float, ...]) -> None:
+                        levels: tuple[ServiceLevels, ...]) -> None:
     """``--tune-service-level``: run
     :func:`~assetwatch.bench.service_stock_tuning.tune_service_level`, print every candidate
     and write ``<name>_service_level.json``."""
@@ -286,6 +298,10 @@ def _tune_service_level(settings: Settings, options: RunOptions, *, reuse: bool,
         "sites", "assets_per_site", "days", "history_days", "telemetry_days", "seed",
         "train_every_days", "dispatch_every_days")}, **out}, indent=2, default=str))
     console.print(f"written: {path}")
+
+
+def _label(level: float | ServiceLevels) -> str:
+    return f"{level:g}" if isinstance(level, float) else level.label()
 
 
 def _num(value: float | None) -> str:

@@ -54,6 +54,7 @@ from assetwatch.service.field.pm import open_pm_work_orders
 from assetwatch.service.masterdata_load import load_sample_masterdata
 from assetwatch.service.policy import compute_inventory_policy
 from assetwatch.service.replenishment import set_rule
+from assetwatch.service.service_levels import ServiceLevels
 from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
 from assetwatch.sim.fleet import build_fleet
@@ -88,7 +89,8 @@ class RunOptions:
     history_days: int = 365
     telemetry_days: int = 180
     period_days: int = 30
-    service_level: float = 0.95
+    #: the inventory policy's service level (one, or per ABC class), the naive policy's too
+    service_level: float | ServiceLevels = 0.95
     seed: int = 7
     sample_interval_s: float = 3600.0
     train_every_days: int = 91
@@ -382,7 +384,7 @@ class ServiceRun:
         started = time.perf_counter()
         naive = naive_levels(consumption, t, window_days=opts.history_days,
                              lead_days=self.lead, keys=keys,
-                             service_level=opts.service_level)
+                             service_level=opts.service_level, unit_cost=self.cost)
         self.naive.receive(t)
         self.naive.review(t, naive)
         self.naive.sample()

@@ -1,7 +1,9 @@
-"""Choosing the inventory policy's service level on a tuning world, by replay.
+"""Choosing the inventory policy's service levels on a tuning world, by replay.
 
 The service level is the quantile of lead-time demand that
-:func:`~assetwatch.service.policy.compute_inventory_policy` stocks to; the pipeline's
+:func:`~assetwatch.service.policy.compute_inventory_policy` stocks to, one for every part or
+one per ABC class of usage value (:class:`~assetwatch.service.service_levels.ServiceLevels`);
+the pipeline's
 signals (predictions, anomaly events) do not depend on it. So, as for the ticket policy
 (:mod:`.service_tuning`), one kept ``pipeline`` run of ``bench service`` on a tuning world
 is replayed (:class:`~assetwatch.bench.service_tuning.ReplayRun`: the world, the tickets,
@@ -28,21 +30,27 @@ from typing import Any
 from assetwatch.bench.service_run import RunOptions
 from assetwatch.bench.service_tuning import REPORTED_SEED, ReplayRun, kept_pipeline
 from assetwatch.core.settings import Settings
+from assetwatch.service.service_levels import ServiceLevels
 
 __all__ = ["LEVEL_GRID", "LevelScore", "choose_service_level", "replay_service_level",
            "tune_service_level"]
 
 log = logging.getLogger(__name__)
 
-#: the candidate service levels :func:`tune_service_level` replays by default
-LEVEL_GRID: tuple[float, ...] = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
+#: the candidates :func:`tune_service_level` replays by default: single levels, and levels
+#: per ABC class (A/B/C) that stock the cheap classes higher
+LEVEL_GRID: tuple[ServiceLevels, ...] = (
+    *(ServiceLevels.single(level) for level in (0.9, 0.95, 0.98, 0.99)),
+    *(ServiceLevels(a=a, b=b, c=c) for a, b, c in ((0.9, 0.98, 0.995), (0.95, 0.98, 0.995),
+                                                   (0.95, 0.99, 0.999), (0.98, 0.99, 0.999))),
+)
 
 
 @dataclass(frozen=True)
 class LevelScore:
     """The stock figures of one replayed service level."""
 
-    service_level: float
+    service_level: ServiceLevels
     fill_rate: float | None
     naive_fill_rate: float | None   # the naive policy at the same service level
     stock_value: float | None
@@ -52,11 +60,11 @@ class LevelScore:
     second_trips_stock: int
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "service_level": self.service_level.label()}
 
 
 def replay_service_level(settings: Settings, source: Settings, options: RunOptions,
-                         level: float, *, start: datetime) -> LevelScore:
+                         level: ServiceLevels, *, start: datetime) -> LevelScore:
     """Replay the kept run in ``source`` (same ``options``, same world) with the inventory
     policy at ``level``, in a fresh scratch database beside ``settings``; its stock
     figures."""
@@ -93,7 +101,7 @@ def choose_service_level(scores: Iterable[LevelScore], *, max_value_vs_naive: fl
 
 
 def tune_service_level(settings: Settings, options: RunOptions, *, start: datetime,
-                       levels: Sequence[float] = LEVEL_GRID, reuse: bool = False,
+                       levels: Sequence[ServiceLevels] = LEVEL_GRID, reuse: bool = False,
                        max_value_vs_naive: float = 0.8) -> dict[str, Any]:
     """``bench service --tune-service-level``: the ``pipeline`` row on the tuning world
     ``options`` (kept; with ``reuse`` an earlier run's kept database as it is), then every
@@ -105,7 +113,7 @@ def tune_service_level(settings: Settings, options: RunOptions, *, start: dateti
     scores = []
     for level in levels:
         score = replay_service_level(settings, source, options, level, start=start)
-        log.info("replayed service level %s: %s", level, score)
+        log.info("replayed service level %s: %s", level.label(), score)
         scores.append(score)
     chosen = choose_service_level(scores, max_value_vs_naive=max_value_vs_naive)
     return {"run": run, "candidates": [s.as_dict() for s in scores],

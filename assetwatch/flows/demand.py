@@ -42,11 +42,13 @@ def parts_demand(settings: Settings, as_of: datetime, computed_at: datetime, hor
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def inventory_policy(settings: Settings, as_of: datetime, computed_at: datetime,
-                     horizon_days: int, service_level: float) -> int:
+                     horizon_days: int, service_level: float | str) -> int:
     from assetwatch.service.policy import compute_inventory_policy
+    from assetwatch.service.service_levels import ServiceLevels
 
+    levels = ServiceLevels.parse(str(service_level))
     with connect(settings, autocommit=True) as conn:
-        return compute_inventory_policy(conn, as_of=as_of, service_level=service_level,
+        return compute_inventory_policy(conn, as_of=as_of, service_level=levels,
                                         horizon_days=horizon_days, computed_at=computed_at)
 
 
@@ -60,8 +62,11 @@ def warranty_claims(settings: Settings, as_of: datetime, computed_at: datetime) 
 
 @flow(name="demand", **STATE_HOOKS)
 def demand_flow(as_of: datetime | None = None, horizon_days: int = 90, period_days: int = 30,
-                quantile: float = 0.95, service_level: float = 0.95) -> dict[str, Any]:
+                quantile: float = 0.95, service_level: float | str = 0.95) -> dict[str, Any]:
     """Demand per part, site and period, the inventory policy and the warranty-claims forecast.
+
+    ``service_level``: the policy's, one level or per ABC class as ``"A/B/C"`` (see
+    :class:`~assetwatch.service.service_levels.ServiceLevels`).
 
     ``as_of`` defaults to the newest prediction time (simulated fleets run in the past), else
     now. Returns the rows written per table.

@@ -9,8 +9,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assetwatch.core.settings import Settings
+
+if TYPE_CHECKING:
+    from assetwatch.service.service_levels import ServiceLevels
 
 __all__ = ["register"]
 
@@ -41,7 +45,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     compute.add_argument("--horizon-days", type=int, default=90)
     compute.add_argument("--period-days", type=int, default=30)
     compute.add_argument("--quantile", type=float, default=0.95)
-    compute.add_argument("--service-level", type=float, default=0.95)
+    compute.add_argument("--service-level", type=_service_levels, default="0.95",
+                         help="the policy's cycle service level: one (0.95) or per ABC class"
+                              " of usage value, A/B/C (0.95/0.98/0.995)")
     compute.set_defaults(func=demand_compute)
     export = d_actions.add_parser("export", help="export the newest demand run")
     export.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -141,6 +147,15 @@ def masterdata_check(settings: Settings, args: argparse.Namespace) -> int:
     rows = sum(len(v) for v in data.sections.values())
     print(f"{path}: {rows} rows in {len(data.sections)} sections, no problems")
     return 0
+
+
+def _service_levels(text: str) -> ServiceLevels:
+    from assetwatch.service.service_levels import ServiceLevels
+
+    try:
+        return ServiceLevels.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def demand_compute(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,9 +6,12 @@ policy is recomputed and orders are placed; 1 day for the hourly/daily flow):
 * lead-time demand ``D_L``: the Poisson-binomial sum over the components that may fail within
   the protection interval ``L + R`` (an order placed now arrives after ``L``, the next chance
   to order is after ``R``), plus planned maintenance in that window;
-* reorder point = the ``service_level`` quantile of ``D_L``; safety stock = reorder point minus
+* reorder point = the service level's quantile of ``D_L``; safety stock = reorder point minus
   the expected lead-time demand (so the reorder point covers the lead time at the target
-  service level, cycle-service definition);
+  service level, cycle-service definition). The service level is one for every key, or one
+  per ABC class of the key's expected usage value (:mod:`.service_levels`: cheap, rarely
+  costly parts can be stocked to a higher level than the few keys that hold most of the
+  value); each row stores its class and level;
 * Kanban / two-bin: a container holds ``container_days`` of expected demand (at least one part);
   cards = containers to cover the reorder point plus the one being consumed (2 = two-bin);
 * reservations: a component whose open ticket has its kit reserved is certain demand, not a
@@ -33,7 +36,9 @@ import psycopg
 
 from assetwatch.service.bom import planned_demand
 from assetwatch.service.demand import demand_terms, resolve_as_of
+from assetwatch.service.poibin import DemandDistribution
 from assetwatch.service.risk import RiskTable, load_risk
+from assetwatch.service.service_levels import ServiceLevels, usage_classes
 
 __all__ = ["compute_inventory_policy", "kanban_sizing"]
 
@@ -50,7 +55,8 @@ def kanban_sizing(demand_per_day: float, reorder_point: float,
 
 
 def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None = None,
-                             service_level: float = 0.95, horizon_days: int = 90,
+                             service_level: float | ServiceLevels = 0.95,
+                             horizon_days: int = 90,
                              container_days: float = 30.0, review_period_days: float = 1.0,
                              computed_at: datetime | None = None,
                              max_prediction_age_days: float = 30.0) -> int:
@@ -58,9 +64,10 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
 
     Parts count when a component at the site may consume them, when they are planned, or when
     the site holds stock of them (so unneeded stock is flagged as over-stock).
+    ``service_level``: one level for every key, or :class:`ServiceLevels` per ABC class.
     """
-    if not 0.5 <= service_level < 1.0:
-        raise ValueError("service_level must be in [0.5, 1)")
+    levels = (service_level if isinstance(service_level, ServiceLevels)
+              else ServiceLevels.single(service_level))
     as_of = resolve_as_of(conn, as_of)
     computed_at = computed_at or datetime.now(UTC)
     risk = _without_ticketed(conn, load_risk(conn, as_of,
@@ -89,9 +96,13 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     d_lead = terms.distribution(0.0, protection)
     d_horizon = terms.distribution(0.0, float(horizon_days))
     d_long = terms.distribution(0.0, protection + horizon_days)
-    rop = d_lead.quantile(service_level) + np.ceil(lead_plan - 1e-9)
-    expected_lead = d_lead.mean + lead_plan
     per_day = (d_horizon.mean + h_plan) / horizon_days
+    unit_cost = np.array([costs.get(part_no, 0.0) for part_no, _ in keys])
+    classes = usage_classes(per_day * 365.0 * unit_cost, a_share=levels.a_share,
+                            b_share=levels.b_share)
+    level = levels.of(classes)
+    rop = _quantile(d_lead, level) + np.ceil(lead_plan - 1e-9)
+    expected_lead = d_lead.mean + lead_plan
     sd_per_day = np.sqrt(d_horizon.var / horizon_days)
     on_hand = np.array([stock.get(k, (0, 0))[0] for k in keys])
     on_order = np.array([stock.get(k, (0, 0))[1] for k in keys])
@@ -99,7 +110,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     repairing = _repair_pipeline(conn, as_of, keys, protection)
     position = on_hand + on_order - reserved + repairing
     p_short = d_lead.exceedance(position - np.ceil(lead_plan - 1e-9))
-    long_upper = d_long.quantile(service_level) + np.ceil(long_plan - 1e-9)
+    long_upper = _quantile(d_long, level) + np.ceil(long_plan - 1e-9)
 
     records = []
     for g, (part_no, site_id) in enumerate(keys):
@@ -108,25 +119,36 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
         container, cards = kanban_sizing(float(per_day[g]), float(rop[g]), container_days)
         excess = max(0.0, float(on_hand[g] - long_upper[g] - container))
         records.append((
-            computed_at, part_no, site_id, float(lead_days[g]), service_level,
+            computed_at, part_no, site_id, float(lead_days[g]), float(level[g]),
             float(per_day[g]), float(sd_per_day[g]), max(0.0, float(rop[g] - expected_lead[g])),
             float(rop[g]), container, cards, int(on_hand[g]),
-            bool(p_short[g] > 1.0 - service_level), excess >= 1.0, int(on_order[g]),
+            bool(p_short[g] > 1.0 - level[g]), excess >= 1.0, int(on_order[g]),
             float(expected_lead[g]), float(p_short[g]), excess,
-            round(excess * costs.get(part_no, 0.0), 2), int(reserved[g]), int(repairing[g])))
+            round(excess * costs.get(part_no, 0.0), 2), int(reserved[g]), int(repairing[g]),
+            str(classes[g])))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DELETE FROM inventory_policy WHERE computed_at = %s", (computed_at,))
         with cur.copy("COPY inventory_policy (computed_at, part_no, site_id, lead_time_days,"
                       " service_level, demand_per_day, demand_sd_per_day, safety_stock,"
                       " reorder_point, kanban_bin_qty, kanban_cards, on_hand, stockout_risk,"
                       " overstock, on_order, lead_time_demand, stockout_probability,"
-                      " excess_qty, excess_value, reserved, repair_pipeline) FROM STDIN"
+                      " excess_qty, excess_value, reserved, repair_pipeline, abc_class)"
+                      " FROM STDIN"
                       ) as copy:
             for record in records:
                 copy.write_row(record)
     log.info("inventory policy: %d (part, site) rows, %d at stock-out risk, %d over-stocked",
              len(records), sum(r[12] for r in records), sum(r[13] for r in records))
     return len(records)
+
+
+def _quantile(distribution: DemandDistribution, level: np.ndarray) -> np.ndarray:
+    """Each key's quantile of ``distribution`` at its own service level ``level[key]``."""
+    out = np.zeros(len(level))
+    for q in np.unique(level):
+        at = level == q
+        out[at] = distribution.quantile(float(q))[at]
+    return out
 
 
 def _repair_pipeline(conn: psycopg.Connection, as_of: datetime, keys: list[tuple[str, str]],

@@ -28,6 +28,7 @@ from assetwatch.bench.service_truth import TrueFailure, load_truth
 from assetwatch.core.settings import Settings
 from assetwatch.core.source import Sample
 from assetwatch.models.prediction.training import TrainOptions
+from assetwatch.service.service_levels import ServiceLevels
 from assetwatch.service.tickets import TicketPolicy
 from assetwatch.sim.fleet import build_fleet, epoch_ms
 from assetwatch.sim.simulator import FleetSimulator
@@ -127,6 +128,19 @@ def test_inventory_simulator_and_naive_levels() -> None:
                           lead_days={key: 10.0}, keys={key}, service_level=0.95)
     reorder_point, order_up_to = levels[key]
     assert reorder_point >= 3 and order_up_to > reorder_point
+    # per ABC class: the cheap key (C) stocks to its class's level, the costly one (A) not
+    cheap = ("P2", "s1")
+    both = history + [(at, cheap, 1) for at, _, _ in history]
+    costs = {"P1": 1000.0, "P2": 1.0}
+
+    def rop(level: float | ServiceLevels) -> tuple[float, float]:
+        out = naive_levels(both, START.replace(month=2), window_days=30, unit_cost=costs,
+                           lead_days={key: 10.0, cheap: 10.0}, keys={key, cheap},
+                           service_level=level)
+        return out[key][0], out[cheap][0]
+
+    assert rop(ServiceLevels(a=0.6, b=0.6, c=0.99)) == (rop(0.6)[0], rop(0.99)[1])
+    assert rop(0.99)[1] > rop(0.6)[1]
 
 
 def test_truth_adapter_gives_modes_parts_and_precursors() -> None:

@@ -25,6 +25,7 @@ from assetwatch.bench.service_tuning import (
 )
 from assetwatch.core.settings import Settings
 from assetwatch.models.prediction.training import TrainOptions
+from assetwatch.service.service_levels import ServiceLevels
 from assetwatch.service.tickets import TicketPolicy
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -100,17 +101,17 @@ def test_replay_follows_the_run_and_the_policy(
 
 
 def _level(level: float, value: float | None, fill: float | None) -> LevelScore:
-    return LevelScore(level, fill, 0.95, None, value, 0, None, 0)
+    return LevelScore(ServiceLevels.single(level), fill, 0.95, None, value, 0, None, 0)
 
 
 def test_choose_service_level_caps_value_then_maximises_fill() -> None:
     scores = [_level(0.9, 0.5, 0.90), _level(0.95, 0.7, 0.96), _level(0.98, 0.8, 0.96),
               _level(0.99, 1.1, 0.99)]
     # the best fill within 80 % of the naive policy's value; ties: the lower value
-    assert choose_service_level(scores).service_level == 0.95
-    assert choose_service_level(scores, max_value_vs_naive=1.2).service_level == 0.99
+    assert choose_service_level(scores).service_level.a == 0.95
+    assert choose_service_level(scores, max_value_vs_naive=1.2).service_level.a == 0.99
     # none within: the lowest value
-    assert choose_service_level(scores, max_value_vs_naive=0.1).service_level == 0.9
+    assert choose_service_level(scores, max_value_vs_naive=0.1).service_level.a == 0.9
     with pytest.raises(ValueError):
         choose_service_level([])
 
@@ -120,14 +121,15 @@ def test_replayed_service_level_moves_the_stock(
         kept_run: tuple[Settings, ServiceBenchResult],
         make_database: Callable[[], Settings]) -> None:
     source, _ = kept_run
-    low, high = (replay_service_level(make_database(), source, WORLD, level, start=START)
+    low, high = (replay_service_level(make_database(), source, WORLD,
+                                      ServiceLevels.single(level), start=START)
                  for level in (0.5, 0.995))
     # the policy's quantile reaches the replayed stock: a higher one holds more
     assert high.stock_value is not None and low.stock_value is not None
     assert high.stock_value > low.stock_value
     with pytest.raises(ValueError, match="seed 7"):
-        replay_service_level(make_database(), source, replace(WORLD, seed=7), 0.95,
-                             start=START)
+        replay_service_level(make_database(), source, replace(WORLD, seed=7),
+                             ServiceLevels.single(0.95), start=START)
 
 
 def test_replayed_predictions_keep_their_versions_parameters(

@@ -15,6 +15,7 @@ from assetwatch.service.masterdata import read_masterdata
 from assetwatch.service.masterdata_load import sample_path
 from assetwatch.service.policy import compute_inventory_policy, kanban_sizing
 from assetwatch.service.risk import load_risk
+from assetwatch.service.service_levels import ServiceLevels
 from assetwatch.service.ticket_lifecycle import close_ticket, open_ticket
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
@@ -190,3 +191,31 @@ def test_planned_maintenance_alone_gives_a_baseline(fleet_db: tuple[psycopg.Conn
     rop = conn.execute("SELECT reorder_point FROM v_inventory_policy WHERE part_no ="
                        " 'OIL-SC46-5L' AND site_id = 'site-01'").fetchone()[0]
     assert rop >= 4.0
+
+
+def test_cheap_parts_stock_to_their_class_level(fleet_db: tuple[psycopg.Connection, dict],
+                                                predict: Callable[..., None]) -> None:
+    """Per ABC class: the policy rows carry their class and level, and a class stocked to a
+    higher level gets a reorder point at least as high (higher for some key)."""
+    conn, ids = fleet_db
+    predict(conn, AS_OF, {(a, c): {14: 0.3, 30: 0.5} for a in ids.values()
+                          for c in ("bearing", "mechanical_seal")})
+
+    def policy(levels: ServiceLevels | float) -> dict[tuple[str, str], tuple]:
+        compute_inventory_policy(conn, as_of=AS_OF, service_level=levels,
+                                 computed_at=AS_OF + timedelta(seconds=len(seen)))
+        seen.append(levels)
+        return {(r[0], r[1]): r[2:] for r in conn.execute(
+            "SELECT part_no, site_id, abc_class, service_level, reorder_point"
+            " FROM v_inventory_policy")}
+
+    seen: list[object] = []
+    single = policy(0.9)
+    tiered = policy(ServiceLevels(a=0.9, b=0.9, c=0.995))
+    assert {v[0] for v in single.values()} == {"A", "B", "C"}
+    assert all(v[1] == pytest.approx(0.9) for v in single.values())
+    cheap = [k for k, v in tiered.items() if v[0] == "C"]
+    assert all(tiered[k][1] == pytest.approx(0.995) for k in cheap)
+    assert all(tiered[k][2] >= single[k][2] for k in cheap)
+    assert any(tiered[k][2] > single[k][2] for k in cheap)
+    assert all(tiered[k][2] == single[k][2] for k, v in tiered.items() if v[0] == "A")
