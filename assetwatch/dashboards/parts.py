@@ -69,12 +69,13 @@ def _demand_panels() -> tuple[PanelSpec, ...]:
             "Reorder points and Kanban sizes", "table", width=24, height=9,
             sql="SELECT part_no, description, site_id, on_hand, reorder_point,\n"
                 "       safety_stock, kanban_bin_qty, kanban_cards, lead_time_days,\n"
-                "       demand_per_day, service_level, stockout_risk, overstock\n"
+                "       demand_per_day, abc_class, service_level, stockout_risk, overstock\n"
                 f"FROM v_inventory_policy WHERE {_SITE}\n"
                 "ORDER BY stockout_risk DESC, part_no, site_id",
             columns=("part_no", "description", "site_id", "on_hand", "reorder_point",
                      "safety_stock", "kanban_bin_qty", "kanban_cards", "lead_time_days",
-                     "demand_per_day", "service_level", "stockout_risk", "overstock")),
+                     "demand_per_day", "abc_class", "service_level", "stockout_risk",
+                     "overstock")),
         PanelSpec(
             "Warranty-claims forecast", "table", width=24, height=8,
             description="Components under warranty, their failure probability and the "
