@@ -71,9 +71,6 @@ class DemandTerms:
     keys: list[tuple[str, str]]   # (part_no, site_id)
     life: np.ndarray              # (terms, 2) new part's Weibull (beta, eta_days); NaN: unknown
     replaced: np.ndarray | None = None   # per term: P(an open ticket replaces it at once)
-    #: per key: demand the predictions do not explain, as (lines a day, units per line);
-    #: it joins every window as a Poisson stream (see ``inventory_policy``'s residual)
-    residual: tuple[np.ndarray, np.ndarray] | None = None
 
     def distribution(self, start: np.ndarray | float, end: np.ndarray | float) -> \
             DemandDistribution:
@@ -100,31 +97,7 @@ class DemandTerms:
                 key = np.concatenate([key, key[over]])
                 qty = np.concatenate([qty, qty[over]])
                 prob = np.concatenate([np.minimum(prob, 1.0), excess[over]])
-        if self.residual is not None:
-            key, prob, qty = self._with_residual(key, prob, qty, start, end)
         return poisson_binomial(key, prob, qty, len(self.keys))
-
-    def _with_residual(self, key: np.ndarray, prob: np.ndarray, qty: np.ndarray,
-                       start: np.ndarray | float, end: np.ndarray | float
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The terms plus each key's residual stream over its window: ``n`` Bernoulli
-        lines of probability ``lines / n`` (``n`` at least 16 and twice the expected lines,
-        so the sum is close to Poisson)."""
-        assert self.residual is not None
-        rate, size = self.residual
-        n_keys = len(self.keys)
-        s = np.broadcast_to(np.asarray(start, dtype=float), (n_keys,))
-        e = np.broadcast_to(np.asarray(end, dtype=float), (n_keys,))
-        lines = rate * np.clip(e - np.maximum(s, 0.0), 0.0, None)
-        live = np.flatnonzero(lines > 0)
-        if not len(live):
-            return key, prob, qty
-        n = np.maximum(16, np.ceil(2.0 * lines[live])).astype(np.int64)
-        extra_key = np.repeat(live, n)
-        return (np.concatenate([key, extra_key]),
-                np.concatenate([prob, np.repeat(lines[live] / n, n)]),
-                np.concatenate([qty, np.repeat(np.maximum(size[live], 1), n)
-                                .astype(qty.dtype)]))
 
 
 def ticket_replacement_share(conn: psycopg.Connection, as_of: datetime,

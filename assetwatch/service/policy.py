@@ -14,14 +14,6 @@ policy is recomputed and orders are placed; 1 day for the hourly/daily flow):
   value); each row stores its class and level;
 * Kanban / two-bin: a container holds ``container_days`` of expected demand (at least one part);
   cards = containers to cover the reorder point plus the one being consumed (2 = two-bin);
-* demand the predictions do not explain: over the last ``lookback_days`` (180) each key's
-  demand on free stock was the kits reserved by the tickets opened then plus what was used
-  without a ticket (breakdowns, work nobody ticketed); where that rate exceeds what the
-  predictions and the plan expect per day now (the risk of the components without an open
-  ticket, the planned work, over ``horizon_days``), the excess joins ``D_L`` as a Poisson
-  stream of lines of the key's average line size. So parts the models under-forecast (for
-  example those that go in several failure modes' kits) are stocked to their recorded
-  demand, and a fleet with no recorded demand yet is stocked from its predictions alone;
 * reservations: a component whose open ticket has its kit reserved is certain demand, not a
   random one: its term leaves ``D_L`` and the kit's quantity (``committed``, reserved or
   short) is taken from the inventory position ``on hand + on order - committed``; ``on
@@ -37,8 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
@@ -49,11 +40,7 @@ from assetwatch.service.poibin import DemandDistribution
 from assetwatch.service.risk import RiskTable, load_risk
 from assetwatch.service.service_levels import ServiceLevels, usage_classes
 
-__all__ = ["DEMAND_LOOKBACK_DAYS", "compute_inventory_policy", "kanban_sizing",
-           "recorded_excess"]
-
-#: days of recorded demand on free stock that the policy compares with its predictions
-DEMAND_LOOKBACK_DAYS = 180.0
+__all__ = ["compute_inventory_policy", "kanban_sizing"]
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +59,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
                              horizon_days: int = 90,
                              container_days: float = 30.0, review_period_days: float = 1.0,
                              computed_at: datetime | None = None,
-                             max_prediction_age_days: float = 30.0,
-                             lookback_days: float = DEMAND_LOOKBACK_DAYS) -> int:
+                             max_prediction_age_days: float = 30.0) -> int:
     """Compute and store the policy of every stocked part at every site; return the rows.
 
     Parts count when a component at the site may consume them, when they are planned, or when
@@ -97,11 +83,6 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     horizon_plan = planned_demand(conn, as_of, [(0.0, float(horizon_days))])
     terms = demand_terms(conn, risk, sorted(set(stock) | set(horizon_plan)))
     keys = terms.keys
-    h_plan = np.array([horizon_plan.get(k, np.zeros(1))[0] for k in keys])
-    if lookback_days > 0:
-        expected = (terms.distribution(0.0, float(horizon_days)).mean + h_plan) / horizon_days
-        terms = replace(terms, residual=recorded_excess(conn, as_of, keys, expected,
-                                                        lookback_days=lookback_days))
     known = np.array([k in lead for k in keys])
     for key in (k for k, ok in zip(keys, known, strict=True) if not ok):
         log.warning("no lead time for part %s at site %s; no policy", *key)
@@ -110,6 +91,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     # planned maintenance inside each key's own windows
     lead_plan = _planned_in(conn, as_of, keys, protection)
     long_plan = _planned_in(conn, as_of, keys, protection + horizon_days)
+    h_plan = np.array([horizon_plan.get(k, np.zeros(1))[0] for k in keys])
 
     d_lead = terms.distribution(0.0, protection)
     d_horizon = terms.distribution(0.0, float(horizon_days))
@@ -179,32 +161,6 @@ def _repair_pipeline(conn: psycopg.Connection, as_of: datetime, keys: list[tuple
         due.setdefault((part_no, site_id), []).append((at - as_of).total_seconds() / 86400.0)
     return np.array([sum(d <= days[g] for d in due.get(k, ())) for g, k in enumerate(keys)],
                     dtype=np.int64)
-
-
-def recorded_excess(conn: psycopg.Connection, as_of: datetime, keys: list[tuple[str, str]],
-                    expected_per_day: np.ndarray, *, lookback_days: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Per key, the recorded demand on free stock in ``[as_of - lookback_days, as_of)`` in
-    excess of ``expected_per_day`` (units): ``(lines a day, units per line)``, both 0 where
-    nothing exceeds. Demand on free stock: the kits reserved by the tickets opened in the
-    window (``required_qty`` per line) and the consumption without a ticket."""
-    since = as_of - timedelta(days=lookback_days)
-    recorded = {(p, s): (float(u), int(n)) for p, s, u, n in conn.execute(
-        "SELECT part_no, site_id, sum(qty), count(*) FROM ("
-        " SELECT part_no, site_id, required_qty AS qty FROM stock_reservation"
-        "  WHERE reserved_at >= %(since)s AND reserved_at < %(as_of)s"
-        " UNION ALL"
-        " SELECT part_no, site_id, -qty FROM stock_movement WHERE kind = 'consumption'"
-        "  AND ticket_id IS NULL AND at >= %(since)s AND at < %(as_of)s) d"
-        " GROUP BY part_no, site_id", {"since": since, "as_of": as_of})}
-    rate, size = np.zeros(len(keys)), np.zeros(len(keys))
-    for g, key in enumerate(keys):
-        units, lines = recorded.get(key, (0.0, 0))
-        excess = units / lookback_days - float(expected_per_day[g])
-        if lines and excess > 0:
-            size[g] = max(1.0, round(units / lines))
-            rate[g] = excess / size[g]
-    return rate, size
 
 
 def _without_ticketed(conn: psycopg.Connection, risk: RiskTable) -> RiskTable:

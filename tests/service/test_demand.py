@@ -219,33 +219,3 @@ def test_cheap_parts_stock_to_their_class_level(fleet_db: tuple[psycopg.Connecti
     assert all(tiered[k][2] >= single[k][2] for k in cheap)
     assert any(tiered[k][2] > single[k][2] for k in cheap)
     assert all(tiered[k][2] == single[k][2] for k, v in tiered.items() if v[0] == "A")
-
-
-def test_recorded_demand_the_predictions_miss_is_stocked(
-        fleet_db: tuple[psycopg.Connection, dict]) -> None:
-    """No prediction expects O-rings at site-02, yet 30 lines of 2 were used without a
-    ticket in the last 150 days: the policy stocks to that recorded rate (about 0.4 a day
-    over an 11-day protection interval: several units), and without the lookback it stocks
-    to the predictions alone."""
-    from assetwatch.service.stock_ledger import move_stock
-
-    conn, _ = fleet_db
-    part, site = "ORING-52X3-FKM", "site-02"
-    conn.execute("UPDATE stock SET on_hand = 200 WHERE part_no = %s AND site_id = %s",
-                 (part, site))
-    for i in range(30):
-        move_stock(conn, part, site, -2, "consumption", at=AS_OF - timedelta(days=5 * i + 1))
-
-    def reorder_point(lookback: float, at: datetime) -> float:
-        compute_inventory_policy(conn, as_of=AS_OF, lookback_days=lookback, computed_at=at)
-        row = conn.execute("SELECT reorder_point FROM v_inventory_policy WHERE part_no = %s"
-                           " AND site_id = %s", (part, site)).fetchone()
-        assert row is not None
-        return float(row[0])
-
-    without = reorder_point(0.0, AS_OF)
-    with_record = reorder_point(180.0, AS_OF + timedelta(seconds=1))
-    lead = conn.execute("SELECT lead_time_days FROM v_part_lead_time WHERE part_no = %s"
-                        " AND site_id = %s", (part, site)).fetchone()[0]
-    expected = 60 / 180 * (float(lead) + 1)
-    assert without < 2 <= expected <= with_record <= expected + 4 * np.sqrt(2 * expected) + 2
