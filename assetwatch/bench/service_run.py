@@ -59,8 +59,8 @@ from assetwatch.service.ticket_lifecycle import close_ticket
 from assetwatch.service.tickets import TicketPolicy, update_tickets
 from assetwatch.sim.fleet import build_fleet
 
-__all__ = ["BENCH_TICKET_POLICY", "MODES", "RunOptions", "ServiceBenchResult", "ServiceRun",
-           "TicketOutcome", "Visit"]
+__all__ = ["BENCH_SERVICE_LEVELS", "BENCH_TICKET_POLICY", "MODES", "RunOptions",
+           "ServiceBenchResult", "ServiceRun", "TicketOutcome", "Visit"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ Consumption = list[tuple[datetime, Key, int]]
 #: and opening threshold chosen on a tuning world (seed 1, 25 assets, 90 evaluated days) by
 #: ``bench service --tune-tickets`` (:mod:`.service_tuning`; docs/bench_service.md)
 BENCH_TICKET_POLICY = TicketPolicy(anomaly_weight=0.3, open_threshold=0.65)
+
+#: the inventory policy's service levels in every row (and the naive policy's), per ABC class
+#: of usage value A/B/C, chosen on a tuning world (seed 1, 25 assets, 365 evaluated days) by
+#: ``bench service --tune-service-level`` (:mod:`.service_stock_tuning`;
+#: docs/bench_service.md, "Choosing the service levels"); the product's default is 0.95
+BENCH_SERVICE_LEVELS = ServiceLevels(a=0.95, b=0.99, c=0.999)
 
 #: days from a repair visit that lacked the failure mode's parts (not in its kit, or not at
 #: hand) to the technician's second trip with them (the parts come by transfer or expedited)
@@ -90,7 +96,7 @@ class RunOptions:
     telemetry_days: int = 180
     period_days: int = 30
     #: the inventory policy's service level (one, or per ABC class), the naive policy's too
-    service_level: float | ServiceLevels = 0.95
+    service_level: float | ServiceLevels = BENCH_SERVICE_LEVELS
     seed: int = 7
     sample_interval_s: float = 3600.0
     train_every_days: int = 91

@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 #: per ABC class (A/B/C) that stock the cheap classes higher
 LEVEL_GRID: tuple[ServiceLevels, ...] = (
     *(ServiceLevels.single(level) for level in (0.9, 0.95, 0.98, 0.99)),
-    *(ServiceLevels(a=a, b=b, c=c) for a, b, c in ((0.9, 0.98, 0.995), (0.95, 0.98, 0.995),
-                                                   (0.95, 0.99, 0.999), (0.98, 0.99, 0.999))),
+    *(ServiceLevels(a=a, b=b, c=c) for a, b, c in (
+        (0.9, 0.98, 0.995), (0.95, 0.98, 0.995), (0.95, 0.99, 0.999), (0.98, 0.99, 0.999),
+        (0.95, 0.995, 0.999), (0.99, 0.995, 0.999))),
 )
 
 
@@ -74,7 +75,8 @@ def replay_service_level(settings: Settings, source: Settings, options: RunOptio
 
     if options.seed == REPORTED_SEED:
         raise ValueError(f"seed {REPORTED_SEED} is the reported world; tune on another seed")
-    scratch = fresh_database(settings, f"bench_service_level_s{options.seed}")
+    label = level.label().replace(".", "").replace("/", "_")   # one database per candidate
+    scratch = fresh_database(settings, f"bench_service_level_s{options.seed}_{label}")
     try:
         result = ReplayRun(scratch, replace(options, service_level=level), start=start,
                            source=source).execute()
