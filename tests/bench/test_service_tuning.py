@@ -148,3 +148,17 @@ def test_replayed_predictions_keep_their_versions_parameters(
         kept = a.execute(query).fetchall()
         replayed = b.execute(query).fetchall()
     assert kept and replayed and set(replayed) <= set(kept) and None not in {r[0] for r in kept}
+
+
+def test_bad_service_levels_on_the_command_line_are_named(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from assetwatch.cli import main
+
+    assert main(["bench", "service", "--quick", "--service-level", "0.9/1.5/0.99"]) != 0
+    assert "--service-level: service level of class B must be in [0.5, 1)" in \
+        " ".join(capsys.readouterr().err.split())
+    assert main(["bench", "service", "--quick", "--tune-service-level", "--tune-levels",
+                 "0.95,high"]) != 0
+    assert "--tune-levels: service level 'high'" in " ".join(capsys.readouterr().err.split())
+    assert main(["bench", "service", "--quick", "--tune-service-level", "--tune-reuse"]) != 0
+    assert "seed 7 is the reported world" in " ".join(capsys.readouterr().err.split())
