@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from scipy.special import ndtri
 
-from assetwatch.service.service_levels import ServiceLevels, usage_classes
+from assetwatch.service.service_levels import ServiceLevels
 
 __all__ = ["InventorySimulator", "PolicyResult", "naive_levels"]
 
@@ -111,8 +111,7 @@ def naive_levels(history: list[tuple[datetime, Key, int]], t: datetime, *, windo
                  review_period_days: float = 1.0) -> dict[Key, tuple[float, float]]:
     """Reorder point and order-up-to level per key from consumption in the trailing window
     (``unit_cost`` per part number classes the keys when the levels differ per class)."""
-    levels = (service_level if isinstance(service_level, ServiceLevels)
-              else ServiceLevels.single(service_level))
+    levels = ServiceLevels.coerce(service_level)
     start = t - timedelta(days=window_days)
     daily: dict[Key, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for at, key, qty in history:
@@ -121,8 +120,7 @@ def naive_levels(history: list[tuple[datetime, Key, int]], t: datetime, *, windo
     ordered = sorted(keys)
     usage = np.array([sum(daily.get(k, {}).values()) / window_days * 365.0
                       * (unit_cost or {}).get(k[0], 0.0) for k in ordered])
-    z = dict(zip(ordered, ndtri(levels.of(usage_classes(
-        usage, a_share=levels.a_share, b_share=levels.b_share))), strict=True))
+    z = dict(zip(ordered, ndtri(levels.of(levels.classes(usage))), strict=True))
     out = {}
     for key in ordered:
         counts = daily.get(key, {})

@@ -301,7 +301,9 @@ def _tune_service_level(settings: Settings, options: RunOptions, *, reuse: bool,
 
 
 def _label(level: float | ServiceLevels) -> str:
-    return f"{level:g}" if isinstance(level, float) else level.label()
+    from assetwatch.service.service_levels import ServiceLevels
+
+    return ServiceLevels.coerce(level).label()
 
 
 def _num(value: float | None) -> str:

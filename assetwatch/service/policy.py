@@ -38,7 +38,7 @@ from assetwatch.service.bom import planned_demand
 from assetwatch.service.demand import demand_terms, resolve_as_of
 from assetwatch.service.poibin import DemandDistribution
 from assetwatch.service.risk import RiskTable, load_risk
-from assetwatch.service.service_levels import ServiceLevels, usage_classes
+from assetwatch.service.service_levels import ServiceLevels
 
 __all__ = ["compute_inventory_policy", "kanban_sizing"]
 
@@ -66,8 +66,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     the site holds stock of them (so unneeded stock is flagged as over-stock).
     ``service_level``: one level for every key, or :class:`ServiceLevels` per ABC class.
     """
-    levels = (service_level if isinstance(service_level, ServiceLevels)
-              else ServiceLevels.single(service_level))
+    levels = ServiceLevels.coerce(service_level)
     as_of = resolve_as_of(conn, as_of)
     computed_at = computed_at or datetime.now(UTC)
     risk = _without_ticketed(conn, load_risk(conn, as_of,
@@ -98,8 +97,7 @@ def compute_inventory_policy(conn: psycopg.Connection, *, as_of: datetime | None
     d_long = terms.distribution(0.0, protection + horizon_days)
     per_day = (d_horizon.mean + h_plan) / horizon_days
     unit_cost = np.array([costs.get(part_no, 0.0) for part_no, _ in keys])
-    classes = usage_classes(per_day * 365.0 * unit_cost, a_share=levels.a_share,
-                            b_share=levels.b_share)
+    classes = levels.classes(per_day * 365.0 * unit_cost)
     level = levels.of(classes)
     rop = _quantile(d_lead, level) + np.ceil(lead_plan - 1e-9)
     expected_lead = d_lead.mean + lead_plan

@@ -44,6 +44,11 @@ class ServiceLevels:
         return cls(a=level, b=level, c=level)
 
     @classmethod
+    def coerce(cls, level: float | ServiceLevels) -> ServiceLevels:
+        """``level`` as it is, or one number as :meth:`single`."""
+        return level if isinstance(level, ServiceLevels) else cls.single(level)
+
+    @classmethod
     def parse(cls, text: str) -> ServiceLevels:
         """``"0.95"`` (every class) or ``"0.95/0.98/0.995"`` (classes A/B/C); ValueError
         naming what is wrong."""
@@ -65,6 +70,11 @@ class ServiceLevels:
         if self.a == self.b == self.c:
             return f"{self.a:g}"
         return f"{self.a:g}/{self.b:g}/{self.c:g}"
+
+    def classes(self, usage_value: np.ndarray) -> np.ndarray:
+        """The ABC class of each key by its usage value, at these shares
+        (:func:`usage_classes`)."""
+        return usage_classes(usage_value, a_share=self.a_share, b_share=self.b_share)
 
     def of(self, classes: np.ndarray) -> np.ndarray:
         """The service level of each key of ``classes`` (``"A"``, ``"B"`` or ``"C"``)."""

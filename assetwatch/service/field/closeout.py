@@ -35,7 +35,6 @@ from assetwatch.service.ticket_lifecycle import (
 __all__ = ["CloseOut", "close_visit"]
 
 
-
 @dataclass
 class CloseOut:
     """What closing one visit did."""
