@@ -1,9 +1,10 @@
 """Work at one site in one window becomes one job: one visit, one trip.
 
 Items of a site are taken in deadline order; an item joins the open job of its site when its
-deadline is within ``window_hours`` of the job's first deadline, its kit can be there before
-the job's deadline, the job stays within ``max_minutes`` on site and some technician has
-every skill the job then needs, and it is a response visit exactly when the job is (see
+deadline is within ``window_hours`` of the job's first deadline, its kit can be there when the
+job's can (work that is ready is not held back for parts still on the way, nor the other way
+round), the job stays within ``max_minutes`` on site and some technician has every skill the
+job then needs, and it is a response visit exactly when the job is (see
 :mod:`~assetwatch.service.field.work`). Otherwise it starts a new job.
 """
 
@@ -82,7 +83,7 @@ def site_jobs(items: Iterable[WorkItem], crew: Sequence[Technician], *,
 def _fits(current: list[WorkItem], item: WorkItem, crew: Sequence[Technician],
           window_hours: float, max_minutes: int) -> bool:
     first = current[0].deadline
-    if item.response_only != current[0].response_only:
+    if item.response_only != current[0].response_only or item.release != current[0].release:
         return False
     if window_hours <= 0 or sum(i.minutes for i in current) + item.minutes > max_minutes:
         return False
