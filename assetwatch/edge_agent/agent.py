@@ -113,6 +113,8 @@ class EdgeAgent:
         self.links: dict[str, AssetLink] = {}
         self.publisher: Publisher | None = None
         self._delivered_before = (0, 0, 0, 0)
+        self._birth_ms: dict[str, int] = {}
+        self._birth_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -250,7 +252,16 @@ class EdgeAgent:
 
     # -- status -------------------------------------------------------------------------
     def birth(self, asset: str, at_ms: int | None = None) -> AssetStatus:
-        """The retained ``online`` status of an asset as of now (or ``at_ms``)."""
+        """The retained ``online`` status of an asset as of now (or ``at_ms``).
+
+        Each birth of an asset is at least a millisecond later than its previous one: the
+        ingest keeps the newest birth, and two births in one millisecond (a simulated clock
+        that has not moved between the connect and an applied configuration) would
+        otherwise be kept in whatever order the ingest workers took them."""
+        with self._birth_lock:
+            ts_ms = at_ms if at_ms is not None else self.source.clock_ms()
+            ts_ms = max(ts_ms, self._birth_ms.get(asset, ts_ms - 1) + 1)
+            self._birth_ms[asset] = ts_ms
         spool = self.spool
         spool_detail = dict(self._limit.state)
         if spool is not None:
@@ -265,7 +276,7 @@ class EdgeAgent:
                 "refused": dict(c.refused), "last_refusal": c.last_refusal,
                 "dead_lettered": c.dead_lettered}
         return AssetStatus(
-            state="online", ts_ms=at_ms if at_ms is not None else self.source.clock_ms(),
+            state="online", ts_ms=ts_ms,
             agent_version=__version__, firmware=self.source.firmware(asset),
             config_hash=config_hash(dict(self.options.local_config), self._remote.active[asset]),
             components=self.source.components(asset, at_ms),
