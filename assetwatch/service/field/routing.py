@@ -72,13 +72,22 @@ class RoutingSolver(DispatchSolver):
         self.idle_cost = idle_cost
 
     def solve(self, problem: DispatchProblem) -> list[Assignment]:
-        if len(problem.jobs) * len(problem.tours) <= self.whole_horizon_size:
-            closes = max((t.closes for t in problem.tours), default=0)
-            jobs = [j for j in range(len(problem.jobs)) if problem.release(j) < closes]
-            days = len({t.opens // 1440 for t in problem.tours})
-            budget = min(self.time_limit_s, max(0.5, 0.02 * len(jobs) * days))
-            return append_late(problem, self._solve_block(
-                problem, list(problem.tours), jobs, problem.minute(problem.end), budget))
+        whole = len(problem.jobs) * len(problem.tours) <= self.whole_horizon_size
+        plan = self._solve_whole(problem) if whole else self._solve_by_day(problem)
+        return append_late(problem, plan)
+
+    def _solve_whole(self, problem: DispatchProblem) -> list[Assignment]:
+        """One model over every tour; a job must be done when due before the horizon ends."""
+        closes = max((t.closes for t in problem.tours), default=0)
+        jobs = [j for j in range(len(problem.jobs)) if problem.release(j) < closes]
+        days = len({t.opens // 1440 for t in problem.tours})
+        budget = min(self.time_limit_s, max(0.5, 0.02 * len(jobs) * days))
+        return self._solve_block(problem, list(problem.tours), jobs,
+                                 problem.minute(problem.end), budget)
+
+    def _solve_by_day(self, problem: DispatchProblem) -> list[Assignment]:
+        """The days in order, each over the jobs not planned yet; a job must be done on a day
+        when due before the next day's first tour opens (plus the margin)."""
         days: dict[int, list[Tour]] = defaultdict(list)
         for tour in problem.tours:
             days[tour.opens // 1440].append(tour)
@@ -93,7 +102,7 @@ class RoutingSolver(DispatchSolver):
             must_before = (min(following) + self.must_margin_minutes if following
                            else None)
             plan += self._solve_block(problem, tours, jobs, must_before, budget)
-        return append_late(problem, plan)
+        return plan
 
     def _solve_block(self, problem: DispatchProblem, tours: list[Tour], jobs: list[int],
                      must_before: int | None, seconds: float) -> list[Assignment]:
