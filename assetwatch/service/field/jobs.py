@@ -92,7 +92,7 @@ def _fits(current: list[WorkItem], item: WorkItem, crew: Sequence[Technician],
         return False
     if first is None and item.deadline is not None:
         return False
-    if item.deadline is not None and max(i.release for i in current) > item.deadline:
+    if item.deadline is not None and item.release > item.deadline:     # the job's release too
         return False
     job = Job(item.site_id, (*current, item))
     return any(job.doable_by(t) for t in crew)

@@ -148,18 +148,19 @@ class RoutingSolver(DispatchSolver):
         for n, j in enumerate(jobs):
             index = manager.NodeToIndex(n)
             release, deadline = problem.release(j), problem.deadline(j)
-            today = deadline is not None and (must_before is None or deadline < must_before)
+            required = deadline is not None and (must_before is None
+                                                 or deadline < must_before)
             reach = [max(t.opens + problem.travel(problem.crew[t.technician].home,
                                                   problem.place(j)), release)
                      for t in tours if t.technician in problem.capable[j]]
-            on_time = (today and deadline is not None
+            on_time = (required and deadline is not None
                        and min(reach, default=deadline + 1) <= deadline)
             time.CumulVar(index).SetRange(release, deadline if on_time else horizon)
             if deadline is not None and not on_time:
                 time.SetCumulVarSoftUpperBound(index, max(deadline, release), self.late_cost)
-            if today:
+            if required:
                 must.add(j)
-            routing.AddDisjunction([index], self.must_cost if today else self.due_cost
+            routing.AddDisjunction([index], self.must_cost if required else self.due_cost
                                    if deadline is not None and deadline < end
                                    else self.idle_cost)
             minutes = problem.jobs[j].minutes
