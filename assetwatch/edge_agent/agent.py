@@ -51,6 +51,10 @@ __all__ = ["AgentOptions", "AgentSummary", "EdgeAgent"]
 
 log = logging.getLogger(__name__)
 
+_BIRTHS_REMEMBERED = 64
+"""Birth times remembered per asset to keep births apart (births are rare: connects,
+configurations, parts replaced)."""
+
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class EdgeAgent:
         self.links: dict[str, AssetLink] = {}
         self.publisher: Publisher | None = None
         self._delivered_before = (0, 0, 0, 0)
-        self._birth_ms: dict[str, int] = {}
+        self._birth_ms: dict[str, set[int]] = {}
         self._birth_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -254,14 +258,20 @@ class EdgeAgent:
     def birth(self, asset: str, at_ms: int | None = None) -> AssetStatus:
         """The retained ``online`` status of an asset as of now (or ``at_ms``).
 
-        Each birth of an asset is at least a millisecond later than its previous one: the
-        ingest keeps the newest birth, and two births in one millisecond (a simulated clock
-        that has not moved between the connect and an applied configuration) would
-        otherwise be kept in whatever order the ingest workers took them."""
+        No two births of an asset share a millisecond: a birth at a millisecond an earlier
+        birth already holds is moved to the next free one. The ingest keeps the newest birth,
+        and two births in one millisecond (a simulated clock that has not moved between the
+        connect and an applied configuration) would otherwise be kept in whatever order the
+        ingest workers took them. A birth for a past event (a part replaced) keeps its
+        event's time when that is free, although a later birth may already be out."""
         with self._birth_lock:
             ts_ms = at_ms if at_ms is not None else self.source.clock_ms()
-            ts_ms = max(ts_ms, self._birth_ms.get(asset, ts_ms - 1) + 1)
-            self._birth_ms[asset] = ts_ms
+            taken = self._birth_ms.setdefault(asset, set())
+            while ts_ms in taken:
+                ts_ms += 1
+            taken.add(ts_ms)
+            if len(taken) > _BIRTHS_REMEMBERED:
+                taken.remove(min(taken))
         spool = self.spool
         spool_detail = dict(self._limit.state)
         if spool is not None:
