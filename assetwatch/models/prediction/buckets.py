@@ -6,7 +6,8 @@ Two sources give the same figures:
 - the **hourly rollup** (``telemetry_hourly``: count, mean and sum of squares per hour), used
   whenever the bucket is a whole number of hours and the buckets start on whole hours: a
   bucket's mean is the count-weighted mean of its hours and its standard deviation comes from
-  the summed squares, exactly the standard deviation of its raw readings;
+  the summed squares, exactly the standard deviation of its raw readings (buckets of one hour
+  are the rollup's rows as they are: no regrouping);
 - the raw ``telemetry`` otherwise (buckets shorter than an hour, or not on whole hours).
 
 With a :class:`~.regimes.RegimeNormaliser` every bucket of an asset whose model has operating
@@ -62,6 +63,21 @@ WHERE h.bucket >= %(t_from)s AND h.bucket < %(as_of)s
 GROUP BY 1, 2, 3, 4
 """
 
+# one-hour buckets are the rollup's own rows: the same figures as ``_ROLLUP`` without its
+# regrouping (a hash aggregate over every row read: a third of a score flow's read)
+_ROLLUP_HOURS = """
+SELECT h.asset_id, a.model_id, s.name AS sensor, h.bucket, h.avg AS mean,
+       CASE WHEN h.n > 1
+            THEN sqrt(greatest(h.sum_sq - h.avg * h.avg * h.n, 0) / (h.n - 1))
+            ELSE 0 END AS sd
+FROM telemetry_hourly h
+JOIN sensor s ON s.sensor_id = h.sensor_id
+JOIN asset a ON a.asset_id = h.asset_id
+WHERE h.bucket >= %(t_from)s AND h.bucket < %(as_of)s
+  AND (%(assets)s::integer[] IS NULL OR h.asset_id = ANY(%(assets)s::integer[]))
+  AND (%(read_sensors)s::text[] IS NULL OR s.name = ANY(%(read_sensors)s::text[]))
+"""
+
 _PLAIN = "SELECT asset_id, sensor, bucket, mean, sd FROM source"
 
 # nearest centre per (asset, bucket) over the model's operating signals, then the sensor's
@@ -103,15 +119,18 @@ def reads_rollup(bucket: timedelta, origin: datetime) -> bool:
     return whole_hours(bucket) and origin == origin.replace(minute=0, second=0, microsecond=0)
 
 
-def source_sql(*, rollup: bool) -> str:
+def source_sql(*, rollup: bool, bucket: timedelta) -> str:
     """``WITH source AS (...)``: raw bucket means (columns ``asset_id, model_id, sensor,
-    bucket, mean, sd``) before any regime normalisation."""
-    return "WITH source AS (" + (_ROLLUP if rollup else _RAW) + ")\n"
+    bucket, mean, sd``) of buckets of width ``bucket``, before any regime normalisation."""
+    if not rollup:
+        return "WITH source AS (" + _RAW + ")\n"
+    return "WITH source AS (" + (_ROLLUP_HOURS if bucket == _HOUR else _ROLLUP) + ")\n"
 
 
-def bucket_sql(*, rollup: bool, normaliser: RegimeNormaliser | None) -> str:
+def bucket_sql(*, rollup: bool, bucket: timedelta, normaliser: RegimeNormaliser | None
+               ) -> str:
     """The bucket query (see the module docstring); constant text, parameters by name."""
-    source = source_sql(rollup=rollup)
+    source = source_sql(rollup=rollup, bucket=bucket)
     if normaliser is None or not normaliser.models:
         return source + _PLAIN
     return source + _NORMALISED

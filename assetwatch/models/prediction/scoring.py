@@ -43,7 +43,7 @@ from assetwatch.models.prediction.model_registry import (
     load_model,
 )
 
-__all__ = ["predict_frame", "score_assets", "scoring_spec", "write_predictions"]
+__all__ = ["predict_frame", "predict_frames", "score_assets", "scoring_spec", "write_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,12 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
     with connect(settings) as conn:
         if changed:
             versions = current_versions(conn, model_name)
-        rows = predict_frame(conn, versions, as_of=as_of, assets=assets)
-        written = write_predictions(conn, rows)
         shadow = challengers(conn, model_name)
+        rows, shadow_rows = predict_frames(conn, [versions, shadow], as_of=as_of,
+                                           assets=assets)
+        written = write_predictions(conn, rows)
         if shadow:
-            write_predictions(conn, predict_frame(conn, shadow, as_of=as_of, assets=assets),
-                              table="shadow_prediction")
+            write_predictions(conn, shadow_rows, table="shadow_prediction")
         conn.commit()
         review_challengers(conn, model_name=model_name, as_of=as_of,
                            policy=ShadowPolicy.from_settings(settings))
@@ -91,26 +91,35 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
 def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
                   as_of: datetime, assets: Sequence[int] | None = None) -> pd.DataFrame:
     """Prediction rows (columns of ``failure_prediction``) of ``versions`` at ``as_of``."""
-    by_spec: dict[FeatureSpec, list[ModelVersion]] = {}
-    for version in versions:
-        spec = FeatureSpec.from_params(version.params.get("spec") or FeatureSpec().as_params())
-        by_spec.setdefault(spec, []).append(version)
-    parts = []
+    return predict_frames(conn, [versions], as_of=as_of, assets=assets)[0]
+
+
+def predict_frames(conn: psycopg.Connection, version_sets: Sequence[Sequence[ModelVersion]],
+                   *, as_of: datetime, assets: Sequence[int] | None = None
+                   ) -> list[pd.DataFrame]:
+    """:func:`predict_frame` of each set of versions (the champions, the challengers), with
+    the features of each feature spec read once for every set."""
+    by_spec: dict[FeatureSpec, list[tuple[int, ModelVersion]]] = {}
+    for index, versions in enumerate(version_sets):
+        for version in versions:
+            spec = FeatureSpec.from_params(version.params.get("spec")
+                                           or FeatureSpec().as_params())
+            by_spec.setdefault(spec, []).append((index, version))
+    parts: list[list[pd.DataFrame]] = [[] for _ in version_sets]
     for spec, group in by_spec.items():
-        sensors = sorted({s for v in group for s in feature_sensors(v.features)})
+        sensors = sorted({s for _, v in group for s in feature_sensors(v.features)})
         frame = build_feature_frame(
             conn, scoring_spec(spec), as_of=as_of, assets=assets, all_assets=True,
-            sensors=sensors,
-            component_types=[v.component_type for v in group if v.component_type])
-        for version in group:
+            sensors=sensors, component_types=sorted(
+                {v.component_type for _, v in group if v.component_type}))
+        for index, version in group:
             rows = frame[frame["component_type"] == version.component_type]
             if rows.empty:
                 continue
             model = load_model(conn, version.model_version_id)
-            parts.append(_long_rows(rows, model.predict(rows), model, version, as_of))
-    if not parts:
-        return pd.DataFrame(columns=list(_PREDICTION_COLUMNS))
-    return pd.concat(parts, ignore_index=True)
+            parts[index].append(_long_rows(rows, model.predict(rows), model, version, as_of))
+    return [pd.concat(p, ignore_index=True) if p
+            else pd.DataFrame(columns=list(_PREDICTION_COLUMNS)) for p in parts]
 
 
 def scoring_spec(spec: FeatureSpec) -> FeatureSpec:

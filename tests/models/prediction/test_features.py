@@ -150,3 +150,21 @@ def test_a_frame_with_more_windows_cut_to_a_spec_is_that_spec_s_frame(
     pd.testing.assert_frame_equal(cut, own)
     # the short and long statistics stay, whatever the windows
     assert {"temp__mean_short", "temp__slope_long", "errors__E7"} <= set(cut.columns)
+
+
+def test_fleet_ratio_counts_each_asset_once() -> None:
+    """The fleet median is over assets, not frame rows: an asset with more component types
+    in the frame does not weigh more (so scoring a few component types gives the ratios of
+    the full frame)."""
+    from assetwatch.models.prediction.features import _add_fleet_ratios
+
+    at = AS_OF
+    frame = pd.DataFrame({
+        "asset_id": [1, 1, 1, 2, 3], "snapshot_at": [at] * 5, "model_id": ["M"] * 5,
+        "component_type": ["bearing", "seal", "motor", "bearing", "bearing"],
+        "temp__mean_short": [1.0, 1.0, 1.0, 2.0, 9.0]})
+    _add_fleet_ratios(frame)
+    assert frame["temp__vs_fleet"].tolist() == pytest.approx([0.5, 0.5, 0.5, 1.0, 4.5])
+    only_bearings = frame[frame.component_type == "bearing"].drop(columns="temp__vs_fleet")
+    _add_fleet_ratios(only_bearings)
+    assert only_bearings["temp__vs_fleet"].tolist() == pytest.approx([0.5, 1.0, 4.5])
