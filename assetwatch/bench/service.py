@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -164,9 +165,22 @@ def run_rows(settings: Settings, rows: list[str], options: RunOptions, *, jobs: 
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(rows)), mp_context=context) as pool:
-        futures = {mode: pool.submit(run_service_bench, settings, mode, options,
-                                     keep_database=keep_database) for mode in rows}
+        futures = {mode: pool.submit(_run_row, settings, mode, options, keep_database)
+                   for mode in rows}
         return {mode: future.result() for mode, future in futures.items()}
+
+
+#: Priority of the reference rows' processes beside the pipeline row: the pipeline row is the
+#: longest, so with more rows than cores it gets the CPU first and the reference rows the rest.
+REFERENCE_ROW_NICENESS = 5
+
+
+def _run_row(settings: Settings, mode: str, options: RunOptions,
+             keep_database: bool) -> ServiceBenchResult:
+    """One row in a process of its own (the reference rows at a lower priority)."""
+    if mode != "pipeline":
+        os.nice(REFERENCE_ROW_NICENESS)
+    return run_service_bench(settings, mode, options, keep_database=keep_database)
 
 
 def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBenchResult],
@@ -200,7 +214,8 @@ def report(settings: Settings, options: RunOptions, results: dict[str, ServiceBe
         "season_days": season,
         "stage_seconds": {m: r.stage_seconds for m, r in results.items()},
         "trainings": [{"as_of": t.as_of.isoformat(), "component_type": t.component_type,
-                       "kind": t.kind, "failures": t.failures, "promoted": t.promoted}
+                       "kind": t.kind, "failures": t.failures, "promoted": t.promoted,
+                       "seconds": round(t.seconds, 1)}
                       for r in results.values() for t in r.trainings]})
     (out / f"{name}.txt").write_text(console.export_text())
     console.print(f"written: {out / f'{name}.json'}, {out / f'{name}.txt'}")
@@ -317,13 +332,13 @@ def _pct(value: float | None) -> str:
 def _trainings(result: ServiceBenchResult) -> list[str]:
     """One line per training of the pipeline row: per component type, the model registered
     and the failures its features saw."""
-    by_day: dict[datetime, list[str]] = {}
+    by_day: dict[tuple[datetime, float], list[str]] = {}
     for t in result.trainings:
-        by_day.setdefault(t.as_of, []).append(
+        by_day.setdefault((t.as_of, t.seconds), []).append(
             f"{t.component_type} {t.kind} ({t.failures} failures"
             f"{', promoted' if t.promoted else ''})")
-    return [f"pipeline row, training at {day.date()}: " + ", ".join(parts)
-            for day, parts in by_day.items()]
+    return [f"pipeline row, training at {day.date()} ({seconds:.0f} s): " + ", ".join(parts)
+            for (day, seconds), parts in by_day.items()]
 
 
 def season_days(options: RunOptions) -> int:

@@ -61,6 +61,7 @@ class Training(NamedTuple):
     kind: str           # the model registered: the Weibull prior when too few failures
     failures: int       # distinct failures in the training window's features
     promoted: bool
+    seconds: float      # wall time of the whole training (every component type) it was part of
 
 
 @dataclass
@@ -154,8 +155,9 @@ class PipelineSignals:
             started = time.perf_counter()
             results = train_models(self.settings, as_of=t, horizons=(7, 30),
                                    options=self.train_options)
+            seconds = time.perf_counter() - started
             self.times.add("train", started)
-            trained = [Training(t, r.component_type, r.kind, r.failures, r.promoted)
+            trained = [Training(t, r.component_type, r.kind, r.failures, r.promoted, seconds)
                        for r in results]
             self.trainings.extend(trained)
             log.info("trained at %s: %s", t.date(), ", ".join(
