@@ -46,6 +46,16 @@ WHERE t.time >= %(t_from)s AND t.time < %(as_of)s
 GROUP BY 1, 2, 3, 4
 """
 
+# the rollup's hours of the range, assets and sensors asked for
+_ROLLUP_FROM = """
+FROM telemetry_hourly h
+JOIN sensor s ON s.sensor_id = h.sensor_id
+JOIN asset a ON a.asset_id = h.asset_id
+WHERE h.bucket >= %(t_from)s AND h.bucket < %(as_of)s
+  AND (%(assets)s::integer[] IS NULL OR h.asset_id = ANY(%(assets)s::integer[]))
+  AND (%(read_sensors)s::text[] IS NULL OR s.name = ANY(%(read_sensors)s::text[]))
+"""
+
 _ROLLUP = """
 SELECT h.asset_id, a.model_id, s.name AS sensor,
        time_bucket(%(bucket)s::interval, h.bucket, origin => %(as_of)s::timestamptz) AS bucket,
@@ -53,15 +63,7 @@ SELECT h.asset_id, a.model_id, s.name AS sensor,
        CASE WHEN sum(h.n) > 1
             THEN sqrt(greatest(sum(h.sum_sq) - sum(h.avg * h.n) ^ 2 / sum(h.n), 0)
                       / (sum(h.n) - 1))
-            ELSE 0 END AS sd
-FROM telemetry_hourly h
-JOIN sensor s ON s.sensor_id = h.sensor_id
-JOIN asset a ON a.asset_id = h.asset_id
-WHERE h.bucket >= %(t_from)s AND h.bucket < %(as_of)s
-  AND (%(assets)s::integer[] IS NULL OR h.asset_id = ANY(%(assets)s::integer[]))
-  AND (%(read_sensors)s::text[] IS NULL OR s.name = ANY(%(read_sensors)s::text[]))
-GROUP BY 1, 2, 3, 4
-"""
+            ELSE 0 END AS sd""" + _ROLLUP_FROM + "GROUP BY 1, 2, 3, 4\n"
 
 # one-hour buckets are the rollup's own rows: the same figures as ``_ROLLUP`` without its
 # regrouping (a hash aggregate over every row read: a third of a score flow's read)
@@ -69,14 +71,7 @@ _ROLLUP_HOURS = """
 SELECT h.asset_id, a.model_id, s.name AS sensor, h.bucket, h.avg AS mean,
        CASE WHEN h.n > 1
             THEN sqrt(greatest(h.sum_sq - h.avg * h.avg * h.n, 0) / (h.n - 1))
-            ELSE 0 END AS sd
-FROM telemetry_hourly h
-JOIN sensor s ON s.sensor_id = h.sensor_id
-JOIN asset a ON a.asset_id = h.asset_id
-WHERE h.bucket >= %(t_from)s AND h.bucket < %(as_of)s
-  AND (%(assets)s::integer[] IS NULL OR h.asset_id = ANY(%(assets)s::integer[]))
-  AND (%(read_sensors)s::text[] IS NULL OR s.name = ANY(%(read_sensors)s::text[]))
-"""
+            ELSE 0 END AS sd""" + _ROLLUP_FROM
 
 _PLAIN = "SELECT asset_id, sensor, bucket, mean, sd FROM source"
 
