@@ -56,7 +56,6 @@ _BIRTHS_REMEMBERED = 64
 configurations, parts replaced)."""
 
 
-
 @dataclass(frozen=True)
 class AgentOptions:
     """How the agent runs (everything but the source)."""
