@@ -43,7 +43,7 @@ from assetwatch.models.prediction.model_registry import (
     load_model,
 )
 
-__all__ = ["predict_frame", "predict_frames", "score_assets", "scoring_spec", "write_predictions"]
+__all__ = ["predict_frames", "score_assets", "scoring_spec", "write_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +88,12 @@ def score_assets(settings: Settings, *, as_of: datetime | None = None,
     return written
 
 
-def predict_frame(conn: psycopg.Connection, versions: Sequence[ModelVersion], *,
-                  as_of: datetime, assets: Sequence[int] | None = None) -> pd.DataFrame:
-    """Prediction rows (columns of ``failure_prediction``) of ``versions`` at ``as_of``."""
-    return predict_frames(conn, [versions], as_of=as_of, assets=assets)[0]
-
-
 def predict_frames(conn: psycopg.Connection, version_sets: Sequence[Sequence[ModelVersion]],
                    *, as_of: datetime, assets: Sequence[int] | None = None
                    ) -> list[pd.DataFrame]:
-    """:func:`predict_frame` of each set of versions (the champions, the challengers), with
-    the features of each feature spec read once for every set."""
+    """Prediction rows (columns of ``failure_prediction``) at ``as_of`` of each set of
+    versions (the champions, the challengers), the features of each feature spec read once
+    for every set."""
     by_spec: dict[FeatureSpec, list[tuple[int, ModelVersion]]] = {}
     for index, versions in enumerate(version_sets):
         for version in versions:
