@@ -58,3 +58,19 @@ def test_routing_drives_less_than_the_baseline_on_time_as_often() -> None:
     baseline = plan_metrics(one_by_one, BaselineDispatcher().solve(one_by_one))
     assert routed.sla_attainment >= baseline.sla_attainment - 0.02
     assert routed.travel_share < baseline.travel_share
+
+
+def test_routing_search_ends_by_its_solution_count_not_the_clock() -> None:
+    """The same plan on any machine and at any load: the local search stops after a number of
+    solutions, long before a generous time limit (a search stopped by the clock would take
+    its whole budget, here 0.02 s per job and day: about 2 s)."""
+    import time
+
+    problem = _problem(5, items=30, technicians=2)
+    solver = RoutingSolver(time_limit_s=30)
+    began = time.perf_counter()
+    first = solver.solve(problem)
+    seconds = time.perf_counter() - began
+    assert first == solver.solve(problem)
+    assert len(problem.jobs) * len(problem.tours) <= 1_000       # one model, one budget
+    assert seconds < 0.02 * len(problem.jobs) * 5 / 2
